@@ -138,8 +138,10 @@ func matches(scheme, id, expr string) bool {
 // the expansion creates are kept, as in ZooKeeper. Perms are not checked.
 //
 // The error is proto.ErrInvalidACL for an empty list, an auth entry when the
-// caller has no authenticated id, a malformed id or any other scheme.
-func FixupACL(ids []proto.ID, acls []proto.ACL) ([]proto.ACL, error) {
+// caller has no authenticated id, a malformed id or any other scheme. path is
+// the znode being created or changed; like ZooKeeper, which only puts it in
+// the exception message, the rules do not depend on it.
+func FixupACL(path string, ids []proto.ID, acls []proto.ACL) ([]proto.ACL, error) {
 	uniq := make([]proto.ACL, 0, len(acls))
 	for _, a := range acls {
 		if !containsACL(uniq, a) {

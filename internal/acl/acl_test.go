@@ -150,7 +150,7 @@ func TestFixupACLExpandsAuth(t *testing.T) {
 		{"perms unchecked", nil, []proto.ACL{acl(0x7fffffff, "world", "anyone"), acl(0, "ip", "127.0.0.1")},
 			[]proto.ACL{acl(0x7fffffff, "world", "anyone"), acl(0, "ip", "127.0.0.1")}, nil},
 	} {
-		got, err := FixupACL(tc.ids, tc.in)
+		got, err := FixupACL("/n", tc.ids, tc.in)
 		if !errors.Is(err, tc.err) || !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s: FixupACL = %v, %v; want %v, %v", tc.name, got, err, tc.want, tc.err)
 		}
@@ -210,7 +210,7 @@ func TestFixupACLValidatesIDs(t *testing.T) {
 		{"x509", "CN=a", false},
 		{"sasl", "a", false},
 	} {
-		_, err := FixupACL(nil, []proto.ACL{acl(31, tc.scheme, tc.id)})
+		_, err := FixupACL("/n", nil, []proto.ACL{acl(31, tc.scheme, tc.id)})
 		if valid := err == nil; valid != tc.valid {
 			t.Errorf("%s:%q valid = %v (%v), want %v", tc.scheme, tc.id, valid, err, tc.valid)
 		} else if err != nil && !errors.Is(err, proto.ErrInvalidACL) {

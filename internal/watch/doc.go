@@ -19,7 +19,7 @@
 //     event of the data table, so never NodeChildrenChanged.
 //
 // The package never sends anything and never looks at the tree: Trigger
-// returns the clients to notify and the server writes the WatcherEvent
+// returns the deliveries and the server writes each WatcherEvent
 // (applying the 3.9.2+ rule that a client without READ on the znode is
 // skipped; the watch is used up either way, as in ZooKeeper).
 //

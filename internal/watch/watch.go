@@ -10,12 +10,19 @@ import (
 	"github.com/zkd/zkd/internal/proto"
 )
 
-// Client is a watcher: in zkd, one client connection. The Manager uses
+// Client is a watcher: in zkd, one client connection. The Manager only uses
 // clients as map keys, so the dynamic type must be comparable (a pointer is
-// the natural choice). SessionID is what the wchc and wchp four-letter words
-// print; the Manager itself never calls it.
-type Client interface {
-	SessionID() int64
+// the natural choice; anything else panics on Add).
+type Client any
+
+// Delivery is one notification Trigger asks the server to send: a
+// WatcherEvent{Type, SyncConnected, Path} to Client. Path is the event's
+// node, so its ACL decides the 3.9.2+ READ check, also for recursive
+// watches set on an ancestor.
+type Delivery struct {
+	Client Client
+	Path   string
+	Type   proto.EventType
 }
 
 // Kind is what a request registers.
@@ -35,6 +42,10 @@ const (
 	// table only, and also fires for events on descendants.
 	PersistentRecursive
 )
+
+// Exist is the watch of exists. ZooKeeper keeps it in the data table with
+// getData watches, so it is the same kind as Data.
+const Exist = Data
 
 // KindForAddWatch maps an addWatch mode (proto.AddWatch*) to its Kind.
 func KindForAddWatch(mode int32) (Kind, bool) {
@@ -236,11 +247,11 @@ func (m *Manager) forgetIfIdle(c Client) {
 	delete(m.order, c)
 }
 
-// Trigger returns the clients to notify of one tree event on path, each
-// once, in the order they first registered, and uses up their standard
-// watches on path. For a create or delete the caller also triggers
+// Trigger returns who gets one tree event on path: each client once, in
+// the order the clients first registered, and uses up their standard watches
+// on path. For a create or delete the caller also triggers
 // NodeChildrenChanged on the parent path. Other event types notify nobody.
-func (m *Manager) Trigger(path string, ev proto.EventType) []Client {
+func (m *Manager) Trigger(path string, ev proto.EventType) []Delivery {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	hit := make(map[Client]struct{})
@@ -256,10 +267,12 @@ func (m *Manager) Trigger(path string, ev proto.EventType) []Client {
 	if len(hit) == 0 {
 		return nil
 	}
-	out := slices.Collect(maps.Keys(hit))
-	slices.SortFunc(out, func(a, b Client) int { return cmp.Compare(m.order[a], m.order[b]) })
-	for _, c := range out {
+	cs := slices.Collect(maps.Keys(hit))
+	slices.SortFunc(cs, func(a, b Client) int { return cmp.Compare(m.order[a], m.order[b]) })
+	out := make([]Delivery, len(cs))
+	for i, c := range cs {
 		m.forgetIfIdle(c)
+		out[i] = Delivery{Client: c, Path: path, Type: ev}
 	}
 	return out
 }

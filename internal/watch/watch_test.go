@@ -14,8 +14,6 @@ import (
 
 type conn int64
 
-func (c conn) SessionID() int64 { return int64(c) }
-
 const (
 	created  = proto.EventNodeCreated
 	deleted  = proto.EventNodeDeleted
@@ -34,9 +32,26 @@ func clients(cs ...conn) []Client {
 	return out
 }
 
+// trigger returns the clients of m.Trigger after checking that every
+// delivery carries the event itself.
+func trigger(t interface {
+	Helper()
+	Fatalf(string, ...any)
+}, m *Manager, path string, ev proto.EventType) []Client {
+	t.Helper()
+	var out []Client
+	for _, d := range m.Trigger(path, ev) {
+		if d.Path != path || d.Type != ev {
+			t.Fatalf("Trigger(%s, %v) delivered %+v", path, ev, d)
+		}
+		out = append(out, d.Client)
+	}
+	return out
+}
+
 func expect(t *testing.T, m *Manager, path string, ev proto.EventType, want ...conn) {
 	t.Helper()
-	if got := m.Trigger(path, ev); !slices.Equal(got, clients(want...)) {
+	if got := trigger(t, m, path, ev); !slices.Equal(got, clients(want...)) {
 		t.Fatalf("Trigger(%s, %v) = %v, want %v", path, ev, got, want)
 	}
 }
@@ -50,7 +65,7 @@ func TestOneShotWatches(t *testing.T) {
 	w := conn(1)
 	m.Add("/n1", w, Data) // getData
 	m.Add("/n1", w, Child)
-	m.Add("/n1", w, Data) // exists: same table, same watch
+	m.Add("/n1", w, Exist) // same table, same watch
 	expect(t, m, "/n1", children, w)
 	expect(t, m, "/n1", children) // used up
 	m.Add("/n1", w, Child)
@@ -376,7 +391,7 @@ func TestManagerMatchesNaiveModel(t *testing.T) {
 				n.add(p, c, k)
 			case 1:
 				p, ev := path.Draw(rt, "path"), rapid.SampledFrom(events).Draw(rt, "event")
-				got := m.Trigger(p, ev)
+				got := trigger(rt, m, p, ev)
 				slices.SortFunc(got, func(a, b Client) int { return int(a.(conn) - b.(conn)) })
 				if want := clients(n.trigger(p, ev)...); !slices.Equal(got, want) {
 					rt.Fatalf("Trigger(%s, %v) = %v, want %v", p, ev, got, want)
