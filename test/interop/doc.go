@@ -1,0 +1,28 @@
+// Package interop checks that zkd looks like Apache ZooKeeper to real clients.
+//
+// Every scenario drives one client — go-zookeeper/zk, kazoo (Debian's
+// python3-kazoo), zkCli.sh, the C client cli_mt, or raw four-letter words — and
+// prints a transcript of what a user of that client sees: results, error codes,
+// Stat fields and watch events, in order. The same scenario runs against Apache
+// ZooKeeper 3.8 from Debian and against zkd; the transcripts are normalized
+// (session ids, timestamps, zxids, version strings) and must be identical.
+// Four-letter words are compared by structure (keys, line shapes), not values.
+//
+// The package also runs go-zookeeper/zk's own integration suite against zkd
+// through the zkServer.sh shim in test/zkshim.
+//
+// Everything lives in _test.go files; the package owns the harness that starts
+// servers on TCP ports 21810-21899, the normalizer and the scenarios. It never
+// imports zkd's internal packages: it sees zkd only as a process on a port.
+//
+// Running:
+//
+//	go test ./test/interop/                            # builds ./cmd/zkd, compares it with Apache
+//	ZKD_BIN=/path/to/zkd go test ./test/interop/       # use a prebuilt zkd
+//	ZKD_INTEROP_SELFTEST=1 go test ./test/interop/     # Apache on both sides (validates the harness)
+//	ZKD_INTEROP_OUT=/tmp/out go test ./test/interop/   # keep transcripts and server dirs there
+//	go test -short ./test/interop/                     # skip go-zookeeper's own suite
+//
+// Required Debian packages: zookeeper zookeeper-bin python3-kazoo (and a JDK's
+// javac for the self-test run of go-zookeeper's suite).
+package interop
