@@ -6,13 +6,13 @@ import (
 	"slices"
 )
 
-// Bucket is one expiry bucket: the sessions due at ExpiresAt (a multiple of
+// Bucket is one expiry bucket: the sessions due at Expiry (a multiple of
 // tickTime, in the caller's clock). A bucket may be empty: like ZooKeeper's
 // ExpiryQueue, a bucket stays until its time has passed even after every
 // session moved out of it, and the dump four-letter word shows it.
 type Bucket struct {
-	ExpiresAt int64
-	Sessions  []int64 // ascending
+	Expiry   int64
+	Sessions []int64 // ascending
 }
 
 type entry struct {
@@ -234,7 +234,7 @@ func (t *Table) Snapshot() map[int64]int32 {
 func (t *Table) Buckets() []Bucket {
 	out := make([]Bucket, 0, len(t.buckets))
 	for _, at := range slices.Sorted(maps.Keys(t.buckets)) {
-		out = append(out, Bucket{ExpiresAt: at, Sessions: slices.Sorted(maps.Keys(t.buckets[at]))})
+		out = append(out, Bucket{Expiry: at, Sessions: slices.Sorted(maps.Keys(t.buckets[at]))})
 	}
 	return out
 }

@@ -16,7 +16,7 @@ func TestExpiryIsRoundedUpToTheNextTick(t *testing.T) {
 	// SessionTrackerImpl: expiry = roundToNextInterval(now + timeout), so a
 	// session touched at 3500 with a 4000 ms timeout is due at 8000.
 	tb.Add(7, 4000, 3500)
-	if got := tb.Buckets(); !reflect.DeepEqual(got, []Bucket{{ExpiresAt: 8000, Sessions: []int64{7}}}) {
+	if got := tb.Buckets(); !reflect.DeepEqual(got, []Bucket{{Expiry: 8000, Sessions: []int64{7}}}) {
 		t.Fatalf("buckets %+v", got)
 	}
 	if got := tb.Expired(7999); len(got) != 0 {
@@ -43,7 +43,7 @@ func TestExpiryIsRoundedUpToTheNextTick(t *testing.T) {
 func TestBoundaryTimeoutGetsAFullExtraTick(t *testing.T) {
 	tb := NewTable(tick, 1, 0)
 	tb.Add(1, 4000, 4000) // 8000 is a multiple of tick: next interval is 10000
-	if got := tb.Buckets()[0].ExpiresAt; got != 10000 {
+	if got := tb.Buckets()[0].Expiry; got != 10000 {
 		t.Fatalf("expires at %d, want 10000", got)
 	}
 }
@@ -55,13 +55,13 @@ func TestTouchMovesSessionAndLeavesEmptyBucket(t *testing.T) {
 	if !tb.Touch(1, 3000) {
 		t.Fatal("touch failed")
 	}
-	want := []Bucket{{ExpiresAt: 6000, Sessions: []int64{2}}, {ExpiresAt: 8000, Sessions: []int64{1}}}
+	want := []Bucket{{Expiry: 6000, Sessions: []int64{2}}, {Expiry: 8000, Sessions: []int64{1}}}
 	if got := tb.Buckets(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("buckets %+v, want %+v", got, want)
 	}
 	tb.Remove(2)
 	// ExpiryQueue keeps emptied buckets until their time passes; dump shows them.
-	want = []Bucket{{ExpiresAt: 6000}, {ExpiresAt: 8000, Sessions: []int64{1}}}
+	want = []Bucket{{Expiry: 6000}, {Expiry: 8000, Sessions: []int64{1}}}
 	if got := tb.Buckets(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("buckets %+v, want %+v", got, want)
 	}
@@ -182,7 +182,7 @@ func (m *model) expired(now int64) []int64 {
 func (m *model) buckets() []Bucket {
 	var out []Bucket
 	for _, k := range slices.Sorted(maps.Keys(m.keys)) {
-		b := Bucket{ExpiresAt: k}
+		b := Bucket{Expiry: k}
 		for id, s := range m.sessions {
 			if s.scheduled && s.deadline == k {
 				b.Sessions = append(b.Sessions, id)
