@@ -1,0 +1,25 @@
+// Package tree is ZooKeeper's data tree (DataTree) as a deterministic state
+// machine: znodes with data, resolved ACLs and persisted Stats; the children of
+// each znode; the ephemerals of each session; container and TTL candidates;
+// the reference-counted ACL cache of snapshots; quota bookkeeping under
+// /zookeeper/quota; the incremental tree digest (digest version 2); and the
+// snapshot body that DataTree.serialize writes.
+//
+// Apply(txn) is the only way a Tree changes. It mirrors DataTree.processTxn of
+// Apache ZooKeeper 3.9, including its replay rules for fuzzy snapshots (a
+// create that meets an existing node still raises the parent's cversion, a
+// delete of a missing child still raises the parent's pzxid). Time comes from
+// txn headers only.
+//
+// Layout: each znode holds a map from child name to child, so a lookup walks
+// the path's components and no full path is stored per znode (only the paths
+// of ephemeral, container and TTL znodes are kept, in their sets). Equal ACL
+// lists are interned and shared. Snapshots list siblings in the order Java's
+// HashSet iterates them (bucket of String.hashCode, then insertion order), so
+// a tree built by the same transactions serializes to the same bytes as
+// Apache ZooKeeper.
+//
+// A Tree is not safe for concurrent use: the server serializes access. The
+// package never starts goroutines, reads clocks, opens files or sockets, and
+// does no I/O except through the jute encoders and decoders handed to it.
+package tree

@@ -1,0 +1,228 @@
+package tree
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/zkd/zkd/internal/jute"
+	"github.com/zkd/zkd/internal/proto"
+)
+
+// ErrBadSnapshot means a snapshot's tree section cannot be loaded.
+var ErrBadSnapshot = errors.New("tree: malformed snapshot tree")
+
+// streamChunk is how many bytes SerializeStream gathers before flushing.
+const streamChunk = 1 << 20
+
+// Serialize appends the tree section of a snapshot, as DataTree.serialize
+// writes it:
+//
+//	int count, then count × (long id, vector<ACL>)   the ACL cache
+//	per znode, pre-order: ustring path, buffer data, long aclId, StatPersisted
+//	ustring "/"                                       end of znodes
+//
+// The root's path is "". Siblings and cache entries come in the order Java's
+// hash tables iterate them, so the bytes match Apache ZooKeeper's for the
+// same tree history.
+func (t *Tree) Serialize(e *jute.Encoder) {
+	_ = t.SerializeStream(e, nil)
+}
+
+// SerializeStream writes what Serialize writes, but when flush is not nil it
+// hands e's bytes to flush and resets e every megabyte or so and at the end,
+// so that a snapshot never sits in memory whole. It returns flush's first
+// error.
+func (t *Tree) SerializeStream(e *jute.Encoder, flush func([]byte) error) error {
+	ids := aclIDsInJavaOrder(t.acls.cachedIDs())
+	e.Int(int32(len(ids)))
+	for _, id := range ids {
+		e.Long(id)
+		proto.EncodeACLs(e, t.acls.byID[id].acl)
+	}
+	s := serializer{t: t, e: e, flush: flush}
+	s.node(t.root, 0)
+	if s.err != nil {
+		return s.err
+	}
+	e.String("/")
+	if flush != nil {
+		if err := flush(e.Bytes()); err != nil {
+			return err
+		}
+		e.Reset()
+	}
+	return nil
+}
+
+type serializer struct {
+	t     *Tree
+	e     *jute.Encoder
+	flush func([]byte) error
+	err   error
+	path  []byte
+	order [][]javaChild // per depth, reused across siblings
+}
+
+func (s *serializer) node(n *Node, depth int) {
+	e := s.e
+	e.Int(int32(len(s.path)))
+	e.Raw(s.path)
+	e.Buffer(n.Data)
+	id := openACLID
+	if entry := s.t.acls.entryOf(n); entry != nil {
+		id = entry.id
+	}
+	e.Long(id)
+	n.Stat.Encode(e)
+	if s.flush != nil && e.Len() >= streamChunk {
+		if s.err = s.flush(e.Bytes()); s.err != nil {
+			return
+		}
+		e.Reset()
+	}
+	if n.kids == nil || len(n.kids.byName) == 0 {
+		return
+	}
+	if len(s.order) <= depth {
+		s.order = append(s.order, nil)
+	}
+	s.order[depth] = childrenInJavaOrder(n.kids, s.order[depth])
+	base := len(s.path)
+	for i := range s.order[depth] {
+		c := &s.order[depth][i]
+		s.path = append(append(s.path[:base], '/'), c.name...)
+		s.node(c.node, depth+1)
+		if s.err != nil {
+			return
+		}
+	}
+	s.path = s.path[:base]
+}
+
+// Deserialize reads the tree section of a snapshot (what Serialize writes)
+// and rebuilds everything derived from it: the ephemerals of each session,
+// the container and TTL sets, quota stats, ACL reference counts (dropping
+// unused entries) and the digest. LastZxid is 0 until SetLastZxid.
+func Deserialize(d *jute.Decoder) (*Tree, error) {
+	t := newEmpty()
+	if err := t.readACLs(d); err != nil {
+		return nil, err
+	}
+	for {
+		path := d.String()
+		if d.Err() != nil {
+			return nil, fmt.Errorf("%w: reading path: %w", ErrBadSnapshot, d.Err())
+		}
+		if path == "/" {
+			break
+		}
+		n := &Node{}
+		n.Data = d.Buffer()
+		aclID := d.Long()
+		n.Stat.Decode(d)
+		if d.Err() != nil {
+			return nil, fmt.Errorf("%w: znode %q: %w", ErrBadSnapshot, path, d.Err())
+		}
+		if err := t.link(path, n); err != nil {
+			return nil, err
+		}
+		var entry *aclEntry
+		switch {
+		case aclID == openACLID:
+			entry = t.acls.open
+		case t.acls.byID[aclID] != nil:
+			entry = t.acls.byID[aclID]
+			entry.refs++
+		default:
+			entry = t.acls.danglingEntry(aclID)
+		}
+		t.acls.attach(n, entry)
+		n.digest = t.nodeDigest(path, n)
+		t.digest += int64(n.digest)
+		t.nodes++
+	}
+	if t.root == nil {
+		return nil, fmt.Errorf("%w: no root znode", ErrBadSnapshot)
+	}
+	t.recomputeDataSize()
+	t.setupQuotas()
+	t.acls.purgeUnused()
+	return t, nil
+}
+
+// readACLs loads the ACL cache section.
+func (t *Tree) readACLs(d *jute.Decoder) error {
+	count := d.Int()
+	if d.Err() != nil {
+		return fmt.Errorf("%w: ACL cache: %w", ErrBadSnapshot, d.Err())
+	}
+	// ZooKeeper reads a negative count as an empty cache.
+	if count > 0 && int64(count)*12 > int64(d.Remaining()) {
+		return fmt.Errorf("%w: ACL cache of %d entries in %d bytes", ErrBadSnapshot, count, d.Remaining())
+	}
+	// Later entries for an id replace earlier ones but keep their place.
+	var order []int64
+	lists := make(map[int64][]proto.ACL)
+	for i := int32(0); i < count; i++ {
+		id := d.Long()
+		acl := proto.DecodeACLs(d)
+		if d.Err() != nil {
+			return fmt.Errorf("%w: ACL cache entry %d: %w", ErrBadSnapshot, i, d.Err())
+		}
+		if acl == nil {
+			return fmt.Errorf("%w: ACL cache entry %d has a null list", ErrBadSnapshot, id)
+		}
+		if _, seen := lists[id]; !seen {
+			order = append(order, id)
+		}
+		lists[id] = acl
+	}
+	for _, id := range order {
+		t.acls.load(id, lists[id])
+	}
+	return nil
+}
+
+// link places a znode read from a snapshot: the root ("") or a child of an
+// already read znode, and records its kind.
+func (t *Tree) link(path string, n *Node) error {
+	if path == "" {
+		if t.root != nil {
+			return fmt.Errorf("%w: root listed twice", ErrBadSnapshot)
+		}
+		t.root = n
+		return nil
+	}
+	slash := strings.LastIndexByte(path, '/')
+	if slash < 0 || t.root == nil {
+		return fmt.Errorf("%w: znode %q before the root or without a parent", ErrBadSnapshot, path)
+	}
+	parentPath, name := path[:slash], path[slash+1:]
+	// ZooKeeper's node map knows the root as "/" only after loading.
+	var parent *Node
+	if parentPath != "/" {
+		parent = t.Get(parentPath)
+	}
+	if parent == nil {
+		return fmt.Errorf("%w: parent of %q missing", ErrBadSnapshot, path)
+	}
+	if parent.kids != nil && parent.kids.byName[name] != nil {
+		return fmt.Errorf("%w: %q listed twice", ErrBadSnapshot, path)
+	}
+	parent.addChild(strings.Clone(name), n)
+	switch owner := n.Stat.EphemeralOwner; OwnerKind(owner) {
+	case Container:
+		t.containers[path] = struct{}{}
+	case TTL:
+		t.ttls[path] = struct{}{}
+	case Ephemeral:
+		set := t.ephemerals[owner]
+		if set == nil {
+			set = make(map[string]struct{})
+			t.ephemerals[owner] = set
+		}
+		set[path] = struct{}{}
+	}
+	return nil
+}
