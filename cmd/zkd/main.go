@@ -1,0 +1,58 @@
+// Command zkd is a ZooKeeper-compatible coordination service.
+//
+//	zkd                          start a standalone server on the embedded default config
+//	zkd serve --config zoo.cfg   start a server on an Apache ZooKeeper zoo.cfg (also: zkd zoo.cfg)
+//	zkd serve --check --config   validate the config and exit
+//	zkd status [--server h:p]    print the server's mode, as zkServer.sh status
+//	zkd bench                    load generator; zkd bench compare runs it side by side with Apache ZooKeeper
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	if err := rootCommand().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "zkd:", err)
+		os.Exit(exitCode(err))
+	}
+}
+
+// exitError carries a specific exit status.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+func exitCode(err error) int {
+	if e, ok := err.(*exitError); ok {
+		return e.code
+	}
+	return 1
+}
+
+func rootCommand() *cobra.Command {
+	serve := serveCommand()
+	root := &cobra.Command{
+		Use:           "zkd [zoo.cfg]",
+		Short:         "zkd: a ZooKeeper-compatible coordination service",
+		Long:          "zkd serves Apache ZooKeeper's client protocol. With no arguments it starts a standalone server on the embedded default config; with a zoo.cfg path it runs that config (like 'zkd serve --config zoo.cfg').",
+		Args:          cobra.MaximumNArgs(1),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := ""
+			if len(args) == 1 {
+				path = args[0]
+			}
+			return runServe(serveFlags{config: path})
+		},
+	}
+	root.AddCommand(serve, statusCommand(), versionCommand(), benchCommand())
+	return root
+}

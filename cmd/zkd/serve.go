@@ -1,0 +1,143 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/zkd/zkd/internal/config"
+	"github.com/zkd/zkd/internal/server"
+)
+
+type serveFlags struct {
+	config   string
+	check    bool
+	logLevel string
+}
+
+func serveCommand() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve [zoo.cfg]",
+		Short: "Run a server (standalone on the embedded default config when no config is given)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				if f.config != "" && f.config != args[0] {
+					return fmt.Errorf("give the config once: --config %s or %s", f.config, args[0])
+				}
+				f.config = args[0]
+			}
+			return runServe(f)
+		},
+	}
+	cmd.Flags().StringVar(&f.config, "config", "", "path of an Apache ZooKeeper zoo.cfg (default: the embedded standalone config)")
+	cmd.Flags().BoolVar(&f.check, "check", false, "validate the config, print it and exit")
+	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		return config.Default(), nil
+	}
+	return config.Load(path)
+}
+
+func newLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level=%q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+func runServe(f serveFlags) error {
+	if f.logLevel == "" {
+		f.logLevel = "info"
+	}
+	log, err := newLogger(f.logLevel)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(f.config)
+	if err != nil {
+		return err
+	}
+	for _, w := range cfg.Warnings {
+		log.Warn("config: " + w)
+	}
+	if f.check {
+		fmt.Printf("config %s is valid\n", describeConfig(cfg))
+		return nil
+	}
+	if !cfg.Standalone() {
+		return errors.New("this config lists an ensemble (server.N lines); zkd runs standalone only in this release — remove the server.N lines or keep one")
+	}
+	if f.config == "" {
+		log.Info("no config given: using the embedded standalone default", "config", "\n"+config.DefaultText())
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("dataDir %s: %w (set dataDir in zoo.cfg to a writable directory)", cfg.DataDir, err)
+	}
+	if cfg.DataLogDir != "" && cfg.DataLogDir != cfg.DataDir {
+		if err := os.MkdirAll(cfg.DataLogDir, 0o755); err != nil {
+			return fmt.Errorf("dataLogDir %s: %w (set dataLogDir in zoo.cfg to a writable directory)", cfg.DataLogDir, err)
+		}
+	}
+	srv, persisted, err := openServer(cfg, log)
+	if err != nil {
+		return err
+	}
+	addr := net.JoinHostPort(cfg.ClientPortAddress, strconv.Itoa(cfg.ClientPort))
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		srv.Close()
+		return fmt.Errorf("clientPort %d: %w", cfg.ClientPort, err)
+	}
+	if !persisted {
+		log.Warn("data is kept in memory only: it is NOT durable and is lost when zkd stops")
+	}
+	srv.Start()
+	log.Info("zkd serving", "version", server.Version, "mode", srv.Mode(), "client_addr", l.Addr().String(),
+		"dataDir", cfg.DataDir, "dataLogDir", cfg.DataLogDir, "config", describeConfig(cfg))
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(l) }()
+	select {
+	case sig := <-sigs:
+		log.Info("stopping on signal", "signal", sig.String())
+		return srv.Close()
+	case <-srv.Done():
+		srv.Close()
+		if err := srv.Err(); err != nil {
+			return err
+		}
+		return nil
+	case err := <-serveErr:
+		srv.Close()
+		return err
+	}
+}
+
+func describeConfig(cfg *config.Config) string {
+	if cfg.Path == "" {
+		return "(embedded default)"
+	}
+	return cfg.Path
+}
+
+// openServer builds the server on the config's data directory.
+func openServer(cfg *config.Config, log *slog.Logger) (*server.Server, bool, error) {
+	srv, err := server.New(server.Options{Config: cfg, Logger: log})
+	return srv, false, err
+}

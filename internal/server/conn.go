@@ -1,0 +1,367 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/zkd/zkd/internal/acl"
+	"github.com/zkd/zkd/internal/jute"
+	"github.com/zkd/zkd/internal/proto"
+	"github.com/zkd/zkd/internal/session"
+)
+
+// conn is one client connection.
+type conn struct {
+	s      *Server
+	nc     net.Conn
+	ip     string
+	remote string
+	br     *bufio.Reader
+
+	// Set once by the handshake, before any request is read.
+	sessionID int64
+	timeout   int32
+	oldClient bool
+
+	authMu sync.Mutex
+	ids    []proto.ID
+
+	outMu    sync.Mutex
+	out      [][]byte
+	outReady chan struct{}
+	closed   bool
+	closeCh  chan struct{}
+
+	// fifo holds requests whose replies must leave in order: writes in the
+	// pipeline and the reads queued behind them.
+	fifoMu sync.Mutex
+	fifo   []*request
+
+	stats connStats
+}
+
+func (s *Server) accept(nc net.Conn) {
+	host, _, err := net.SplitHostPort(nc.RemoteAddr().String())
+	if err != nil {
+		host = nc.RemoteAddr().String()
+	}
+	s.connMu.Lock()
+	if max := s.cfg.MaxClientCnxns; max > 0 && s.connsByIP[host] >= max {
+		s.connMu.Unlock()
+		s.log.Warn("too many connections from client address, closing", "ip", host, "max", max)
+		nc.Close()
+		return
+	}
+	select {
+	case <-s.stopping:
+		s.connMu.Unlock()
+		nc.Close()
+		return
+	default:
+	}
+	c := &conn{
+		s:        s,
+		nc:       nc,
+		ip:       host,
+		remote:   nc.RemoteAddr().String(),
+		br:       bufio.NewReaderSize(nc, 64*1024),
+		outReady: make(chan struct{}, 1),
+		closeCh:  make(chan struct{}),
+		ids:      []proto.ID{ipID(host)},
+	}
+	c.stats.init()
+	s.conns[c] = struct{}{}
+	s.connsByIP[host]++
+	s.connMu.Unlock()
+	go c.writeLoop()
+	go c.readLoop()
+}
+
+// close shuts the socket; the reader notices and cleans up.
+func (c *conn) close() {
+	c.outMu.Lock()
+	if !c.closed {
+		c.closed = true
+		close(c.closeCh)
+	}
+	c.outMu.Unlock()
+	c.nc.Close()
+}
+
+// closeAfterFlush closes once everything queued has been written.
+func (c *conn) closeAfterFlush() {
+	c.enqueue(nil)
+}
+
+// cleanup runs when the reader stops: what is queued (a last error reply,
+// say) is still written, then the socket closes; a client that does not
+// read gets a few seconds.
+func (c *conn) cleanup() {
+	c.closeAfterFlush()
+	time.AfterFunc(5*time.Second, c.close)
+	s := c.s
+	s.watches.RemoveClient(c)
+	s.connMu.Lock()
+	delete(s.conns, c)
+	if s.connsByIP[c.ip]--; s.connsByIP[c.ip] <= 0 {
+		delete(s.connsByIP, c.ip)
+	}
+	s.connMu.Unlock()
+	if c.sessionID != 0 {
+		s.sessMu.Lock()
+		if s.sessionConns[c.sessionID] == c {
+			delete(s.sessionConns, c.sessionID)
+		}
+		s.sessMu.Unlock()
+	}
+}
+
+var errFrameLength = errors.New("server: frame length out of bounds")
+
+// readFrame reads one length-prefixed frame.
+func (c *conn) readFrame(buf []byte) ([]byte, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(c.br, hdr[:]); err != nil {
+		return nil, err
+	}
+	return c.readBody(int32(binary.BigEndian.Uint32(hdr[:])), buf)
+}
+
+func (c *conn) readBody(n int32, buf []byte) ([]byte, error) {
+	if n < 0 || int(n) > c.s.maxBuffer {
+		return nil, errFrameLength
+	}
+	if cap(buf) < int(n) {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	if _, err := io.ReadFull(c.br, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+func (c *conn) readLoop() {
+	defer c.cleanup()
+	// The first four bytes are a length or a four-letter word.
+	c.nc.SetReadDeadline(time.Now().Add(time.Duration(c.s.cfg.TickTime*c.s.cfg.InitLimit+10000) * time.Millisecond))
+	var hdr [4]byte
+	if _, err := io.ReadFull(c.br, hdr[:]); err != nil {
+		return
+	}
+	if word := string(hdr[:]); isFourLetterWord(word) || binary.BigEndian.Uint32(hdr[:]) == telnetClose {
+		c.s.runFourLetterWord(c, word)
+		return
+	}
+	frame, err := c.readBody(int32(binary.BigEndian.Uint32(hdr[:])), nil)
+	if err != nil {
+		c.logClose("reading connect request", err)
+		return
+	}
+	if !c.handshake(frame) {
+		return
+	}
+	c.nc.SetReadDeadline(time.Time{})
+	buf := make([]byte, 0, 4096)
+	for {
+		frame, err := c.readFrame(buf)
+		if err != nil {
+			c.logClose("reading request", err)
+			return
+		}
+		if !c.handle(frame) {
+			return
+		}
+		if cap(frame) <= 64*1024 {
+			buf = frame[:0]
+		} else {
+			buf = make([]byte, 0, 4096)
+		}
+	}
+}
+
+func (c *conn) logClose(what string, err error) {
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+		return
+	case errors.Is(err, errFrameLength):
+		c.s.log.Warn("closing connection: packet length out of bounds (jute.maxbuffer)",
+			"remote", c.remote, "maxbuffer", c.s.maxBuffer)
+	default:
+		c.s.log.Debug("connection closed", "remote", c.remote, "while", what, "err", err)
+	}
+}
+
+// handshake processes the ConnectRequest: a new session goes through the
+// pipeline as a createSession txn; a reconnect is checked against the
+// session table and its password.
+func (c *conn) handshake(frame []byte) bool {
+	s := c.s
+	var req proto.ConnectRequest
+	d := jute.NewDecoder(frame, s.maxBuffer)
+	req.Decode(d)
+	if d.Err() != nil {
+		s.log.Warn("closing connection: malformed connect request", "remote", c.remote, "err", d.Err())
+		return false
+	}
+	c.oldClient = !req.HasReadOnly
+	if last := s.LastZxid(); req.LastZxidSeen > last {
+		s.log.Info("refusing client: it has seen a zxid this server has not",
+			"remote", c.remote, "client_zxid", hexZxid(req.LastZxidSeen), "server_zxid", hexZxid(last))
+		return false
+	}
+	timeout := session.NegotiateTimeout(req.TimeOut, int32(s.cfg.MinSessionTimeout), int32(s.cfg.MaxSessionTimeout))
+	if req.SessionID == 0 {
+		s.sessMu.Lock()
+		id := s.sessions.NextID()
+		s.sessions.Add(id, timeout, time.Now().UnixMilli())
+		s.sessMu.Unlock()
+		done := make(chan *request, 1)
+		s.submit(&request{session: id, op: proto.OpCreateSession, timeout: timeout, start: time.Now(),
+			done: func(r *request) { done <- r }})
+		select {
+		case r := <-done:
+			if r.err != proto.OK {
+				return false
+			}
+		case <-s.stopping:
+			return false
+		}
+		c.sessionID, c.timeout = id, timeout
+		s.log.Debug("session established", "session", hexID(id), "timeout", timeout, "remote", c.remote)
+	} else {
+		s.sessMu.Lock()
+		_, known := s.sessions.Get(req.SessionID)
+		valid := known && bytes.Equal(req.Passwd, session.Password(req.SessionID)) &&
+			s.sessions.Touch(req.SessionID, time.Now().UnixMilli())
+		var old *conn
+		if valid {
+			old = s.sessionConns[req.SessionID]
+		}
+		s.sessMu.Unlock()
+		if !valid {
+			s.log.Info("refusing reconnect: session expired or password wrong", "session", hexID(req.SessionID), "remote", c.remote)
+			c.sendConnectResponse(&proto.ConnectResponse{Passwd: make([]byte, 16)})
+			c.closeAfterFlush()
+			return false
+		}
+		if old != nil && old != c {
+			old.close()
+		}
+		c.sessionID, c.timeout = req.SessionID, timeout
+	}
+	s.sessMu.Lock()
+	s.sessionConns[c.sessionID] = c
+	s.sessMu.Unlock()
+	c.stats.established(c.sessionID, c.timeout)
+	c.sendConnectResponse(&proto.ConnectResponse{TimeOut: c.timeout, SessionID: c.sessionID,
+		Passwd: session.Password(c.sessionID)})
+	return true
+}
+
+func (c *conn) sendConnectResponse(resp *proto.ConnectResponse) {
+	resp.OmitReadOnly = c.oldClient
+	e := jute.NewEncoder(make([]byte, 4, 64))
+	resp.Encode(e)
+	b := e.Bytes()
+	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+	c.enqueue(b)
+}
+
+// authIDs returns the connection's ids (ip first, then what auth added).
+func (c *conn) authIDs() []proto.ID {
+	c.authMu.Lock()
+	defer c.authMu.Unlock()
+	return c.ids
+}
+
+// enqueue queues a frame for the writer; nil means "close after what is queued".
+func (c *conn) enqueue(frame []byte) {
+	c.outMu.Lock()
+	if c.closed {
+		c.outMu.Unlock()
+		return
+	}
+	c.out = append(c.out, frame)
+	c.outMu.Unlock()
+	select {
+	case c.outReady <- struct{}{}:
+	default:
+	}
+}
+
+// writeLoop writes queued frames in batches, one writev per batch.
+func (c *conn) writeLoop() {
+	var batch [][]byte
+	for {
+		select {
+		case <-c.outReady:
+		case <-c.closeCh:
+			return
+		}
+		c.outMu.Lock()
+		batch, c.out = c.out, batch[:0]
+		c.outMu.Unlock()
+		closeAfter := false
+		bufs := make(net.Buffers, 0, len(batch))
+		for _, f := range batch {
+			if f == nil {
+				closeAfter = true
+				break
+			}
+			bufs = append(bufs, f)
+		}
+		if len(bufs) > 0 {
+			c.stats.sent(len(bufs))
+			if _, err := bufs.WriteTo(c.nc); err != nil {
+				c.close()
+				return
+			}
+		}
+		if closeAfter {
+			c.close()
+			return
+		}
+		for i := range batch {
+			batch[i] = nil
+		}
+	}
+}
+
+// reply frames a reply header and optional body.
+func reply(xid int32, zxid int64, code proto.Code, body jute.Record) []byte {
+	e := jute.NewEncoder(make([]byte, 4, 128))
+	h := proto.ReplyHeader{Xid: xid, Zxid: zxid, Err: code}
+	h.Encode(e)
+	if body != nil && code == proto.OK {
+		body.Encode(e)
+	}
+	b := e.Bytes()
+	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+	return b
+}
+
+// sendEvent queues a watch notification. Called with dbMu held, so the event
+// is queued before the reply of any read that sees the change.
+func (c *conn) sendEvent(typ proto.EventType, path string, zxid int64) {
+	ev := proto.WatcherEvent{Type: typ, State: proto.StateSyncConnected, Path: path}
+	c.enqueue(reply(proto.XidNotification, zxid, proto.OK, &ev))
+}
+
+// ipID is the implicit ip identity of a client address, spelled as Java does.
+func ipID(host string) proto.ID {
+	if a, err := netip.ParseAddr(host); err == nil {
+		return acl.IPID(a.Unmap())
+	}
+	return proto.ID{Scheme: "ip", ID: host}
+}
+
+func hexCxid(x int32) string { return "0x" + strconv.FormatUint(uint64(uint32(x)), 16) }

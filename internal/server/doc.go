@@ -1,0 +1,19 @@
+// Package server is the glue of zkd: it accepts client connections on the
+// client port, runs the write pipeline (prep → propose → persist → commit →
+// apply → reply) and answers reads from the tree.
+//
+// A standalone server is an ensemble of one: the propose/commit step is a
+// local quorum of one voter, so the pipeline the replicated ensemble uses is
+// the same code path.
+//
+// Concurrency: each connection has a reader goroutine that decodes requests
+// and a writer goroutine that flushes replies and notifications in batches.
+// One prep goroutine validates writes against the tree plus the changes of
+// writes still in flight (ZooKeeper's outstanding changes) and turns them
+// into txns; one apply goroutine applies committed txns in zxid order,
+// triggers watches and completes the requests. Reads run on the connection's
+// goroutine under the tree's read lock, behind that connection's pending
+// writes (ZooKeeper's FIFO client order).
+//
+// Lock order: prepMu → dbMu; sessMu and the watch manager's mutex are leaves.
+package server

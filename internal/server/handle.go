@@ -1,0 +1,268 @@
+package server
+
+import (
+	"time"
+
+	"github.com/zkd/zkd/internal/acl"
+	"github.com/zkd/zkd/internal/jute"
+	"github.com/zkd/zkd/internal/proto"
+)
+
+// decodeBody returns an empty request record for op, or nil for ops with no body.
+func decodeBody(op proto.OpCode) (jute.Record, bool) {
+	switch op {
+	case proto.OpCreate, proto.OpCreate2, proto.OpCreateContainer:
+		return &proto.CreateRequest{}, true
+	case proto.OpCreateTTL:
+		return &proto.CreateTTLRequest{}, true
+	case proto.OpDelete:
+		return &proto.PathVersionRequest{}, true
+	case proto.OpExists, proto.OpGetData, proto.OpGetChildren, proto.OpGetChildren2:
+		return &proto.PathWatchRequest{}, true
+	case proto.OpSetData:
+		return &proto.SetDataRequest{}, true
+	case proto.OpGetACL, proto.OpSync, proto.OpGetEphemerals, proto.OpGetAllChildrenNumber:
+		return &proto.PathRequest{}, true
+	case proto.OpSetACL:
+		return &proto.SetACLRequest{}, true
+	case proto.OpMulti, proto.OpMultiRead:
+		return &proto.MultiRequest{}, true
+	case proto.OpReconfig:
+		return &proto.ReconfigRequest{}, true
+	case proto.OpCheckWatches, proto.OpRemoveWatches, proto.OpAddWatch:
+		return &proto.PathTypeRequest{}, true
+	case proto.OpAuth:
+		return &proto.AuthPacket{}, true
+	case proto.OpSetWatches:
+		return &proto.SetWatches{}, true
+	case proto.OpSetWatches2:
+		return &proto.SetWatches{Version2: true}, true
+	case proto.OpPing, proto.OpCloseSession, proto.OpWhoAmI:
+		return nil, true
+	}
+	return nil, false
+}
+
+// handle processes one request frame; false closes the connection.
+func (c *conn) handle(frame []byte) bool {
+	s := c.s
+	d := jute.NewDecoder(frame, s.maxBuffer)
+	var h proto.RequestHeader
+	h.Decode(d)
+	if d.Err() != nil {
+		s.log.Warn("closing connection: malformed request header", "remote", c.remote, "err", d.Err())
+		return false
+	}
+	c.stats.received()
+	s.stats.packetReceived()
+	body, known := decodeBody(h.Type)
+	if !known || h.Type == proto.OpNotification || h.Type == proto.OpCheck || h.Type == proto.OpDeleteContainer ||
+		h.Type == proto.OpCreateSession || h.Type == proto.OpError {
+		s.log.Warn("closing connection: unsupported request type", "remote", c.remote, "type", int32(h.Type),
+			"session", hexID(c.sessionID))
+		c.enqueue(reply(h.Xid, -1, proto.ErrUnimplemented, nil))
+		c.closeAfterFlush()
+		return false
+	}
+	if body != nil {
+		body.Decode(d)
+		if d.Err() != nil {
+			s.log.Warn("closing connection: malformed request", "remote", c.remote, "op", h.Type.String(), "err", d.Err())
+			return false
+		}
+	}
+	s.sessMu.Lock()
+	alive := s.sessions.Touch(c.sessionID, time.Now().UnixMilli())
+	s.sessMu.Unlock()
+	if !alive && h.Type != proto.OpCloseSession {
+		// The session expired or is closing: ZooKeeper answers SessionExpired.
+		c.enqueue(reply(h.Xid, s.LastZxid(), proto.ErrSessionExpired, nil))
+		c.closeAfterFlush()
+		return false
+	}
+	if h.Type == proto.OpAuth {
+		return c.handleAuth(h.Xid, body.(*proto.AuthPacket))
+	}
+	if h.Type == proto.OpSASL {
+		s.log.Warn("SASL authentication is not supported", "remote", c.remote)
+		c.enqueue(reply(h.Xid, s.LastZxid(), proto.ErrUnimplemented, nil))
+		return true
+	}
+	if mr, ok := body.(*proto.MultiRequest); ok && !validMulti(h.Type, mr) {
+		s.log.Warn("closing connection: multi mixes read and write ops", "remote", c.remote, "op", h.Type.String())
+		return false
+	}
+	r := &request{conn: c, session: c.sessionID, xid: h.Xid, op: h.Type, body: body, ids: c.authIDs(), start: time.Now()}
+	if h.Type == proto.OpCloseSession {
+		r.closeAfter = true
+	}
+	c.stats.request(h.Xid, h.Type)
+	c.enqueueRequest(r)
+	return !r.closeAfter
+}
+
+// validMulti: multi holds only write ops, multiRead only getChildren/getData.
+func validMulti(op proto.OpCode, mr *proto.MultiRequest) bool {
+	for _, o := range mr.Ops {
+		read := o.Type == proto.OpGetChildren || o.Type == proto.OpGetData
+		if read != (op == proto.OpMultiRead) {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *conn) handleAuth(xid int32, a *proto.AuthPacket) bool {
+	c.authMu.Lock()
+	self := c.ids[0]
+	c.authMu.Unlock()
+	ids, err := acl.Authenticate(a.Scheme, a.Auth, self, c.s.cfg.SuperDigest)
+	if err != nil {
+		c.s.log.Warn("authentication failed, closing connection", "remote", c.remote, "scheme", a.Scheme)
+		c.s.stats.authFailed()
+		c.enqueue(reply(xid, 0, proto.ErrAuthFailed, nil))
+		c.closeAfterFlush()
+		return false
+	}
+	c.authMu.Lock()
+	// Copy on write: requests in flight keep the ids they were sent with.
+	c.ids = acl.AddIDs(append([]proto.ID(nil), c.ids...), ids...)
+	c.authMu.Unlock()
+	c.enqueue(reply(xid, 0, proto.OK, nil))
+	return true
+}
+
+// enqueueRequest puts a request in the connection's reply order. Reads with
+// nothing ahead of them run at once; others wait for the writes ahead.
+func (c *conn) enqueueRequest(r *request) {
+	pipeline := r.viaPipeline()
+	c.fifoMu.Lock()
+	if !pipeline && len(c.fifo) == 0 {
+		c.fifoMu.Unlock()
+		c.runRead(r)
+		c.finish(r)
+		return
+	}
+	c.fifo = append(c.fifo, r)
+	c.fifoMu.Unlock()
+	if pipeline {
+		r.done = c.writeDone
+		c.s.submit(r)
+	}
+}
+
+// writeDone runs on the apply goroutine when a write of this connection is
+// applied: it builds the reply and sends every reply that is now in order.
+func (c *conn) writeDone(r *request) {
+	c.buildWriteReply(r)
+	c.fifoMu.Lock()
+	r.completed = true
+	for len(c.fifo) > 0 {
+		h := c.fifo[0]
+		if !h.viaPipeline() {
+			c.runRead(h)
+		} else if !h.completed {
+			break
+		}
+		c.fifo[0] = nil
+		c.fifo = c.fifo[1:]
+		c.finish(h)
+	}
+	c.fifoMu.Unlock()
+}
+
+// finish sends the reply and records latency.
+func (c *conn) finish(r *request) {
+	if r.reply != nil {
+		c.enqueue(r.reply)
+	}
+	lat := time.Since(r.start)
+	c.stats.replied(r, lat)
+	c.s.stats.replied(lat)
+	if r.closeAfter {
+		c.closeAfterFlush()
+	}
+}
+
+func (c *conn) buildWriteReply(r *request) {
+	s := c.s
+	if r.err != proto.OK {
+		r.reply = reply(r.xid, r.zxid, r.err, nil)
+		return
+	}
+	var body jute.Record
+	res := &r.result
+	switch r.op {
+	case proto.OpCreate:
+		body = &proto.PathRequest{Path: res.Path}
+	case proto.OpCreate2, proto.OpCreateContainer, proto.OpCreateTTL:
+		body = &proto.Create2Response{Path: res.Path, Stat: statOrZero(res.Stat)}
+	case proto.OpSetData, proto.OpSetACL:
+		body = &proto.StatResponse{Stat: statOrZero(res.Stat)}
+	case proto.OpSync:
+		r.reply = reply(r.xid, s.LastZxid(), proto.OK, &proto.PathRequest{Path: r.body.(*proto.PathRequest).Path})
+		return
+	case proto.OpMulti:
+		body = multiResponse(r)
+	}
+	r.reply = reply(r.xid, r.zxid, proto.OK, body)
+}
+
+func statOrZero(st *proto.Stat) proto.Stat {
+	if st == nil {
+		return proto.Stat{}
+	}
+	return *st
+}
+
+// multiResponse maps the per-op results of a multi txn to OpResults.
+func multiResponse(r *request) *proto.MultiResponse {
+	mr := r.body.(*proto.MultiRequest)
+	resp := &proto.MultiResponse{Results: make([]proto.OpResult, len(mr.Ops))}
+	failed := r.txn.Header.Type == proto.OpError
+	for _, sub := range r.result.Multi {
+		if sub.Err != proto.OK {
+			failed = true
+		}
+	}
+	for i := range mr.Ops {
+		var sub = proto.OpResult{}
+		var res = r.resultAt(i)
+		if failed {
+			sub.Type = proto.OpError
+			sub.Err = res.Err
+			resp.Results[i] = sub
+			continue
+		}
+		switch mr.Ops[i].Type {
+		case proto.OpCreate:
+			sub.Type = proto.OpCreate
+			sub.Path = res.Path
+		case proto.OpCreate2, proto.OpCreateContainer, proto.OpCreateTTL:
+			sub.Type = proto.OpCreate2
+			sub.Path = res.Path
+			sub.Stat = statOrZero(res.Stat)
+		case proto.OpSetData:
+			sub.Type = proto.OpSetData
+			sub.Stat = statOrZero(res.Stat)
+		default:
+			sub.Type = mr.Ops[i].Type
+		}
+		resp.Results[i] = sub
+	}
+	return resp
+}
+
+func (r *request) resultAt(i int) (res resultView) {
+	if i < len(r.result.Multi) {
+		m := r.result.Multi[i]
+		return resultView{Err: m.Err, Path: m.Path, Stat: m.Stat}
+	}
+	return resultView{Err: proto.ErrRuntimeInconsistency}
+}
+
+type resultView struct {
+	Err  proto.Code
+	Path string
+	Stat *proto.Stat
+}
