@@ -1,0 +1,446 @@
+package storage
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/adler32"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/zkd/zkd/internal/jute"
+)
+
+var (
+	// ErrNoSnapshot means dataDir holds no snapshot at all.
+	ErrNoSnapshot = errors.New("storage: no snapshot found")
+	// ErrNoValidSnapshot means every snapshot tried failed its checks.
+	ErrNoValidSnapshot = errors.New("storage: no valid snapshot found")
+	// ErrCompression means an unknown snapshot compression method.
+	ErrCompression = errors.New("storage: unknown snapshot compression method")
+)
+
+// MaxSnapshotCandidates is how many of the newest snapshots a load tries,
+// as ZooKeeper's FileSnap.deserialize does.
+const MaxSnapshotCandidates = 100
+
+// spillSize is how much a snapshot's encoder buffers before the bytes go
+// to the file.
+const spillSize = 256 << 10
+
+// ZxidDigest is the tree digest recorded in a snapshot: the digest of the
+// tree after the txn zxid (zero values when none was recorded yet).
+type ZxidDigest struct {
+	Zxid    int64
+	Version int32 // 2 (txn.DigestVersion)
+	Digest  int64
+}
+
+// Snapshot is everything in a snapshot file but the tree body.
+type Snapshot struct {
+	// Zxid is the snapshot's name: the last zxid applied when it started
+	// (snapshots are fuzzy, so later txns may be in it too).
+	Zxid int64
+	// Sessions maps session id to timeout in ms.
+	Sessions map[int64]int32
+	// Digest is nil when the file has no digest section (digest disabled).
+	Digest *ZxidDigest
+	// LastProcessedZxid is ZooKeeper 3.9's optional trailing section; 0 when
+	// absent. zkd writes the 3.8 layout and never sets it.
+	LastProcessedZxid int64
+}
+
+// SnapshotOptions tune snapshot writing and loading. The zero value writes
+// uncompressed snapshots and reads ZooKeeper's default limits.
+type SnapshotOptions struct {
+	// Compression is CompressionNone, CompressionGzip or CompressionSnappy
+	// (zookeeper.snapshot.compression.method); only used when writing.
+	Compression string
+	// MaxEntrySize is jute.maxbuffer (0: jute.DefaultMaxBuffer); bounds
+	// strings and buffers while reading, as for log entries.
+	MaxEntrySize int
+	// Logger receives warnings about snapshots that fail to load.
+	Logger *slog.Logger
+}
+
+// snapshotWriter streams a snapshot: jute values go into enc, and spill
+// passes them through the Adler32 and the compressor to the file.
+type snapshotWriter struct {
+	enc  *jute.Encoder
+	sum  hash.Hash32
+	out  io.Writer // compressor or buffered file
+	comp io.WriteCloser
+	bw   *bufio.Writer
+}
+
+func (w *snapshotWriter) spill() error {
+	b := w.enc.Bytes()
+	if len(b) == 0 {
+		return nil
+	}
+	w.sum.Write(b)
+	_, err := w.out.Write(b)
+	w.enc.Reset()
+	return err
+}
+
+// seal writes ZooKeeper's SnapStream.sealStream: the Adler32 of every byte
+// so far as a long, then the string "/".
+func (w *snapshotWriter) seal() error {
+	if err := w.spill(); err != nil {
+		return err
+	}
+	w.enc.Long(int64(w.sum.Sum32()))
+	w.enc.String("/")
+	return w.spill()
+}
+
+// WriteSnapshot writes dataDir/version-2/snapshot.<zxid>[.gz|.snappy] in
+// ZooKeeper 3.8's layout: FileHeader, sessions, the tree body written by
+// writeTree, a seal, then (when snap.Digest is set) the ZxidDigest and a
+// second seal. It streams to "<name>.tmp", fsyncs, renames and fsyncs the
+// directory, so a crash leaves either the whole snapshot or none.
+//
+// writeTree must write the ACL cache, the nodes and the "/" end-of-nodes
+// marker (exactly what ZooKeeper's DataTree.serialize writes). It may call
+// flush as often as it likes (e.g. after every node): flush hands the bytes
+// encoded so far to the file once 256 KiB have built up, which keeps memory
+// bounded for large trees.
+func WriteSnapshot(fsys FS, dataDir string, snap Snapshot, writeTree func(e *jute.Encoder, flush func() error) error, opts SnapshotOptions) (SnapshotInfo, error) {
+	switch opts.Compression {
+	case CompressionNone, CompressionGzip, CompressionSnappy:
+	default:
+		return SnapshotInfo{}, fmt.Errorf("%w: %q", ErrCompression, opts.Compression)
+	}
+	dir := filepath.Join(dataDir, VersionDir)
+	if err := ensureDir(fsys, dir); err != nil {
+		return SnapshotInfo{}, err
+	}
+	info := SnapshotInfo{Zxid: snap.Zxid, Path: filepath.Join(dir, SnapshotName(snap.Zxid, opts.Compression)), Compression: opts.Compression}
+	tmp := info.Path + tmpSuffix
+	f, err := fsys.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
+	if err != nil {
+		return SnapshotInfo{}, err
+	}
+	if err := writeSnapshotTo(f, snap, writeTree, opts.Compression); err != nil {
+		f.Close()
+		fsys.Remove(tmp)
+		return SnapshotInfo{}, err
+	}
+	if err := f.Close(); err != nil {
+		fsys.Remove(tmp)
+		return SnapshotInfo{}, err
+	}
+	if err := fsys.Rename(tmp, info.Path); err != nil {
+		fsys.Remove(tmp)
+		return SnapshotInfo{}, err
+	}
+	if err := fsys.SyncDir(dir); err != nil {
+		return SnapshotInfo{}, err
+	}
+	return info, nil
+}
+
+func writeSnapshotTo(f File, snap Snapshot, writeTree func(e *jute.Encoder, flush func() error) error, compression string) error {
+	w := &snapshotWriter{enc: jute.NewEncoder(make([]byte, 0, spillSize+64<<10)), sum: adler32.New(), bw: bufio.NewWriterSize(f, 256<<10)}
+	w.out = w.bw
+	switch compression {
+	case CompressionGzip:
+		w.comp = gzip.NewWriter(w.bw)
+	case CompressionSnappy:
+		w.comp = newSnappyWriter(w.bw)
+	}
+	if w.comp != nil {
+		w.out = w.comp
+	}
+	e := w.enc
+	e.Int(snapshotMagic)
+	e.Int(fileVersion)
+	e.Long(-1) // dbid: ZooKeeper writes -1 in snapshots
+	ids := make([]int64, 0, len(snap.Sessions))
+	for id := range snap.Sessions {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	e.Int(int32(len(ids)))
+	for _, id := range ids {
+		e.Long(id)
+		e.Int(snap.Sessions[id])
+	}
+	flush := func() error {
+		if e.Len() >= spillSize {
+			return w.spill()
+		}
+		return nil
+	}
+	if err := writeTree(e, flush); err != nil {
+		return err
+	}
+	if err := w.seal(); err != nil {
+		return err
+	}
+	if snap.Digest != nil {
+		e.Long(snap.Digest.Zxid)
+		e.Int(snap.Digest.Version)
+		e.Long(snap.Digest.Digest)
+		if err := w.seal(); err != nil {
+			return err
+		}
+	}
+	if w.comp != nil {
+		if err := w.comp.Close(); err != nil {
+			return err
+		}
+	}
+	if err := w.bw.Flush(); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// snapshotCompression reads the compression from a snapshot's file name
+// (ZooKeeper's SnapStream.getStreamMode: the last extension).
+func snapshotCompression(path string) string {
+	name := strings.TrimSuffix(filepath.Base(path), brokenSuffix)
+	switch {
+	case strings.HasSuffix(name, "."+CompressionGzip):
+		return CompressionGzip
+	case strings.HasSuffix(name, "."+CompressionSnappy):
+		return CompressionSnappy
+	}
+	return CompressionNone
+}
+
+// ReadSnapshot reads and verifies one snapshot file. readTree gets a
+// decoder positioned at the tree body and must consume it exactly (ACL
+// cache, nodes, "/" end marker). Format and checksum failures, and errors
+// from readTree, match ErrCorrupt; I/O errors are returned as they are.
+//
+// The whole file (decompressed) is held in memory while it is read.
+func ReadSnapshot(fsys FS, path string, opts SnapshotOptions, readTree func(d *jute.Decoder) error) (Snapshot, error) {
+	raw, err := readWholeFile(fsys, path)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	data, err := decompress(raw, snapshotCompression(path))
+	if err != nil {
+		return Snapshot{}, &CorruptError{Path: path, Reason: "cannot decompress", Err: err}
+	}
+	snap, err := parseSnapshot(path, data, maxRecordLen(opts.MaxEntrySize), readTree)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	if z, _, ok := parseName(filepath.Base(path), snapshotPrefix); ok {
+		snap.Zxid = z
+	}
+	return snap, nil
+}
+
+func readWholeFile(fsys FS, path string) ([]byte, error) {
+	f, err := fsys.OpenFile(path, os.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	info, err := fsys.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	data := make([]byte, info.Size())
+	if _, err := f.ReadAt(data, 0); err != nil && !(errors.Is(err, io.EOF) && len(data) == 0) {
+		return nil, err
+	}
+	return data, nil
+}
+
+func decompress(raw []byte, compression string) ([]byte, error) {
+	switch compression {
+	case CompressionGzip:
+		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			return nil, err
+		}
+		// DEFLATE expands at most ~1032 times; a larger claim is corrupt.
+		limit := int64(len(raw))*1100 + 1<<20
+		out, err := io.ReadAll(io.LimitReader(zr, limit+1))
+		if err != nil {
+			return nil, err
+		}
+		if int64(len(out)) > limit {
+			return nil, errors.New("gzip stream expands beyond any valid ratio")
+		}
+		return out, nil
+	case CompressionSnappy:
+		return decodeSnappyStream(raw)
+	}
+	return raw, nil
+}
+
+// sealSize is a seal's length: long checksum + ustring "/".
+const sealSize = 8 + 4 + 1
+
+func parseSnapshot(path string, data []byte, maxLen int, readTree func(d *jute.Decoder) error) (Snapshot, error) {
+	corrupt := func(off int, format string, args ...any) error {
+		return &CorruptError{Path: path, Offset: int64(off), Reason: fmt.Sprintf(format, args...)}
+	}
+	// ZooKeeper's isValidSnapshot: at least 10 bytes, ending in the "/" of a seal.
+	n := len(data)
+	if n < fileHeaderSize+4+sealSize || !bytes.Equal(data[n-5:], []byte{0, 0, 0, 1, '/'}) {
+		return Snapshot{}, corrupt(max(n-5, 0), "does not end with a seal (incomplete file)")
+	}
+	// The last seal covers every byte before it: check the whole file
+	// before handing anything to readTree.
+	if got, want := binary.BigEndian.Uint64(data[n-sealSize:]), uint64(adler32.Checksum(data[:n-sealSize])); got != want {
+		return Snapshot{}, corrupt(n-sealSize, "checksum %#x, computed %#x", got, want)
+	}
+	d := jute.NewDecoder(data, maxLen)
+	magic, version, _ := d.Int(), d.Int(), d.Long()
+	if magic != snapshotMagic {
+		return Snapshot{}, corrupt(0, "magic %#x, want %#x", uint32(magic), snapshotMagic)
+	}
+	if version != fileVersion {
+		return Snapshot{}, corrupt(4, "format version %d, want %d", version, fileVersion)
+	}
+	count := d.Int()
+	if count < 0 || int64(count)*12 > int64(d.Remaining()) {
+		return Snapshot{}, corrupt(fileHeaderSize, "session count %d", count)
+	}
+	snap := Snapshot{Sessions: make(map[int64]int32, count)}
+	for range count {
+		id := d.Long()
+		snap.Sessions[id] = d.Int()
+	}
+	treeStart := d.Offset()
+	if err := readTree(d); err != nil {
+		return Snapshot{}, &CorruptError{Path: path, Offset: int64(treeStart), Reason: "tree body", Err: err}
+	}
+	if d.Err() != nil {
+		return Snapshot{}, &CorruptError{Path: path, Offset: int64(d.Offset()), Reason: "tree body", Err: d.Err()}
+	}
+	checkSeal := func() error {
+		off := d.Offset()
+		if d.Remaining() < sealSize {
+			return corrupt(off, "seal missing")
+		}
+		want := adler32.Checksum(data[:off])
+		got := d.Long()
+		slash := d.String()
+		if d.Err() != nil || uint64(got) != uint64(want) || slash != "/" {
+			return corrupt(off, "seal checksum %#x %q, computed %#x", got, slash, want)
+		}
+		return nil
+	}
+	if err := checkSeal(); err != nil {
+		return Snapshot{}, err
+	}
+	if d.Remaining() == 0 {
+		return snap, nil
+	}
+	off := d.Offset()
+	dg := &ZxidDigest{Zxid: d.Long(), Version: d.Int(), Digest: d.Long()}
+	if d.Err() != nil || dg.Version != 2 {
+		return Snapshot{}, corrupt(off, "digest section with version %d (only version 2 is read)", dg.Version)
+	}
+	if err := checkSeal(); err != nil {
+		return Snapshot{}, err
+	}
+	snap.Digest = dg
+	if d.Remaining() == 0 {
+		return snap, nil
+	}
+	// ZooKeeper 3.9: long lastProcessedZxid and a third seal.
+	off = d.Offset()
+	if d.Remaining() != 8+sealSize {
+		return Snapshot{}, corrupt(off, "%d unexpected bytes after the digest", d.Remaining())
+	}
+	snap.LastProcessedZxid = d.Long()
+	if err := checkSeal(); err != nil {
+		return Snapshot{}, err
+	}
+	return snap, nil
+}
+
+// LoadNewestSnapshot loads the newest snapshot under dataDir/version-2
+// that verifies, trying at most MaxSnapshotCandidates. A snapshot that
+// fails (ErrCorrupt: bad format, checksum or tree body) is renamed to
+// "<name>.broken", logged, and the previous one is tried, as etcd's
+// snapshotter does; ZooKeeper skips it the same way but leaves it in
+// place. readTree may thus be called several times: only the call for the
+// snapshot returned counts. An I/O error stops the search and is returned.
+func LoadNewestSnapshot(fsys FS, dataDir string, opts SnapshotOptions, readTree func(d *jute.Decoder) error) (Snapshot, SnapshotInfo, error) {
+	logger := orDiscard(opts.Logger)
+	snaps, err := ListSnapshots(fsys, dataDir)
+	if err != nil {
+		return Snapshot{}, SnapshotInfo{}, err
+	}
+	if len(snaps) == 0 {
+		return Snapshot{}, SnapshotInfo{}, ErrNoSnapshot
+	}
+	var lastErr error
+	for i := len(snaps) - 1; i >= 0 && i >= len(snaps)-MaxSnapshotCandidates; i-- {
+		info := snaps[i]
+		snap, err := ReadSnapshot(fsys, info.Path, opts, readTree)
+		if err == nil {
+			return snap, info, nil
+		}
+		if !errors.Is(err, ErrCorrupt) {
+			return Snapshot{}, SnapshotInfo{}, err
+		}
+		lastErr = err
+		broken := info.Path + brokenSuffix
+		logger.Warn("storage: snapshot failed to load; moving it aside and trying the previous one",
+			"file", info.Path, "renamedTo", broken, "err", err)
+		if rerr := fsys.Rename(info.Path, broken); rerr != nil {
+			logger.Warn("storage: cannot rename broken snapshot", "file", info.Path, "err", rerr)
+		} else if serr := fsys.SyncDir(filepath.Dir(info.Path)); serr != nil {
+			logger.Warn("storage: cannot sync snapshot directory", "err", serr)
+		}
+	}
+	return Snapshot{}, SnapshotInfo{}, fmt.Errorf("%w: %w", ErrNoValidSnapshot, lastErr)
+}
+
+// quickSnapshotCheck is ZooKeeper's SnapStream.isValidSnapshot: an
+// uncompressed file must be at least 10 bytes and end with the "/" of a
+// seal; a compressed one must start with its codec's magic.
+func quickSnapshotCheck(fsys FS, info SnapshotInfo) (bool, error) {
+	f, err := fsys.OpenFile(info.Path, os.O_RDONLY)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	st, err := fsys.Stat(info.Path)
+	if err != nil {
+		return false, err
+	}
+	size := st.Size()
+	var b [8]byte
+	switch info.Compression {
+	case CompressionGzip:
+		if size < 2 {
+			return false, nil
+		}
+		_, err := f.ReadAt(b[:2], 0)
+		return err == nil && b[0] == 0x1f && b[1] == 0x8b, err
+	case CompressionSnappy:
+		if size < 8 {
+			return false, nil
+		}
+		_, err := f.ReadAt(b[:8], 0)
+		return err == nil && b == snappyMagic, err
+	}
+	if size < 10 {
+		return false, nil
+	}
+	if _, err := f.ReadAt(b[:5], size-5); err != nil {
+		return false, err
+	}
+	return bytes.Equal(b[:5], []byte{0, 0, 0, 1, '/'}), nil
+}
