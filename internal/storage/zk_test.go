@@ -353,4 +353,3 @@ func TestApacheReadsOurSnapshot(t *testing.T) {
 		}
 	}
 }
-
