@@ -108,16 +108,19 @@ var (
 	timeRE = regexp.MustCompile(`(?i)\b([cm]time)(\s*[=:]\s*)(\d+|[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d( [A-Z]{2,5})? \d{4})`)
 	// zxid-valued fields; the value is hex, with or without 0x (cli_mt prints %llx).
 	zxidRE = regexp.MustCompile(`(?i)\b([cmp]?zxid)(\s*[=:]\s*)(?:0x)?([0-9a-f]+)\b`)
+	// Server addresses: each server has its own port.
+	loopbackRE = regexp.MustCompile(`\b127\.0\.0\.1:\d+`)
 	// Session ids: 12-16 hex digits (serverId<<56 | time bits), with or without 0x.
 	sessionRE = regexp.MustCompile(`(?i)\b(?:0x)?([0-9a-f]{12,16})\b`)
 )
 
 // normalize rewrites a transcript so that two correct servers produce the same
-// text: version strings become VERSION, timestamps T, zxids Z<rank> (rank among
+// text: version strings become VERSION, 127.0.0.1:<port> 127.0.0.1:PORT, timestamps T, zxids Z<rank> (rank among
 // the distinct zxids of this transcript, so order and equality survive), and
 // session ids s<n> in order of first appearance. Zero stays zero.
 func normalize(s string) string {
 	s = versionRE.ReplaceAllString(s, "VERSION")
+	s = loopbackRE.ReplaceAllString(s, "127.0.0.1:PORT")
 	s = timeRE.ReplaceAllString(s, "${1}${2}T")
 
 	var zxids []uint64

@@ -142,7 +142,7 @@ func (s *Server) LogTail(n int) string {
 }
 
 // StartApache starts Debian's Apache ZooKeeper 3.8 standalone and waits until it
-// answers ruok. It is killed when the test ends.
+// answers ruok (and srvr shows it serving). It is killed when the test ends.
 func StartApache(t testing.TB, o Options) *Server {
 	t.Helper()
 	requireApache(t)
@@ -280,8 +280,11 @@ func launch(kind, dir, addr, logPath, bin string, args ...string) (*Server, erro
 	return s, nil
 }
 
-// waitReady polls ruok. A server with the default whitelist answers that ruok is
-// not allowed, which proves it serves four-letter words just as well.
+// waitReady polls ruok, then srvr. A server with the default whitelist answers
+// that ruok is not allowed, which proves it serves four-letter words just as
+// well. Apache answers imok before it accepts sessions (its ruok does not look
+// at the server state), so readiness also needs srvr to report a running
+// server ("Zookeeper version: ..." rather than "... not currently serving requests").
 func (s *Server) waitReady(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
@@ -290,7 +293,10 @@ func (s *Server) waitReady(timeout time.Duration) error {
 		}
 		reply, err := fourLetterWord(s.addr, "ruok", time.Second)
 		if err == nil && (reply == "imok" || strings.Contains(reply, "is not in the whitelist")) {
-			return nil
+			srvr, err := fourLetterWord(s.addr, "srvr", time.Second)
+			if err == nil && strings.HasPrefix(srvr, "Zookeeper version:") {
+				return nil
+			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
