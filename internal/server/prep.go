@@ -114,6 +114,16 @@ func (e prepError) Error() string { return e.code.Error() }
 
 func fail(c proto.Code) error { return prepError{c} }
 
+// isSpecialPath: the nodes every server keeps, which cannot be deleted
+// (ZKDatabase.isSpecialPath).
+func isSpecialPath(path string) bool {
+	switch path {
+	case "/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config":
+		return true
+	}
+	return false
+}
+
 func checkVersion(current, expected int32) (int32, error) {
 	if expected != -1 && expected != current {
 		return 0, fail(proto.ErrBadVersion)
@@ -285,7 +295,8 @@ func (s *Server) prepCreate(r *request, op proto.OpCode, body jute.Record, zxid,
 	if op == proto.OpCreateContainer && !container || container && op != proto.OpCreateContainer {
 		return nil, fail(proto.ErrBadArguments)
 	}
-	if !validatePath(path, sequential) || path == "/" {
+	// "/" itself passes: its parent is the root, and it fails as NodeExists.
+	if !validatePath(path, sequential) {
 		return nil, fail(proto.ErrBadArguments)
 	}
 	if len(data) > s.maxBuffer {
@@ -350,7 +361,7 @@ func (s *Server) prepCreate(r *request, op proto.OpCode, body jute.Record, zxid,
 }
 
 func (s *Server) prepDelete(r *request, op proto.OpCode, path string, version int32, zxid int64) (txn.Body, error) {
-	if !validatePath(path, false) || path == "/" {
+	if !validatePath(path, false) || isSpecialPath(path) {
 		return nil, fail(proto.ErrBadArguments)
 	}
 	parentPath := parentOf(path)

@@ -241,8 +241,9 @@ func scanLog(f File, path string, size int64, maxLen int, prevZxid int64, fn fun
 // A crash while appending leaves the unsynced tail as a mix of written data
 // and never-written (zero) pages, possibly cut short by end of file. So a
 // bad record is torn only when
-//   - its claimed bytes run past end of file or overlap a zero-filled
-//     512-byte sector (counting only bytes from x on), and
+//   - its length field is zero (ZooKeeper's end-of-log marker), or its
+//     claimed bytes run past end of file or overlap a zero-filled 512-byte
+//     sector (counting only bytes from x on), and
 //   - no valid record starts after x before that zero sector (or end of
 //     file): a valid record there would have been written after the bad
 //     one with no hole in between, so the bad one was once complete.
@@ -279,7 +280,10 @@ func classifyBadRecord(f File, size, x int64, maxLen int, prevZxid int64) (torn 
 			break
 		}
 	}
-	if claimedEnd <= size && zeroAt < 0 {
+	// A zero length is ZooKeeper's end-of-log marker: the tail of a
+	// preallocated file, possibly with garbage after it.
+	zeroLength := headerComplete && length == 0
+	if claimedEnd <= size && zeroAt < 0 && !zeroLength {
 		switch {
 		case !headerComplete:
 			return false, "record header cut short", nil

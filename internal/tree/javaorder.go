@@ -1,7 +1,8 @@
 package tree
 
 import (
-	"sort"
+	"cmp"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -72,8 +73,7 @@ func javaTableSizeFor(c int) int {
 	return n
 }
 
-// sortChildrenJava orders names as the HashSet with the given table size
-// iterates them; seq gives each name's insertion order.
+// javaChild is a child with its place in Java's iteration order.
 type javaChild struct {
 	bucket uint32
 	seq    uint32
@@ -81,16 +81,18 @@ type javaChild struct {
 	node   *Node
 }
 
+// childrenInJavaOrder lists ks in the order its Java HashSet iterates:
+// by bucket, then by insertion. It reuses buf.
 func childrenInJavaOrder(ks *childSet, buf []javaChild) []javaChild {
 	buf = buf[:0]
 	for name, n := range ks.byName {
 		buf = append(buf, javaChild{javaBucket(name, ks.javaCap), n.seq, name, n})
 	}
-	sort.Slice(buf, func(i, j int) bool {
-		if buf[i].bucket != buf[j].bucket {
-			return buf[i].bucket < buf[j].bucket
+	slices.SortFunc(buf, func(a, b javaChild) int {
+		if c := cmp.Compare(a.bucket, b.bucket); c != 0 {
+			return c
 		}
-		return buf[i].seq < buf[j].seq
+		return cmp.Compare(a.seq, b.seq)
 	})
 	return buf
 }
@@ -110,12 +112,11 @@ func aclIDsInJavaOrder(ids []int64) []int64 {
 		h := int32(id ^ int64(uint64(id)>>32))
 		return javaSpread(h) & uint32(size-1)
 	}
-	sort.Slice(ids, func(i, j int) bool {
-		bi, bj := bucket(ids[i]), bucket(ids[j])
-		if bi != bj {
-			return bi < bj
+	slices.SortFunc(ids, func(a, b int64) int {
+		if c := cmp.Compare(bucket(a), bucket(b)); c != 0 {
+			return c
 		}
-		return ids[i] < ids[j]
+		return cmp.Compare(a, b)
 	})
 	return ids
 }

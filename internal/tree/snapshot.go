@@ -127,6 +127,12 @@ func Deserialize(d *jute.Decoder) (*Tree, error) {
 		if err := t.link(path, n); err != nil {
 			return nil, err
 		}
+		// DataTree.approximateDataSize counts the root under "" and "/".
+		if path == "" {
+			t.dataSize += 2*int64(len(n.Data)) + 1
+		} else {
+			t.dataSize += javaLength(path) + int64(len(n.Data))
+		}
 		var entry *aclEntry
 		switch {
 		case aclID == openACLID:
@@ -145,7 +151,6 @@ func Deserialize(d *jute.Decoder) (*Tree, error) {
 	if t.root == nil {
 		return nil, fmt.Errorf("%w: no root znode", ErrBadSnapshot)
 	}
-	t.recomputeDataSize()
 	t.setupQuotas()
 	t.acls.purgeUnused()
 	return t, nil
