@@ -1,0 +1,129 @@
+package tree
+
+import (
+	"fmt"
+	"runtime"
+	"strconv"
+	"testing"
+
+	"github.com/zkd/zkd/internal/jute"
+	"github.com/zkd/zkd/internal/proto"
+	"github.com/zkd/zkd/internal/txn"
+)
+
+// createTxn builds a create txn the way a log decoder hands it over: fresh
+// path string, fresh data slice, fresh ACL slice.
+func createTxn(zxid int64, path string, data []byte, acl []proto.ACL) *txn.Txn {
+	return &txn.Txn{
+		Header: txn.Header{ClientID: 1, Cxid: 1, Zxid: zxid, Time: zxid, Type: proto.OpCreate},
+		Body:   &txn.Create{Path: path, Data: data, ACL: acl, ParentCVersion: -1},
+	}
+}
+
+func heapInUse() uint64 {
+	var m runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// buildTree creates parents×perParent znodes of 100 bytes below /bench.
+func buildTree(tb testing.TB, parents, perParent int) *Tree {
+	tr := New()
+	zxid := int64(1)
+	apply := func(tx *txn.Txn) {
+		if r := tr.Apply(tx); r.Err != proto.OK {
+			tb.Fatalf("%s: %v", tx.Body.(*txn.Create).Path, r.Err)
+		}
+		zxid++
+	}
+	acl := func() []proto.ACL { return append([]proto.ACL(nil), proto.OpenACLUnsafe...) }
+	apply(createTxn(zxid, "/bench", nil, acl()))
+	for p := 0; p < parents; p++ {
+		parent := "/bench/p" + strconv.Itoa(p)
+		apply(createTxn(zxid, parent, nil, acl()))
+		for c := 0; c < perParent; c++ {
+			data := make([]byte, 100)
+			apply(createTxn(zxid, fmt.Sprintf("%s/node-%010d", parent, c), data, acl()))
+		}
+	}
+	return tr
+}
+
+// BenchmarkMillionZnodes builds a tree of 1,000,000 znodes with 100 bytes of
+// data each and reports the heap they hold per znode.
+func BenchmarkMillionZnodes(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		before := heapInUse()
+		tr := buildTree(b, 1000, 1000)
+		after := heapInUse()
+		b.ReportMetric(float64(after-before)/float64(tr.NodeCount()), "bytes/znode")
+		runtime.KeepAlive(tr)
+	}
+}
+
+func BenchmarkApplyCreate(b *testing.B) {
+	tr := New()
+	tr.Apply(createTxn(1, "/b", nil, proto.OpenACLUnsafe))
+	paths := make([]string, b.N)
+	for i := range paths {
+		paths[i] = "/b/n" + strconv.Itoa(i)
+	}
+	data := make([]byte, 100)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		tr.Apply(createTxn(int64(i+2), paths[i], data, proto.OpenACLUnsafe))
+	}
+}
+
+func BenchmarkApplySetData(b *testing.B) {
+	tr := buildTree(b, 10, 100)
+	data := make([]byte, 100)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		tr.Apply(&txn.Txn{
+			Header: txn.Header{Zxid: int64(2000 + i), Time: 1, Type: proto.OpSetData},
+			Body:   &txn.SetData{Path: "/bench/p3/node-0000000042", Data: data, Version: int32(i)},
+		})
+	}
+}
+
+func BenchmarkGet(b *testing.B) {
+	tr := buildTree(b, 10, 100)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if tr.Get("/bench/p3/node-0000000042") == nil {
+			b.Fatal("missing")
+		}
+	}
+}
+
+func BenchmarkSerialize100k(b *testing.B) {
+	tr := buildTree(b, 100, 1000)
+	e := jute.NewEncoder(nil)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		e.Reset()
+		tr.Serialize(e)
+	}
+	b.SetBytes(int64(e.Len()))
+}
+
+func BenchmarkDeserialize100k(b *testing.B) {
+	tr := buildTree(b, 100, 1000)
+	e := jute.NewEncoder(nil)
+	tr.Serialize(e)
+	b.ReportAllocs()
+	b.SetBytes(int64(e.Len()))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Deserialize(jute.NewDecoder(e.Bytes(), 0)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
