@@ -1,6 +1,7 @@
 package server
 
 import (
+	"io"
 	"time"
 
 	"github.com/zkd/zkd/internal/acl"
@@ -98,7 +99,15 @@ func (c *conn) handle(frame []byte) bool {
 	}
 	c.stats.request(h.Xid, h.Type)
 	c.enqueueRequest(r)
-	return !r.closeAfter
+	if r.closeAfter {
+		// Let the client close first once it has the reply (as it does with
+		// ZooKeeper, whose close comes later); the reader waits a moment for
+		// its EOF and drops anything else.
+		c.nc.SetReadDeadline(time.Now().Add(time.Second))
+		io.Copy(io.Discard, c.br)
+		return false
+	}
+	return true
 }
 
 // validMulti: multi holds only write ops, multiRead only getChildren/getData.
@@ -179,9 +188,6 @@ func (c *conn) finish(r *request) {
 	lat := time.Since(r.start)
 	c.stats.replied(r, lat)
 	c.s.stats.replied(lat)
-	if r.closeAfter {
-		c.closeAfterFlush()
-	}
 }
 
 func (c *conn) buildWriteReply(r *request) {

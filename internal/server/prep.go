@@ -20,7 +20,9 @@ const (
 )
 
 func isContainerOwner(owner int64) bool { return owner == ownerContainer }
-func isTTLOwner(owner int64) bool       { return owner != ownerContainer && owner&ttlOwnerMask == ttlOwnerPrefix }
+func isTTLOwner(owner int64) bool {
+	return owner != ownerContainer && owner&ttlOwnerMask == ttlOwnerPrefix
+}
 func isEphemeralOwner(owner int64) bool {
 	return owner != 0 && !isContainerOwner(owner) && !isTTLOwner(owner)
 }
@@ -510,4 +512,3 @@ func (s *Server) fixupACL(path string, ids []proto.ID, acls []proto.ACL) ([]prot
 	}
 	return fixed, nil
 }
-

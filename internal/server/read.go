@@ -157,10 +157,16 @@ func (c *conn) allChildrenNumber(path string, ids []proto.ID) (jute.Record, prot
 	return &proto.IntResponse{Value: int32(c.s.tree.CountDescendants(path))}, proto.OK
 }
 
+// whoAmI lists the connection's ids; digest ids show the user name only
+// (DigestAuthenticationProvider.getUserName).
 func whoAmI(ids []proto.ID) *proto.WhoAmIResponse {
 	out := &proto.WhoAmIResponse{ClientInfo: make([]proto.ClientInfo, 0, len(ids))}
 	for _, id := range ids {
-		out.ClientInfo = append(out.ClientInfo, proto.ClientInfo{AuthScheme: id.Scheme, User: id.ID})
+		user := id.ID
+		if id.Scheme == "digest" {
+			user, _, _ = strings.Cut(user, ":")
+		}
+		out.ClientInfo = append(out.ClientInfo, proto.ClientInfo{AuthScheme: id.Scheme, User: user})
 	}
 	return out
 }

@@ -316,5 +316,5 @@ func (s *Server) deliverEvent(ev tree.Event, zxid int64) {
 	}
 }
 
-func hexID(id int64) string   { return fmt.Sprintf("0x%x", uint64(id)) }
-func hexZxid(z int64) string  { return fmt.Sprintf("0x%x", uint64(z)) }
+func hexID(id int64) string  { return fmt.Sprintf("0x%x", uint64(id)) }
+func hexZxid(z int64) string { return fmt.Sprintf("0x%x", uint64(z)) }
