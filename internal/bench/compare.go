@@ -1,0 +1,635 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+var ErrCompareConfig = errors.New("bench: invalid compare configuration")
+
+// The two roles of a comparison. In a self-test both are Apache ZooKeeper.
+const (
+	roleZkd       = "zkd"
+	roleZooKeeper = "zookeeper"
+)
+
+// CompareSchema names the layout of compare.json.
+const CompareSchema = "zkd-bench-compare/1"
+
+// How long a freshly started server may take to acknowledge its first
+// write, and a restarted one holding the memory load.
+const (
+	startTimeout   = 60 * time.Second
+	restartTimeout = 5 * time.Minute
+)
+
+// memoryLoadSessions and the fan-out of memory-load parents: 100 znodes per
+// 10,000 keeps every parent's child list modest.
+const (
+	memoryLoadSessions = 32
+	memoryNodesPerDir  = 10_000
+	memoryRoot         = benchRoot + "/mem"
+)
+
+// CompareConfig is one side-by-side comparison.
+type CompareConfig struct {
+	Zkd       ServerSpec
+	ZooKeeper ServerSpec
+	// SelfTest marks a comparison whose zkd side is Apache ZooKeeper too,
+	// which checks the harness: every ratio should be close to 1.
+	SelfTest bool
+
+	Workloads   []Workload
+	Clients     []int
+	Duration    time.Duration // timed phase of every run
+	Warmup      time.Duration // untimed mixed load on each server first
+	Repeats     int
+	ReadRatio   float64
+	ValueSize   int
+	Prepopulate int
+
+	StartupRepeats int
+	// Memory enables the memory phase: RSS idle and after each count in
+	// MemoryNodes znodes of MemoryValueSize bytes, then the snapshot.
+	Memory          bool
+	MemoryNodes     []int
+	MemoryValueSize int
+	// MemorySettle is the pause between the last acknowledged write and a
+	// memory reading, so that it sees the server settled, not mid-burst.
+	MemorySettle time.Duration
+
+	OutDir      string // compare.json, summary.md, throughput.svg
+	WorkDir     string // the servers' directories; a temporary one if empty
+	KeepWorkDir bool
+	PortBase    int // zookeeper listens on PortBase, zkd on PortBase+1
+	Log         io.Writer
+}
+
+// DefaultCompareConfig is the full comparison that produces published
+// figures, minus the server specs.
+func DefaultCompareConfig() CompareConfig {
+	return CompareConfig{
+		Workloads:       slices.Clone(AllWorkloads),
+		Clients:         []int{1, 8, 16, 32, 64},
+		Duration:        10 * time.Second,
+		Warmup:          10 * time.Second,
+		Repeats:         3,
+		ReadRatio:       0.9,
+		ValueSize:       256,
+		Prepopulate:     10_000,
+		StartupRepeats:  5,
+		MemoryNodes:     []int{100_000, 1_000_000},
+		MemoryValueSize: 100,
+		MemorySettle:    2 * time.Second,
+		OutDir:          "bench-out",
+		PortBase:        22810,
+		Log:             io.Discard,
+	}
+}
+
+// ShortCompareConfig is the CI setting: every code path, in about a minute.
+func ShortCompareConfig() CompareConfig {
+	c := DefaultCompareConfig()
+	c.Clients = []int{1, 8}
+	c.Duration = time.Second
+	c.Warmup = time.Second
+	c.Repeats = 2
+	c.Prepopulate = 100
+	c.StartupRepeats = 2
+	c.Memory = true
+	c.MemoryNodes = []int{2_000, 10_000}
+	c.MemorySettle = 500 * time.Millisecond
+	return c
+}
+
+func (c CompareConfig) validate() error {
+	switch {
+	case c.Zkd.Argv == nil || c.ZooKeeper.Argv == nil:
+		return fmt.Errorf("%w: both server commands are needed", ErrCompareConfig)
+	case len(c.Workloads) == 0:
+		return fmt.Errorf("%w: no workloads", ErrCompareConfig)
+	case len(c.Clients) == 0:
+		return fmt.Errorf("%w: no client counts", ErrCompareConfig)
+	case c.Repeats < 1 || c.StartupRepeats < 1:
+		return fmt.Errorf("%w: repeats must be at least 1", ErrCompareConfig)
+	case c.Duration <= 0:
+		return fmt.Errorf("%w: duration must be positive", ErrCompareConfig)
+	case c.PortBase < 1 || c.PortBase > 65534:
+		return fmt.Errorf("%w: port base %d", ErrCompareConfig, c.PortBase)
+	case c.OutDir == "":
+		return fmt.Errorf("%w: no output directory", ErrCompareConfig)
+	case c.Memory && len(c.MemoryNodes) == 0:
+		return fmt.Errorf("%w: memory phase without node counts", ErrCompareConfig)
+	}
+	for _, n := range c.Clients {
+		if n < 1 {
+			return fmt.Errorf("%w: client count %d", ErrCompareConfig, n)
+		}
+	}
+	for _, n := range c.MemoryNodes {
+		if n < 1 {
+			return fmt.Errorf("%w: memory node count %d", ErrCompareConfig, n)
+		}
+	}
+	return c.runConfig(c.Workloads[0], c.Clients[0]).Validate()
+}
+
+func (c CompareConfig) runConfig(w Workload, clients int) Config {
+	cfg := DefaultConfig()
+	cfg.Clients = clients
+	cfg.Workload = w
+	cfg.ReadRatio = c.ReadRatio
+	cfg.ValueSize = c.ValueSize
+	cfg.Duration = c.Duration
+	cfg.Prepopulate = c.Prepopulate
+	return cfg
+}
+
+// CompareReport is everything a comparison measured; compare.json holds it.
+type CompareReport struct {
+	Schema   string          `json:"schema"`
+	SelfTest bool            `json:"selftest"`
+	Machine  MachineInfo     `json:"machine"`
+	Settings CompareSettings `json:"settings"`
+	// Commands are the argv each role was started with.
+	Commands   map[string][]string `json:"commands"`
+	Versions   map[string]string   `json:"versions"`
+	Runs       []RunRecord         `json:"runs"`
+	Throughput []ThroughputRow     `json:"throughput"`
+	Startup    StartupReport       `json:"startup"`
+	Memory     []MemoryReport      `json:"memory,omitempty"`
+	ElapsedS   float64             `json:"elapsed_s"`
+}
+
+// CompareSettings echoes the settings in units a reader can check.
+type CompareSettings struct {
+	Workloads       []Workload `json:"workloads"`
+	Clients         []int      `json:"clients"`
+	DurationS       float64    `json:"duration_s"`
+	WarmupS         float64    `json:"warmup_s"`
+	Repeats         int        `json:"repeats"`
+	ReadRatio       float64    `json:"read_ratio"`
+	ValueSize       int        `json:"value_size"`
+	Prepopulate     int        `json:"prepopulate"`
+	StartupRepeats  int        `json:"startup_repeats"`
+	MemoryNodes     []int      `json:"memory_nodes,omitempty"`
+	MemoryValueSize int        `json:"memory_value_size,omitempty"`
+	ZooCfg          string     `json:"zoo_cfg"`
+}
+
+// RunRecord is one timed run against one server.
+type RunRecord struct {
+	System string  `json:"system"`
+	Repeat int     `json:"repeat"`
+	Result *Result `json:"result"`
+}
+
+// SystemFigures are one server's figures for a workload and client count.
+type SystemFigures struct {
+	OpsPerSecond Spread `json:"ops_per_second"`
+	P99US        Spread `json:"p99_us"`
+	Errors       int64  `json:"errors"`
+}
+
+// ThroughputRow compares the servers on one workload and client count.
+// Ratio divides zkd by ZooKeeper run by run: runs of a repeat were adjacent
+// in time, so a pair shares the machine's state of the moment.
+type ThroughputRow struct {
+	Workload  Workload      `json:"workload"`
+	Clients   int           `json:"clients"`
+	Zkd       SystemFigures `json:"zkd"`
+	ZooKeeper SystemFigures `json:"zookeeper"`
+	Ratio     Spread        `json:"ratio"`
+	P99Ratio  Spread        `json:"p99_ratio"`
+}
+
+// StartupReport is the time from exec to the first acknowledged write on an
+// empty data directory, in milliseconds.
+type StartupReport struct {
+	ZkdMS       Spread `json:"zkd_ms"`
+	ZooKeeperMS Spread `json:"zookeeper_ms"`
+	Ratio       Spread `json:"ratio"`
+}
+
+// MemoryReport is one server's memory phase.
+type MemoryReport struct {
+	System string      `json:"system"`
+	Idle   MemoryUsage `json:"idle"`
+	Loaded []LoadPoint `json:"loaded"`
+	// Snapshot is the newest snapshot after a restart with the largest
+	// load; CoversLoad says whether its zxid reaches the last write before
+	// the restart (taken from srvr).
+	Snapshot   SnapshotInfo `json:"snapshot"`
+	CoversLoad bool         `json:"covers_load"`
+	LastZxid   string       `json:"last_zxid"`
+	NodeCount  int64        `json:"node_count"`
+	// RestartMS is exec to first acknowledged write with the load on disk.
+	RestartMS        float64     `json:"restart_ms"`
+	AfterRestart     MemoryUsage `json:"after_restart"`
+	DataDirBytes     int64       `json:"data_dir_bytes"`
+	DataDirFileBytes int64       `json:"data_dir_file_bytes"`
+}
+
+// LoadPoint is memory after loading Znodes znodes.
+type LoadPoint struct {
+	Znodes        int         `json:"znodes"`
+	Memory        MemoryUsage `json:"memory"`
+	LoadPerSecond float64     `json:"load_znodes_per_second"`
+}
+
+// Compare runs the comparison and writes its files to cfg.OutDir.
+func Compare(ctx context.Context, cfg CompareConfig) (*CompareReport, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Log == nil {
+		cfg.Log = io.Discard
+	}
+	began := time.Now()
+	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
+		return nil, err
+	}
+	workDir := cfg.WorkDir
+	if workDir == "" {
+		var err error
+		if workDir, err = os.MkdirTemp("", "zkd-bench-"); err != nil {
+			return nil, err
+		}
+	} else if err := os.MkdirAll(workDir, 0o755); err != nil {
+		return nil, err
+	}
+	if !cfg.KeepWorkDir {
+		defer os.RemoveAll(workDir)
+	}
+	workDir, _ = filepath.Abs(workDir)
+
+	c := &comparison{cfg: cfg, workDir: workDir, report: &CompareReport{
+		Schema:   CompareSchema,
+		SelfTest: cfg.SelfTest,
+		Machine:  describeMachine(workDir),
+		Settings: CompareSettings{
+			Workloads: cfg.Workloads, Clients: cfg.Clients,
+			DurationS: cfg.Duration.Seconds(), WarmupS: cfg.Warmup.Seconds(),
+			Repeats: cfg.Repeats, ReadRatio: cfg.ReadRatio, ValueSize: cfg.ValueSize,
+			Prepopulate: cfg.Prepopulate, StartupRepeats: cfg.StartupRepeats,
+			ZooCfg: zooCfg("<dataDir>", 0),
+		},
+		Commands: map[string][]string{
+			roleZkd:       cfg.Zkd.Argv("<zoo.cfg>"),
+			roleZooKeeper: cfg.ZooKeeper.Argv("<zoo.cfg>"),
+		},
+		Versions: map[string]string{},
+	}}
+	if cfg.Memory {
+		c.report.Settings.MemoryNodes = cfg.MemoryNodes
+		c.report.Settings.MemoryValueSize = cfg.MemoryValueSize
+	}
+	c.report.Machine.Java = javaVersion(cfg.ZooKeeper.Argv("")[0])
+
+	if err := c.startupPhase(ctx); err != nil {
+		return nil, err
+	}
+	if err := c.throughputPhase(ctx); err != nil {
+		return nil, err
+	}
+	if cfg.Memory {
+		if err := c.memoryPhase(ctx); err != nil {
+			return nil, err
+		}
+	}
+	c.report.ElapsedS = time.Since(began).Seconds()
+	if err := c.writeOutputs(); err != nil {
+		return nil, err
+	}
+	return c.report, nil
+}
+
+type comparison struct {
+	cfg     CompareConfig
+	workDir string
+	report  *CompareReport
+}
+
+func (c *comparison) spec(role string) ServerSpec {
+	if role == roleZkd {
+		return c.cfg.Zkd
+	}
+	return c.cfg.ZooKeeper
+}
+
+func (c *comparison) port(role string) int {
+	if role == roleZkd {
+		return c.cfg.PortBase + 1
+	}
+	return c.cfg.PortBase
+}
+
+// order alternates which server goes first, so that drift in the machine
+// (page cache, CPU frequency, other tenants) falls on both.
+func order(flip bool) []string {
+	if flip {
+		return []string{roleZooKeeper, roleZkd}
+	}
+	return []string{roleZkd, roleZooKeeper}
+}
+
+func (c *comparison) logf(format string, args ...any) {
+	fmt.Fprintf(c.cfg.Log, format+"\n", args...)
+}
+
+// launch starts a server in a fresh directory and waits for its first
+// acknowledged write.
+func (c *comparison) launch(ctx context.Context, role, dirName string) (*serverProcess, time.Duration, error) {
+	dir := filepath.Join(c.workDir, dirName)
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, 0, err
+	}
+	p, err := newServerProcess(c.spec(role), dir, c.port(role))
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := p.start(); err != nil {
+		return nil, 0, err
+	}
+	ready, err := p.awaitFirstWrite(ctx, startTimeout)
+	if err != nil {
+		_ = p.stop()
+		return nil, 0, fmt.Errorf("%s: %w", role, err)
+	}
+	if _, ok := c.report.Versions[role]; !ok {
+		c.report.Versions[role] = serverVersion(ctx, p.endpoint())
+	}
+	return p, ready, nil
+}
+
+func (c *comparison) startupPhase(ctx context.Context) error {
+	times := map[string][]float64{}
+	for i := range c.cfg.StartupRepeats {
+		for _, role := range order(i%2 == 1) {
+			p, ready, err := c.launch(ctx, role, fmt.Sprintf("startup-%s-%d", role, i))
+			if err != nil {
+				return err
+			}
+			if err := p.stop(); err != nil {
+				return err
+			}
+			ms := float64(ready.Microseconds()) / 1000
+			times[role] = append(times[role], ms)
+			c.logf("startup %d/%d %-9s exec to first acknowledged write %8.1f ms", i+1, c.cfg.StartupRepeats, role, ms)
+		}
+	}
+	c.report.Startup = StartupReport{
+		ZkdMS:       spreadOf(times[roleZkd]),
+		ZooKeeperMS: spreadOf(times[roleZooKeeper]),
+		Ratio:       spreadOf(ratios(times[roleZkd], times[roleZooKeeper])),
+	}
+	return nil
+}
+
+func (c *comparison) throughputPhase(ctx context.Context) (err error) {
+	servers := map[string]*serverProcess{}
+	defer func() {
+		for _, p := range servers {
+			err = errors.Join(err, p.stop())
+		}
+	}()
+	for _, role := range order(false) {
+		p, _, err := c.launch(ctx, role, "throughput-"+role)
+		if err != nil {
+			return err
+		}
+		servers[role] = p
+	}
+	if c.cfg.Warmup > 0 {
+		for _, role := range order(false) {
+			cfg := c.runConfig(WorkloadMixed, slices.Max(c.cfg.Clients), servers[role])
+			cfg.Duration = c.cfg.Warmup
+			res, err := Run(ctx, cfg, Options{})
+			if err != nil {
+				return fmt.Errorf("%s warm-up: %w", role, err)
+			}
+			c.logf("warm-up   %-9s %9.0f ops/s (not reported)", role, res.OpsPerSecond)
+		}
+	}
+	total := c.cfg.Repeats * len(c.cfg.Workloads) * len(c.cfg.Clients) * 2
+	done := 0
+	for r := range c.cfg.Repeats {
+		for wi, w := range c.cfg.Workloads {
+			for ci, clients := range c.cfg.Clients {
+				for _, role := range order((r+wi+ci)%2 == 1) {
+					res, err := Run(ctx, c.runConfig(w, clients, servers[role]), Options{})
+					if err != nil {
+						return fmt.Errorf("%s %s with %d clients: %w", role, w, clients, err)
+					}
+					done++
+					c.logf("[%d/%d] %-12s clients=%-3d repeat=%d %-9s %9.0f ops/s  p99 %7.3f ms  errors %d",
+						done, total, w, clients, r+1, role, res.OpsPerSecond, res.Latency.P99US/1000, res.Errors)
+					c.report.Runs = append(c.report.Runs, RunRecord{System: role, Repeat: r, Result: res})
+					if !servers[role].running() {
+						return fmt.Errorf("%w during %s; log %s", ErrServerExited, w, servers[role].logPath())
+					}
+				}
+			}
+		}
+	}
+	c.report.Throughput = summarizeThroughput(c.report.Runs, c.cfg.Workloads, c.cfg.Clients)
+	return nil
+}
+
+func (c *comparison) runConfig(w Workload, clients int, p *serverProcess) Config {
+	cfg := c.cfg.runConfig(w, clients)
+	cfg.Endpoints = []string{p.endpoint()}
+	return cfg
+}
+
+// summarizeThroughput pairs each repeat's zkd and ZooKeeper runs.
+func summarizeThroughput(runs []RunRecord, workloads []Workload, clients []int) []ThroughputRow {
+	var rows []ThroughputRow
+	for _, w := range workloads {
+		for _, n := range clients {
+			ops := map[string][]float64{}
+			p99 := map[string][]float64{}
+			errs := map[string]int64{}
+			// Index by repeat so that pairs line up whatever the run order.
+			byRepeat := map[string]map[int]*Result{roleZkd: {}, roleZooKeeper: {}}
+			for _, run := range runs {
+				if run.Result.Workload == w && run.Result.Clients == n {
+					byRepeat[run.System][run.Repeat] = run.Result
+				}
+			}
+			repeats := make([]int, 0, len(byRepeat[roleZkd]))
+			for r := range byRepeat[roleZkd] {
+				if _, ok := byRepeat[roleZooKeeper][r]; ok {
+					repeats = append(repeats, r)
+				}
+			}
+			slices.Sort(repeats)
+			for _, r := range repeats {
+				for _, role := range []string{roleZkd, roleZooKeeper} {
+					res := byRepeat[role][r]
+					ops[role] = append(ops[role], res.OpsPerSecond)
+					p99[role] = append(p99[role], res.Latency.P99US)
+					errs[role] += res.Errors
+				}
+			}
+			if len(repeats) == 0 {
+				continue
+			}
+			rows = append(rows, ThroughputRow{
+				Workload:  w,
+				Clients:   n,
+				Zkd:       SystemFigures{OpsPerSecond: spreadOf(ops[roleZkd]), P99US: spreadOf(p99[roleZkd]), Errors: errs[roleZkd]},
+				ZooKeeper: SystemFigures{OpsPerSecond: spreadOf(ops[roleZooKeeper]), P99US: spreadOf(p99[roleZooKeeper]), Errors: errs[roleZooKeeper]},
+				Ratio:     spreadOf(ratios(ops[roleZkd], ops[roleZooKeeper])),
+				P99Ratio:  spreadOf(ratios(p99[roleZkd], p99[roleZooKeeper])),
+			})
+		}
+	}
+	return rows
+}
+
+func (c *comparison) memoryPhase(ctx context.Context) error {
+	targets := slices.Clone(c.cfg.MemoryNodes)
+	slices.Sort(targets)
+	targets = slices.Compact(targets)
+	for _, role := range order(false) {
+		rep, err := c.measureMemory(ctx, role, targets)
+		if err != nil {
+			return fmt.Errorf("%s memory: %w", role, err)
+		}
+		c.report.Memory = append(c.report.Memory, *rep)
+	}
+	return nil
+}
+
+func (c *comparison) measureMemory(ctx context.Context, role string, targets []int) (rep *MemoryReport, err error) {
+	p, _, err := c.launch(ctx, role, "memory-"+role)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, p.stop()) }()
+	rep = &MemoryReport{System: role}
+	sleepCtx(ctx, c.cfg.MemorySettle)
+	if rep.Idle, err = p.memory(); err != nil {
+		return nil, err
+	}
+	c.logf("memory    %-9s idle RSS %s", role, mib(rep.Idle.RSSBytes))
+
+	conns, err := openSessions(ctx, []string{p.endpoint()}, memoryLoadSessions, DefaultConfig().SessionTimeout)
+	if err != nil {
+		return nil, err
+	}
+	loaded := 0
+	value := payload(c.cfg.MemoryValueSize, 2)
+	dirs := (targets[len(targets)-1] + memoryNodesPerDir - 1) / memoryNodesPerDir
+	if err := ensurePath(conns[0], memoryRoot); err != nil {
+		closeSessions(conns)
+		return nil, err
+	}
+	err = forEachIndex(ctx, conns, 1, dirs, func(conn *zk.Conn, i int) error {
+		_, err := conn.Create(memoryRoot+"/d"+strconv.Itoa(i), nil, 0, openACL)
+		return err
+	})
+	if err != nil {
+		closeSessions(conns)
+		return nil, fmt.Errorf("bench: create memory-load directories: %w", err)
+	}
+	for _, target := range targets {
+		from := loaded
+		t0 := time.Now()
+		err := forEachIndex(ctx, conns, bulkPerSession, target-from, func(conn *zk.Conn, i int) error {
+			n := from + i
+			path := fmt.Sprintf("%s/d%d/n%d", memoryRoot, n/memoryNodesPerDir, n)
+			if _, err := conn.Create(path, value, 0, openACL); err != nil {
+				return fmt.Errorf("bench: load %s: %w", path, err)
+			}
+			return nil
+		})
+		if err != nil {
+			closeSessions(conns)
+			return nil, err
+		}
+		rate := float64(target-from) / time.Since(t0).Seconds()
+		loaded = target
+		sleepCtx(ctx, c.cfg.MemorySettle)
+		m, err := p.memory()
+		if err != nil {
+			closeSessions(conns)
+			return nil, err
+		}
+		rep.Loaded = append(rep.Loaded, LoadPoint{Znodes: target, Memory: m, LoadPerSecond: rate})
+		c.logf("memory    %-9s %9d znodes: RSS %s (peak %s), loaded at %.0f znodes/s", role, target, mib(m.RSSBytes), mib(m.PeakBytes), rate)
+	}
+	closeSessions(conns)
+
+	if st, err := srvr(ctx, p.endpoint()); err == nil {
+		rep.LastZxid = fmt.Sprintf("0x%x", st.zxid)
+		rep.NodeCount = st.nodes
+	} else {
+		c.logf("memory    %-9s srvr failed, snapshot coverage unknown: %v", role, err)
+	}
+	// A restart makes both servers load the log and write a snapshot of the
+	// whole tree (Apache does so at every start); it also times recovery.
+	if err := p.stop(); err != nil {
+		return nil, err
+	}
+	if err := p.start(); err != nil {
+		return nil, err
+	}
+	restart, err := p.awaitFirstWrite(ctx, restartTimeout)
+	if err != nil {
+		return nil, err
+	}
+	rep.RestartMS = float64(restart.Microseconds()) / 1000
+	sleepCtx(ctx, c.cfg.MemorySettle)
+	if rep.AfterRestart, err = p.memory(); err != nil {
+		return nil, err
+	}
+	snap, zxid, err := newestSnapshot(p.dataDir())
+	if err != nil {
+		return nil, err
+	}
+	rep.Snapshot = snap
+	if rep.LastZxid != "" {
+		last, _ := strconv.ParseUint(rep.LastZxid[2:], 16, 64)
+		rep.CoversLoad = zxid >= last
+	}
+	rep.DataDirBytes, rep.DataDirFileBytes = diskUsage(p.dataDir())
+	c.logf("memory    %-9s restart to first write %.1f ms, snapshot %s %s (covers load: %v)",
+		role, rep.RestartMS, snap.File, mib(snap.Bytes), rep.CoversLoad)
+	return rep, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	select {
+	case <-time.After(d):
+	case <-ctx.Done():
+	}
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+// writeOutputs writes compare.json, summary.md and throughput.svg.
+func (c *comparison) writeOutputs() error {
+	data, err := json.MarshalIndent(c.report, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(c.cfg.OutDir, "compare.json"), append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(c.cfg.OutDir, "summary.md"), []byte(c.report.Markdown()), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(c.cfg.OutDir, "throughput.svg"), c.report.ThroughputSVG(), 0o644)
+}

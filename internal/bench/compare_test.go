@@ -1,0 +1,281 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Ports of this package's tests; compare uses base and base+1.
+const (
+	testComparePortBase = 22810
+	testBenchPort       = 22812
+)
+
+// requireApache fails, not skips, without Java or ZooKeeper: CI must have
+// them for the comparison to keep working.
+func requireApache(t *testing.T) ServerSpec {
+	t.Helper()
+	spec, err := DiscoverApache("", "")
+	if err != nil {
+		t.Fatalf("the benchmark tests need Apache ZooKeeper 3.8 and Java (apt-get install zookeeper): %v", err)
+	}
+	return spec
+}
+
+// lineLogger forwards log lines to t.Log as they come.
+type lineLogger struct{ t *testing.T }
+
+func (l lineLogger) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func startApache(t *testing.T, port int) *serverProcess {
+	t.Helper()
+	p, err := newServerProcess(requireApache(t), t.TempDir(), port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := p.stop(); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	if _, err := p.awaitFirstWrite(context.Background(), startTimeout); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func runBenchCommand(t *testing.T, args ...string) (stdout, stderr string) {
+	t.Helper()
+	cmd := Command()
+	var out, errOut bytes.Buffer
+	cmd.SetArgs(args)
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	if err := cmd.Execute(); err != nil {
+		t.Fatalf("bench %v: %v\n%s", args, err, errOut.String())
+	}
+	return out.String(), errOut.String()
+}
+
+func TestBenchCommandJSONAgainstApache(t *testing.T) {
+	p := startApache(t, testBenchPort)
+
+	stdout, _ := runBenchCommand(t, "--endpoints", p.endpoint(), "--workload", "mixed", "--clients", "4",
+		"--ops", "3000", "--prepopulate", "50", "--value-size", "100", "--json")
+	var res Result
+	dec := json.NewDecoder(strings.NewReader(stdout))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&res); err != nil {
+		t.Fatalf("stdout is not a Result: %v\n%s", err, stdout)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		t.Fatalf("stdout holds more than the JSON result:\n%s", stdout)
+	}
+	if res.Errors != 0 || res.Ops != 3000 {
+		t.Fatalf("ops %d, errors %d (%v); want 3000 acknowledged", res.Ops, res.Errors, res.ErrorSamples)
+	}
+	if res.OpsLimit != 3000 || res.DurationLimitS != 0 {
+		t.Errorf("limits ops=%d duration=%v, want an operation-count run", res.OpsLimit, res.DurationLimitS)
+	}
+	gets, sets := res.ByOp["get"].Count, res.ByOp["set"].Count
+	if gets+sets != 3000 || gets < 4*sets {
+		t.Errorf("mixed 90/10 issued %d gets and %d sets", gets, sets)
+	}
+	l := res.Latency
+	if !(0 < l.P50US && l.P50US <= l.P90US && l.P90US <= l.P99US && l.P99US <= l.P999US && l.P999US <= l.MaxUS) {
+		t.Errorf("percentiles out of order: %+v", l)
+	}
+	if res.OpsPerSecond <= 0 || res.ElapsedS <= 0 {
+		t.Errorf("throughput %v over %v s", res.OpsPerSecond, res.ElapsedS)
+	}
+
+	conn, err := openSession(context.Background(), []string{p.endpoint()}, 10*time.Second, 10*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, before, err := conn.Get(dataRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A create run leaves nothing behind, and a run with the same
+	// prepopulation settings reuses the tree instead of rewriting it.
+	runBenchCommand(t, "--endpoints", p.endpoint(), "--workload", "create", "--clients", "3",
+		"--ops", "600", "--prepopulate", "50", "--value-size", "100", "--quiet")
+	if kids, _, err := conn.Children(createRoot); err != nil || len(kids) != 0 {
+		t.Errorf("after a create run %s holds %v (%v), want nothing", createRoot, kids, err)
+	}
+	if kids, _, err := conn.Children(dataRoot); err != nil || len(kids) != 50 {
+		t.Errorf("%s holds %d znodes (%v), want the 50 prepopulated", dataRoot, len(kids), err)
+	}
+	if _, after, err := conn.Get(dataRoot); err != nil || after.Mzxid != before.Mzxid {
+		t.Errorf("%s rewritten by a run with the same settings (mzxid %x → %x, %v)", dataRoot, before.Mzxid, after.Mzxid, err)
+	}
+	data, _, err := conn.Get(dataRoot + "/k0000049")
+	if err != nil || len(data) != 100 {
+		t.Errorf("prepopulated znode holds %d bytes (%v), want 100", len(data), err)
+	}
+
+	// The human form carries the same figures.
+	text, _ := runBenchCommand(t, "--endpoints", p.endpoint(), "--workload", "get", "--clients", "2",
+		"--ops", "500", "--prepopulate", "50", "--quiet")
+	if !strings.Contains(text, "500 acknowledged, 0 failed") || !strings.Contains(text, "p99.9") {
+		t.Errorf("text output:\n%s", text)
+	}
+}
+
+func TestBenchCommandRejectsBadFlags(t *testing.T) {
+	cmd := Command()
+	cmd.SetArgs([]string{"--workload", "delete"})
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	if err := cmd.Execute(); !errors.Is(err, ErrUnknownWorkload) {
+		t.Fatalf("unknown workload: err = %v", err)
+	}
+}
+
+// TestCompareShort runs the CI setting of `bench compare` end to end:
+// against zkd built from ./cmd/zkd, or with ZKD_BENCH_SELFTEST=1 against
+// Apache ZooKeeper on both sides.
+func TestCompareShort(t *testing.T) {
+	apache := requireApache(t)
+	cfg := ShortCompareConfig()
+	cfg.ZooKeeper = apache
+	if os.Getenv("ZKD_BENCH_SELFTEST") == "1" {
+		cfg.Zkd, cfg.SelfTest = apache, true
+	} else {
+		bin := filepath.Join(t.TempDir(), "zkd")
+		build := exec.Command("go", "build", "-o", bin, "github.com/zkd/zkd/cmd/zkd")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("build zkd (set ZKD_BENCH_SELFTEST=1 to test the harness against Apache alone): %v\n%s", err, out)
+		}
+		cfg.Zkd = ZkdSpec(bin)
+	}
+	cfg.OutDir = t.TempDir()
+	cfg.WorkDir = t.TempDir()
+	cfg.PortBase = testComparePortBase
+	cfg.Log = lineLogger{t}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	began := time.Now()
+	report, err := Compare(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("short compare took %v", time.Since(began).Round(time.Second))
+
+	if got, want := len(report.Throughput), len(cfg.Workloads)*len(cfg.Clients); got != want {
+		t.Fatalf("%d throughput rows, want %d", got, want)
+	}
+	for _, row := range report.Throughput {
+		for role, f := range map[string]SystemFigures{roleZkd: row.Zkd, roleZooKeeper: row.ZooKeeper} {
+			if f.OpsPerSecond.N != cfg.Repeats || f.OpsPerSecond.Min <= 0 {
+				t.Errorf("%s %s/%d: ops/s %+v, want %d positive runs", role, row.Workload, row.Clients, f.OpsPerSecond, cfg.Repeats)
+			}
+			if f.Errors != 0 {
+				t.Errorf("%s %s/%d: %d failed requests", role, row.Workload, row.Clients, f.Errors)
+			}
+		}
+		if row.Ratio.N != cfg.Repeats || row.Ratio.Median <= 0 {
+			t.Errorf("%s/%d: ratio %+v", row.Workload, row.Clients, row.Ratio)
+		}
+	}
+	if got := len(report.Runs); got != 2*cfg.Repeats*len(cfg.Workloads)*len(cfg.Clients) {
+		t.Errorf("%d runs recorded", got)
+	}
+	st := report.Startup
+	if st.ZkdMS.N != cfg.StartupRepeats || st.ZooKeeperMS.N != cfg.StartupRepeats || st.ZkdMS.Min <= 0 || st.ZooKeeperMS.Min <= 0 {
+		t.Errorf("startup %+v", st)
+	}
+	if len(report.Memory) != 2 {
+		t.Fatalf("memory reports for %d servers, want 2", len(report.Memory))
+	}
+	for _, m := range report.Memory {
+		if m.Idle.RSSBytes <= 0 || len(m.Loaded) != len(cfg.MemoryNodes) {
+			t.Errorf("%s memory: %+v", m.System, m)
+			continue
+		}
+		last := m.Loaded[len(m.Loaded)-1]
+		if last.Znodes != cfg.MemoryNodes[len(cfg.MemoryNodes)-1] || last.Memory.RSSBytes <= 0 || last.Memory.PeakBytes < last.Memory.RSSBytes {
+			t.Errorf("%s memory after load: %+v", m.System, last)
+		}
+		if m.NodeCount < int64(last.Znodes) {
+			t.Errorf("%s reports %d znodes after loading %d", m.System, m.NodeCount, last.Znodes)
+		}
+		// 10,000 znodes of 100 bytes cannot fit in less than 1 MB.
+		if m.Snapshot.Bytes < int64(last.Znodes)*100 {
+			t.Errorf("%s snapshot %+v is smaller than its data", m.System, m.Snapshot)
+		}
+		if m.RestartMS <= 0 {
+			t.Errorf("%s restart time %v", m.System, m.RestartMS)
+		}
+		if m.System == roleZooKeeper || cfg.SelfTest {
+			if !m.CoversLoad {
+				t.Errorf("%s snapshot %s does not reach zxid %s", m.System, m.Snapshot.File, m.LastZxid)
+			}
+		}
+	}
+
+	// The files an operator reads: JSON that decodes to the same report,
+	// the Markdown table and a well-formed SVG.
+	data, err := os.ReadFile(filepath.Join(cfg.OutDir, "compare.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var decoded CompareReport
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&decoded); err != nil {
+		t.Fatalf("compare.json: %v", err)
+	}
+	if decoded.Schema != CompareSchema || len(decoded.Throughput) != len(report.Throughput) || len(decoded.Runs) != len(report.Runs) {
+		t.Errorf("compare.json does not hold the report")
+	}
+	summary, err := os.ReadFile(filepath.Join(cfg.OutDir, "summary.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| create | 1 |", "| mixed 90/10 | 8 |", "exec → first acknowledged write", "RSS after 10,000 znodes"} {
+		if !bytes.Contains(summary, []byte(want)) {
+			t.Errorf("summary.md lacks %q:\n%s", want, summary)
+		}
+	}
+	svg, err := os.ReadFile(filepath.Join(cfg.OutDir, "throughput.svg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := xml.Unmarshal(svg, new(struct{})); err != nil {
+		t.Errorf("throughput.svg: %v", err)
+	}
+	if lines := bytes.Count(svg, []byte("<polyline")); lines != 2*len(cfg.Workloads) {
+		t.Errorf("throughput.svg has %d series lines, want %d", lines, 2*len(cfg.Workloads))
+	}
+
+	// The servers are gone: nothing listens on the comparison's ports.
+	for _, port := range []int{cfg.PortBase, cfg.PortBase + 1} {
+		if c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second); err == nil {
+			c.Close()
+			t.Errorf("a server still listens on port %d after the comparison", port)
+		}
+	}
+}

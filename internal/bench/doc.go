@@ -1,0 +1,22 @@
+// Package bench owns `zkd bench`: a closed-loop load generator that speaks
+// the ZooKeeper client protocol through github.com/go-zookeeper/zk, so the
+// same workload measures zkd and Apache ZooKeeper alike, and `zkd bench
+// compare`, which starts both servers with one zoo.cfg, alternates identical
+// workloads between them and reports both figures with their ratio.
+//
+// A run opens N sessions, each driven by one goroutine that issues one
+// request at a time (create, set, get, exists with a watch, or a read/write
+// mix), and records every acknowledged request's latency in an HDR
+// histogram. Percentiles use the nearest-rank rule on the histogram's
+// buckets, so each reported value is within 0.1% above the exact sample.
+//
+// The comparison also measures what an operator sizes a machine by: resident
+// memory idle and after loading N znodes, the time from exec to the first
+// acknowledged write, and the size of the snapshot that holds the load.
+// It writes compare.json, summary.md and a throughput-against-clients SVG
+// drawn by this package.
+//
+// The package never talks to anything but the endpoints it is given and the
+// server processes it started itself; it never imports the server's
+// packages, so it measures zkd only from the outside, as a client would.
+package bench

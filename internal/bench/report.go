@@ -1,0 +1,159 @@
+package bench
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// roleLabel is how tables name a role; a self-test says that its "zkd" is
+// Apache ZooKeeper.
+func (r *CompareReport) roleLabel(role string) string {
+	switch {
+	case role == roleZooKeeper:
+		return "ZooKeeper"
+	case r.SelfTest:
+		return "zkd (selftest: Apache)"
+	default:
+		return "zkd"
+	}
+}
+
+// Markdown renders the report's tables for docs/benchmarks.md.
+func (r *CompareReport) Markdown() string {
+	var b strings.Builder
+	zkdL, zkL := r.roleLabel(roleZkd), r.roleLabel(roleZooKeeper)
+	if r.SelfTest {
+		b.WriteString("> **Self-test:** both sides are Apache ZooKeeper. These figures check the harness (ratios near 1); they say nothing about zkd.\n\n")
+	}
+	m := r.Machine
+	fmt.Fprintf(&b, "Machine: %s, %d cores, %.1f GiB RAM; %s, Linux %s; data directories on %s.\n",
+		m.CPU, m.Cores, float64(m.MemoryBytes)/(1<<30), m.OS, m.Kernel, m.WorkDirFS)
+	fmt.Fprintf(&b, "Client and servers share the machine. Go %s; %s.\n", strings.TrimPrefix(m.GoVersion, "go"), m.Java)
+	for _, role := range []string{roleZkd, roleZooKeeper} {
+		if v := r.Versions[role]; v != "" {
+			fmt.Fprintf(&b, "%s reports version `%s`.\n", r.roleLabel(role), v)
+		}
+	}
+	s := r.Settings
+	fmt.Fprintf(&b, "\nEach run: %g s timed, one request in flight per session, %d-byte values, %d prepopulated znodes, mixed = %.0f%% get / %.0f%% set. "+
+		"%d repeats per cell, servers alternated run by run after %g s of warm-up each. Total time %.0f s.\n",
+		s.DurationS, s.ValueSize, s.Prepopulate, s.ReadRatio*100, (1-s.ReadRatio)*100, s.Repeats, s.WarmupS, r.ElapsedS)
+
+	b.WriteString("\n### Throughput and p99 latency\n\n")
+	b.WriteString("Median of the repeats, min–max in brackets; the ratio is taken run pair by run pair.\n\n")
+	fmt.Fprintf(&b, "| workload | clients | %s ops/s | %s ops/s | ops/s %s ÷ %s | %s p99 ms | %s p99 ms |\n", zkdL, zkL, "zkd", "ZooKeeper", zkdL, zkL)
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|\n")
+	var errs int64
+	for _, row := range r.Throughput {
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %s |\n",
+			r.workloadLabel(row.Workload), row.Clients,
+			spreadText(row.Zkd.OpsPerSecond, thousands), spreadText(row.ZooKeeper.OpsPerSecond, thousands),
+			spreadText(row.Ratio, twoDecimals),
+			spreadText(scaled(row.Zkd.P99US, 0.001), threeDecimals), spreadText(scaled(row.ZooKeeper.P99US, 0.001), threeDecimals))
+		errs += row.Zkd.Errors + row.ZooKeeper.Errors
+	}
+	if errs > 0 {
+		fmt.Fprintf(&b, "\n**%d requests failed** during the timed runs; see compare.json.\n", errs)
+	}
+
+	b.WriteString("\n### Start-up, memory and disk\n\n")
+	fmt.Fprintf(&b, "| measurement | %s | %s | %s ÷ %s |\n|---|--:|--:|--:|\n", zkdL, zkL, "zkd", "ZooKeeper")
+	st := r.Startup
+	fmt.Fprintf(&b, "| exec → first acknowledged write, empty dataDir (ms, %d starts) | %s | %s | %s |\n",
+		st.ZkdMS.N, spreadText(st.ZkdMS, oneDecimal), spreadText(st.ZooKeeperMS, oneDecimal), spreadText(st.Ratio, twoDecimals))
+	zkdMem, zkMem := r.memoryOf(roleZkd), r.memoryOf(roleZooKeeper)
+	if zkdMem != nil && zkMem != nil {
+		memRow := func(name string, a, b int64) string {
+			return fmt.Sprintf("| %s | %s | %s | %s |\n", name, mibText(a), mibText(b), ratioText(float64(a), float64(b)))
+		}
+		b.WriteString(memRow("RSS idle (MiB)", zkdMem.Idle.RSSBytes, zkMem.Idle.RSSBytes))
+		for i := range min(len(zkdMem.Loaded), len(zkMem.Loaded)) {
+			za, zb := zkdMem.Loaded[i], zkMem.Loaded[i]
+			b.WriteString(memRow(fmt.Sprintf("RSS after %s znodes of %d bytes (MiB)", thousands(float64(za.Znodes)), s.MemoryValueSize),
+				za.Memory.RSSBytes, zb.Memory.RSSBytes))
+		}
+		last := len(zkdMem.Loaded) - 1
+		if last >= 0 && last < len(zkMem.Loaded) {
+			n := thousands(float64(zkdMem.Loaded[last].Znodes))
+			b.WriteString(memRow("peak RSS (VmHWM) during the load (MiB)", zkdMem.Loaded[last].Memory.PeakBytes, zkMem.Loaded[last].Memory.PeakBytes))
+			fmt.Fprintf(&b, "| load rate up to %s znodes (znodes/s) | %s | %s | %s |\n", n,
+				thousands(zkdMem.Loaded[last].LoadPerSecond), thousands(zkMem.Loaded[last].LoadPerSecond),
+				ratioText(zkdMem.Loaded[last].LoadPerSecond, zkMem.Loaded[last].LoadPerSecond))
+			b.WriteString(memRow(fmt.Sprintf("newest snapshot after restart with %s znodes (MiB)", n), zkdMem.Snapshot.Bytes, zkMem.Snapshot.Bytes))
+			b.WriteString(memRow("data directory, allocated on disk (MiB)", zkdMem.DataDirBytes, zkMem.DataDirBytes))
+			fmt.Fprintf(&b, "| restart → first acknowledged write with %s znodes (ms) | %.1f | %.1f | %s |\n", n,
+				zkdMem.RestartMS, zkMem.RestartMS, ratioText(zkdMem.RestartMS, zkMem.RestartMS))
+			b.WriteString(memRow("RSS after that restart (MiB)", zkdMem.AfterRestart.RSSBytes, zkMem.AfterRestart.RSSBytes))
+			for _, mem := range []*MemoryReport{zkdMem, zkMem} {
+				if !mem.CoversLoad {
+					fmt.Fprintf(&b, "\n%s's newest snapshot (%s) does not reach its last write (%s); its size understates the tree.\n",
+						r.roleLabel(mem.System), mem.Snapshot.File, mem.LastZxid)
+				}
+			}
+		}
+	}
+	return b.String()
+}
+
+func (r *CompareReport) memoryOf(role string) *MemoryReport {
+	for i := range r.Memory {
+		if r.Memory[i].System == role {
+			return &r.Memory[i]
+		}
+	}
+	return nil
+}
+
+func (r *CompareReport) workloadLabel(w Workload) string {
+	if w == WorkloadMixed {
+		return fmt.Sprintf("mixed %.0f/%.0f", r.Settings.ReadRatio*100, (1-r.Settings.ReadRatio)*100)
+	}
+	return string(w)
+}
+
+func scaled(s Spread, f float64) Spread {
+	return Spread{Median: s.Median * f, Min: s.Min * f, Max: s.Max * f, N: s.N}
+}
+
+func spreadText(s Spread, format func(float64) string) string {
+	if s.N == 0 {
+		return "–"
+	}
+	if s.N == 1 {
+		return format(s.Median)
+	}
+	return fmt.Sprintf("%s (%s–%s)", format(s.Median), format(s.Min), format(s.Max))
+}
+
+func ratioText(a, b float64) string {
+	if b == 0 {
+		return "–"
+	}
+	return twoDecimals(a / b)
+}
+
+func mibText(b int64) string { return oneDecimal(float64(b) / (1 << 20)) }
+
+func oneDecimal(v float64) string    { return strconv.FormatFloat(v, 'f', 1, 64) }
+func twoDecimals(v float64) string   { return strconv.FormatFloat(v, 'f', 2, 64) }
+func threeDecimals(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
+
+// thousands rounds to an integer and groups digits: 1234567 → "1,234,567".
+func thousands(v float64) string {
+	s := strconv.FormatInt(int64(math.Round(v)), 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var out []byte
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			out = append(out, ',')
+		}
+		out = append(out, s[i])
+	}
+	if neg {
+		return "-" + string(out)
+	}
+	return string(out)
+}

@@ -1,0 +1,504 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+var (
+	ErrNoJava       = errors.New("bench: java not found (install Debian's default-jre-headless)")
+	ErrNoZooKeeper  = errors.New("bench: Apache ZooKeeper not found (install Debian's zookeeper package)")
+	ErrServerExited = errors.New("bench: server exited")
+	ErrNoSnapshot   = errors.New("bench: no snapshot in the data directory")
+)
+
+// How long a stopped server may take to exit on SIGTERM before it is killed.
+const stopGrace = 60 * time.Second
+
+// ServerSpec says how to start one kind of server on a zoo.cfg.
+type ServerSpec struct {
+	// Name labels the server in reports: "zkd" or "zookeeper".
+	Name string
+	Argv func(zooCfg string) []string
+}
+
+// ApacheSpec starts Apache ZooKeeper standalone in a JVM with a 1 GiB heap,
+// as ZooKeeperServerMain, which is what zkServer.sh runs for a server
+// without peers.
+func ApacheSpec(java, classpath string) ServerSpec {
+	return ServerSpec{
+		Name: "zookeeper",
+		Argv: func(zooCfg string) []string {
+			return []string{java, "-Xmx1g", "-Xms1g", "-cp", classpath,
+				"org.apache.zookeeper.server.ZooKeeperServerMain", zooCfg}
+		},
+	}
+}
+
+// ZkdSpec starts `zkd serve --config zoo.cfg` from the given binary.
+func ZkdSpec(bin string) ServerSpec {
+	return ServerSpec{
+		Name: "zkd",
+		Argv: func(zooCfg string) []string { return []string{bin, "serve", "--config", zooCfg} },
+	}
+}
+
+// debianClasspath is what Debian's zookeeper package puts on the class path
+// (/etc/zookeeper/conf/environment); zookeeper.jar's manifest names the
+// rest of its dependencies.
+const (
+	debianEnvironment = "/etc/zookeeper/conf/environment"
+	debianClasspath   = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar"
+)
+
+// DiscoverApache finds java and the ZooKeeper class path. An explicit
+// classpath is used as given; otherwise Debian's environment file decides.
+func DiscoverApache(java, classpath string) (ServerSpec, error) {
+	if java == "" {
+		java = "java"
+	}
+	javaPath, err := exec.LookPath(java)
+	if err != nil {
+		return ServerSpec{}, fmt.Errorf("%w: %v", ErrNoJava, err)
+	}
+	if classpath == "" {
+		classpath = classpathFromEnvironment(debianEnvironment)
+	}
+	if !classpathHasZooKeeper(classpath) {
+		return ServerSpec{}, fmt.Errorf("%w: no zookeeper jar on class path %q", ErrNoZooKeeper, classpath)
+	}
+	return ApacheSpec(javaPath, classpath), nil
+}
+
+func classpathFromEnvironment(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return debianClasspath
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if value, ok := strings.CutPrefix(strings.TrimSpace(line), "CLASSPATH="); ok {
+			return strings.Trim(value, `"'`)
+		}
+	}
+	return debianClasspath
+}
+
+// classpathHasZooKeeper checks that some class path entry is, or expands to,
+// a zookeeper jar.
+func classpathHasZooKeeper(classpath string) bool {
+	for _, entry := range filepath.SplitList(classpath) {
+		matches, _ := filepath.Glob(entry)
+		if strings.HasSuffix(entry, "*") {
+			matches, _ = filepath.Glob(entry + ".jar")
+		}
+		for _, m := range matches {
+			if strings.HasPrefix(filepath.Base(m), "zookeeper") && strings.HasSuffix(m, ".jar") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// zooCfg is the one configuration both servers run with: forceSync on,
+// Apache's defaults for time and limits, no connection cap (64 sessions
+// from one address exceed the default of 60), four-letter words on, the
+// AdminServer off, listening on loopback only.
+func zooCfg(dataDir string, port int) string {
+	return fmt.Sprintf(`# written by zkd bench compare; zkd and Apache ZooKeeper read the same file
+tickTime=2000
+initLimit=10
+syncLimit=5
+dataDir=%s
+clientPort=%d
+clientPortAddress=127.0.0.1
+maxClientCnxns=0
+forceSync=yes
+4lw.commands.whitelist=*
+admin.enableServer=false
+`, dataDir, port)
+}
+
+// serverProcess is one server this package started and must stop.
+type serverProcess struct {
+	spec    ServerSpec
+	dir     string // holds zoo.cfg, data/ and server.log
+	port    int
+	cmd     *exec.Cmd
+	started time.Time
+	exited  chan struct{}
+	exitErr error
+	logFile *os.File
+}
+
+// newServerProcess lays out dir with a zoo.cfg and an empty data directory.
+func newServerProcess(spec ServerSpec, dir string, port int) (*serverProcess, error) {
+	p := &serverProcess{spec: spec, dir: dir, port: port}
+	if err := os.MkdirAll(p.dataDir(), 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(p.cfgPath(), []byte(zooCfg(p.dataDir(), port)), 0o644); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *serverProcess) dataDir() string  { return filepath.Join(p.dir, "data") }
+func (p *serverProcess) cfgPath() string  { return filepath.Join(p.dir, "zoo.cfg") }
+func (p *serverProcess) logPath() string  { return filepath.Join(p.dir, "server.log") }
+func (p *serverProcess) endpoint() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(p.port)) }
+
+// start execs the server; the clock for time-to-first-write starts here.
+func (p *serverProcess) start() error {
+	logFile, err := os.OpenFile(p.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	argv := p.spec.Argv(p.cfgPath())
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = p.dir
+	cmd.Stdout = logFile
+	cmd.Stderr = logFile
+	// Its own process group keeps a terminal's Ctrl-C away from the server
+	// (the benchmark stops it in order); the death signal keeps a crashed
+	// benchmark from leaving servers behind.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	p.started = time.Now()
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return fmt.Errorf("bench: start %s: %w", p.spec.Name, err)
+	}
+	p.cmd, p.logFile = cmd, logFile
+	p.exited = make(chan struct{})
+	go func() {
+		p.exitErr = cmd.Wait()
+		logFile.Close()
+		close(p.exited)
+	}()
+	return nil
+}
+
+func (p *serverProcess) running() bool {
+	if p.cmd == nil {
+		return false
+	}
+	select {
+	case <-p.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// stop sends SIGTERM and waits; a server still up after stopGrace is
+// killed. Exiting by SIGTERM, or with 0 or 143 after it, counts as clean.
+func (p *serverProcess) stop() error {
+	if p.cmd == nil {
+		return nil
+	}
+	if p.running() {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.exited:
+		case <-time.After(stopGrace):
+			_ = p.cmd.Process.Kill()
+			<-p.exited
+			return fmt.Errorf("bench: %s ignored SIGTERM for %v and was killed", p.spec.Name, stopGrace)
+		}
+	}
+	err := p.exitErr
+	p.cmd = nil
+	var exitErr *exec.ExitError
+	if err == nil || !errors.As(err, &exitErr) {
+		return err
+	}
+	if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok {
+		if (ws.Signaled() && ws.Signal() == syscall.SIGTERM) || ws.ExitStatus() == 143 {
+			return nil
+		}
+	}
+	return fmt.Errorf("bench: %s exited with %v; log %s:\n%s", p.spec.Name, err, p.logPath(), p.logTail())
+}
+
+// logTail returns the end of the server's log, for error messages.
+func (p *serverProcess) logTail() string {
+	data, err := os.ReadFile(p.logPath())
+	if err != nil {
+		return ""
+	}
+	const keep = 2000
+	if len(data) > keep {
+		data = data[len(data)-keep:]
+	}
+	return string(data)
+}
+
+// MemoryUsage is a process's resident memory as the kernel counts it.
+type MemoryUsage struct {
+	RSSBytes  int64 `json:"rss_bytes"`  // VmRSS now
+	PeakBytes int64 `json:"peak_bytes"` // VmHWM, the high-water mark since exec
+}
+
+func (p *serverProcess) memory() (MemoryUsage, error) {
+	if !p.running() {
+		return MemoryUsage{}, fmt.Errorf("%w before its memory could be read", ErrServerExited)
+	}
+	return readProcMemory(p.cmd.Process.Pid)
+}
+
+func readProcMemory(pid int) (MemoryUsage, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return MemoryUsage{}, err
+	}
+	var m MemoryUsage
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		name, rest, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		fields := strings.Fields(rest)
+		if len(fields) != 2 || fields[1] != "kB" {
+			continue
+		}
+		kb, err := strconv.ParseInt(fields[0], 10, 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "VmRSS":
+			m.RSSBytes = kb * 1024
+		case "VmHWM":
+			m.PeakBytes = kb * 1024
+		}
+	}
+	if m.RSSBytes == 0 {
+		return m, fmt.Errorf("bench: no VmRSS in /proc/%d/status", pid)
+	}
+	return m, nil
+}
+
+// firstWriteProbeRetry is how often the probe redials a server that is not
+// listening yet; it bounds the measurement's resolution.
+const firstWriteProbeRetry = 2 * time.Millisecond
+
+// eagerHost is a go-zookeeper host provider that redials one server every
+// firstWriteProbeRetry. The default provider pauses a whole second after
+// each failed round, which would swamp a start-up time.
+type eagerHost struct {
+	server string
+	tried  bool
+}
+
+func (h *eagerHost) Init(servers []string) error {
+	if len(servers) == 0 {
+		return ErrNoSession
+	}
+	h.server = servers[0]
+	return nil
+}
+func (h *eagerHost) Len() int { return 1 }
+func (h *eagerHost) Next() (string, bool) {
+	if h.tried {
+		time.Sleep(firstWriteProbeRetry)
+	}
+	h.tried = true
+	return h.server, false
+}
+func (h *eagerHost) Connected() {}
+
+// A server may accept a connection before it can serve it and then never
+// answer it (Apache binds its port before loading its data), so the probe
+// gives each connection a short while to yield a session and then starts
+// over; the while grows for a server that is merely slow.
+const (
+	probeFirstAnswerWithin = 100 * time.Millisecond
+	probeMaxAnswerWithin   = time.Second
+)
+
+var errNoAnswer = errors.New("bench: connected but no session granted")
+
+// awaitFirstWrite connects as soon as the server accepts and creates one
+// persistent znode; it returns the time from exec to that create's
+// acknowledgement.
+func (p *serverProcess) awaitFirstWrite(ctx context.Context, within time.Duration) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	go func() {
+		select {
+		case <-p.exited:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	answerWithin := probeFirstAnswerWithin
+	var err error
+	for ctx.Err() == nil {
+		var conn *zk.Conn
+		conn, err = probeSession(ctx, p.endpoint(), answerWithin)
+		if errors.Is(err, errNoAnswer) {
+			answerWithin = min(answerWithin*3/2, probeMaxAnswerWithin)
+			continue
+		}
+		if err != nil {
+			break
+		}
+		_, err = conn.Create(fmt.Sprintf("%s-first-write-%d", benchRoot, time.Now().UnixNano()), []byte("ready"), 0, openACL)
+		acked := time.Since(p.started)
+		closeSessions([]*zk.Conn{conn})
+		if err == nil {
+			return acked, nil
+		}
+	}
+	if !p.running() {
+		return 0, fmt.Errorf("%w during start-up; log %s:\n%s", ErrServerExited, p.logPath(), p.logTail())
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	return 0, fmt.Errorf("bench: %s acknowledged no write within %v: %w", p.spec.Name, within, err)
+}
+
+// probeSession dials until a TCP connection is up and returns the session
+// if the server grants one within answerWithin of that.
+func probeSession(ctx context.Context, endpoint string, answerWithin time.Duration) (*zk.Conn, error) {
+	conn, events, err := zk.Connect([]string{endpoint}, 30*time.Second,
+		zk.WithLogger(quietLogger{}), zk.WithLogInfo(false), zk.WithHostProvider(&eagerHost{}))
+	if err != nil {
+		return nil, err
+	}
+	abandon := func() {
+		// Close waits up to a second for a close reply that a session-less
+		// connection never gets; the probe must not wait with it.
+		go conn.Close()
+	}
+	var answerDeadline <-chan time.Time
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return nil, errNoAnswer
+			}
+			switch ev.State {
+			case zk.StateHasSession:
+				return conn, nil
+			case zk.StateConnected:
+				if answerDeadline == nil {
+					answerDeadline = time.After(answerWithin)
+				}
+			}
+		case <-answerDeadline:
+			abandon()
+			return nil, errNoAnswer
+		case <-ctx.Done():
+			abandon()
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// SnapshotInfo describes the newest snapshot file in a data directory.
+type SnapshotInfo struct {
+	File  string `json:"file"`
+	Zxid  string `json:"zxid"`
+	Bytes int64  `json:"bytes"`
+}
+
+// newestSnapshot finds the snapshot with the highest zxid in
+// dataDir/version-2, the layout both servers share.
+func newestSnapshot(dataDir string) (SnapshotInfo, uint64, error) {
+	dir := filepath.Join(dataDir, "version-2")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return SnapshotInfo{}, 0, err
+	}
+	var best SnapshotInfo
+	var bestZxid uint64
+	found := false
+	for _, e := range entries {
+		hex, ok := strings.CutPrefix(e.Name(), "snapshot.")
+		if !ok || e.IsDir() {
+			continue
+		}
+		hex, _, _ = strings.Cut(hex, ".") // a compressed snapshot has a suffix
+		zxid, err := strconv.ParseUint(hex, 16, 64)
+		if err != nil {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			return SnapshotInfo{}, 0, err
+		}
+		if !found || zxid > bestZxid {
+			found, bestZxid = true, zxid
+			best = SnapshotInfo{File: e.Name(), Zxid: fmt.Sprintf("0x%x", zxid), Bytes: info.Size()}
+		}
+	}
+	if !found {
+		return SnapshotInfo{}, 0, fmt.Errorf("%w %s", ErrNoSnapshot, dir)
+	}
+	return best, bestZxid, nil
+}
+
+// serverStatus is what the srvr four-letter word tells about the tree.
+type serverStatus struct {
+	version string
+	zxid    uint64
+	nodes   int64
+}
+
+// srvr asks the server for its version, last zxid and node count.
+func srvr(ctx context.Context, endpoint string) (serverStatus, error) {
+	var d net.Dialer
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := d.DialContext(ctx, "tcp", endpoint)
+	if err != nil {
+		return serverStatus{}, err
+	}
+	defer conn.Close()
+	if deadline, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(deadline)
+	}
+	if _, err := conn.Write([]byte("srvr")); err != nil {
+		return serverStatus{}, err
+	}
+	var st serverStatus
+	var sawZxid, sawNodes bool
+	sc := bufio.NewScanner(conn)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		value = strings.TrimSpace(value)
+		switch name {
+		case "Zookeeper version":
+			st.version = value
+		case "Zxid":
+			st.zxid, err = strconv.ParseUint(strings.TrimPrefix(value, "0x"), 16, 64)
+			sawZxid = err == nil
+		case "Node count":
+			st.nodes, err = strconv.ParseInt(value, 10, 64)
+			sawNodes = err == nil
+		}
+	}
+	if !sawZxid || !sawNodes {
+		return st, fmt.Errorf("bench: srvr reply from %s lacks Zxid or Node count", endpoint)
+	}
+	return st, nil
+}

@@ -1,0 +1,154 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+var ErrNoSession = errors.New("bench: no session established")
+
+// quietLogger drops go-zookeeper's connection chatter; failures that matter
+// surface as request errors, which runs count and sample.
+type quietLogger struct{}
+
+func (quietLogger) Printf(string, ...any) {}
+
+var openACL = zk.WorldACL(zk.PermAll)
+
+// sessionEstablishTimeout bounds how long a run waits for its sessions.
+const sessionEstablishTimeout = 30 * time.Second
+
+// openSession connects and waits until the server has granted a session, so
+// that session setup never falls inside a timed interval.
+// A nil hosts keeps go-zookeeper's own host provider.
+func openSession(ctx context.Context, endpoints []string, timeout, establishWithin time.Duration, hosts zk.HostProvider) (*zk.Conn, error) {
+	var (
+		conn   *zk.Conn
+		events <-chan zk.Event
+		err    error
+	)
+	if hosts != nil {
+		conn, events, err = zk.Connect(endpoints, timeout, zk.WithLogger(quietLogger{}), zk.WithLogInfo(false), zk.WithHostProvider(hosts))
+	} else {
+		conn, events, err = zk.Connect(endpoints, timeout, zk.WithLogger(quietLogger{}), zk.WithLogInfo(false))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoSession, err)
+	}
+	deadline := time.NewTimer(establishWithin)
+	defer deadline.Stop()
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return nil, fmt.Errorf("%w with %v: connection closed", ErrNoSession, endpoints)
+			}
+			switch ev.State {
+			case zk.StateHasSession:
+				return conn, nil
+			case zk.StateExpired, zk.StateAuthFailed:
+				conn.Close()
+				return nil, fmt.Errorf("%w with %v: %v", ErrNoSession, endpoints, ev.State)
+			}
+		case <-deadline.C:
+			conn.Close()
+			return nil, fmt.Errorf("%w with %v within %v", ErrNoSession, endpoints, establishWithin)
+		case <-ctx.Done():
+			conn.Close()
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// openSessions opens n sessions, a few at a time so that a server is not
+// hit by a connection storm that has nothing to do with the workload.
+func openSessions(ctx context.Context, endpoints []string, n int, timeout time.Duration) ([]*zk.Conn, error) {
+	conns := make([]*zk.Conn, n)
+	errs := make([]error, n)
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			conns[i], errs[i] = openSession(ctx, endpoints, timeout, sessionEstablishTimeout, nil)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		closeSessions(conns)
+		return nil, err
+	}
+	return conns, nil
+}
+
+func closeSessions(conns []*zk.Conn) {
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		if c == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Close()
+		}()
+	}
+	wg.Wait()
+}
+
+// forEachIndex calls fn for every index in [0, n), spread over the sessions
+// with perConn requests in flight on each, and returns the first error.
+func forEachIndex(ctx context.Context, conns []*zk.Conn, perConn, n int, fn func(conn *zk.Conn, i int) error) error {
+	var next atomic.Int64
+	var firstErr error
+	var errOnce sync.Once
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	for _, conn := range conns {
+		for range perConn {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for !failed.Load() && ctx.Err() == nil {
+					i := int(next.Add(1) - 1)
+					if i >= n {
+						return
+					}
+					if err := fn(conn, i); err != nil {
+						errOnce.Do(func() { firstErr = err })
+						failed.Store(true)
+						return
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
+
+// ensurePath creates each missing znode along path with empty data.
+func ensurePath(conn *zk.Conn, path string) error {
+	for i := 1; i <= len(path); i++ {
+		if i != len(path) && path[i] != '/' {
+			continue
+		}
+		_, err := conn.Create(path[:i], nil, 0, openACL)
+		if err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			return fmt.Errorf("bench: create %s: %w", path[:i], err)
+		}
+	}
+	return nil
+}
