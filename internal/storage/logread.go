@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -130,16 +131,14 @@ func checkFileHeader(f File, path string, size int64, magic int32) (fileHeaderSt
 
 // allZero reports whether bytes [from, to) of f are all zero.
 func allZero(f File, from, to int64) (bool, error) {
-	buf := make([]byte, 64<<10)
+	buf := make([]byte, min(64<<10, max(to-from, 0)))
 	for off := from; off < to; {
 		n := int(min(int64(len(buf)), to-off))
 		if _, err := f.ReadAt(buf[:n], off); err != nil {
 			return false, err
 		}
-		for _, b := range buf[:n] {
-			if b != 0 {
-				return false, nil
-			}
+		if !bytes.Equal(buf[:n], zeros[:n]) {
+			return false, nil
 		}
 		off += int64(n)
 	}
@@ -242,8 +241,9 @@ func scanLog(f File, path string, size int64, maxLen int, prevZxid int64, fn fun
 // and never-written (zero) pages, possibly cut short by end of file. So a
 // bad record is torn only when
 //   - its length field is zero (ZooKeeper's end-of-log marker), or its
-//     claimed bytes run past end of file or overlap a zero-filled 512-byte
-//     sector (counting only bytes from x on), and
+//     claimed bytes run past end of file, or overlap a zero-filled 512-byte
+//     sector (counting only bytes from x on), or end in zeros that run to
+//     the end of their sector (a tear inside a sector), and
 //   - no valid record starts after x before that zero sector (or end of
 //     file): a valid record there would have been written after the bad
 //     one with no hole in between, so the bad one was once complete.
@@ -283,7 +283,14 @@ func classifyBadRecord(f File, size, x int64, maxLen int, prevZxid int64) (torn 
 	// A zero length is ZooKeeper's end-of-log marker: the tail of a
 	// preallocated file, possibly with garbage after it.
 	zeroLength := headerComplete && length == 0
-	if claimedEnd <= size && zeroAt < 0 && !zeroLength {
+	// A tear inside a sector: the record's last byte (where 'B' belongs) is
+	// zero and zeros run from it to the end of its sector.
+	zeroEnd := false
+	if claimedEnd <= size {
+		b := claimedEnd - 1
+		zeroEnd = isZero(buf[b-x : min(b-b%sectorSize+sectorSize, size)-x])
+	}
+	if claimedEnd <= size && zeroAt < 0 && !zeroLength && !zeroEnd {
 		switch {
 		case !headerComplete:
 			return false, "record header cut short", nil
@@ -308,13 +315,23 @@ func classifyBadRecord(f File, size, x int64, maxLen int, prevZxid int64) (torn 
 	return true, "", nil
 }
 
+// zeros is compared against with bytes.Equal, which is vectorized: a
+// preallocated log's 64 MiB zero tail is checked at memory speed.
+var zeros [64 << 10]byte
+
+// isZero reports whether b is non-empty and all zero.
 func isZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
+	if len(b) == 0 {
+		return false
+	}
+	for len(b) > 0 {
+		n := min(len(b), len(zeros))
+		if !bytes.Equal(b[:n], zeros[:n]) {
 			return false
 		}
+		b = b[n:]
 	}
-	return len(b) > 0
+	return true
 }
 
 // validRecordAt reports whether b starts with a complete, checksummed record
