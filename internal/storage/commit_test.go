@@ -289,4 +289,3 @@ func BenchmarkRawFsync(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "fsyncs/s")
 }
-
