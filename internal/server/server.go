@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zkd/zkd/internal/acl"
 	"github.com/zkd/zkd/internal/config"
 	"github.com/zkd/zkd/internal/proto"
 	"github.com/zkd/zkd/internal/session"
@@ -35,6 +36,10 @@ type Options struct {
 	Tree      *tree.Tree // initial tree (recovered); nil = empty
 	// Sessions recovered from disk (id -> timeout ms).
 	Sessions map[int64]int32
+	// ContainerCheckInterval is how often empty containers and expired TTL
+	// nodes are looked for (ZooKeeper's znode.container.checkIntervalMs,
+	// default one minute).
+	ContainerCheckInterval time.Duration
 }
 
 // Server is one zkd server.
@@ -45,6 +50,8 @@ type Server struct {
 	maxBuffer int
 	started   time.Time
 	serverID  int64
+
+	containerInterval time.Duration
 
 	// dbMu guards tree; watch triggers happen under its write lock so that a
 	// read that registers a watch never misses the event after it.
@@ -142,6 +149,10 @@ func New(opts Options) (*Server, error) {
 		stopping:     make(chan struct{}),
 		prepDone:     make(chan struct{}),
 		applyDone:    make(chan struct{}),
+	}
+	s.containerInterval = opts.ContainerCheckInterval
+	if s.containerInterval <= 0 {
+		s.containerInterval = time.Minute
 	}
 	if s.maxBuffer <= 0 {
 		s.maxBuffer = 0xfffff
@@ -253,7 +264,7 @@ func (s *Server) tickLoop() {
 	defer sessionTicker.Stop()
 	// ContainerManager runs every minute by default
 	// (znode.container.checkIntervalMs = 60000).
-	containerTicker := time.NewTicker(containerCheckInterval)
+	containerTicker := time.NewTicker(s.containerInterval)
 	defer containerTicker.Stop()
 	for {
 		select {
@@ -266,11 +277,6 @@ func (s *Server) tickLoop() {
 		}
 	}
 }
-
-// containerCheckInterval is how often empty containers and expired TTL
-// nodes are looked for. ZooKeeper's default is one minute; zkd checks more
-// often so that tests and users see the cleanup sooner.
-var containerCheckInterval = 10 * time.Second
 
 func (s *Server) expireSessions(now time.Time) {
 	s.sessMu.Lock()
@@ -308,11 +314,19 @@ func (s *Server) checkContainers(now time.Time) {
 
 // deliverEvent sends a tree event to every watcher it triggers.
 // Caller holds dbMu.
+//
+// As in ZooKeeper 3.9.2+, a watcher whose connection may not
+// READ the znode does not get the event.
 func (s *Server) deliverEvent(ev tree.Event, zxid int64) {
 	for _, d := range s.watches.Trigger(ev.Path, ev.Type) {
-		if c, ok := d.Client.(*conn); ok {
-			c.sendEvent(d.Type, d.Path, zxid)
+		c, ok := d.Client.(*conn)
+		if !ok {
+			continue
 		}
+		if ev.ACL != nil && !acl.Check(ev.ACL, proto.PermRead, c.authIDs()) {
+			continue
+		}
+		c.sendEvent(d.Type, d.Path, zxid)
 	}
 }
 

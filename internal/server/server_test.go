@@ -35,7 +35,7 @@ func startServer(t testing.TB, extra string) *testServer {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	s, err := New(Options{Config: cfg, Logger: log})
+	s, err := New(Options{Config: cfg, Logger: log, ContainerCheckInterval: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
