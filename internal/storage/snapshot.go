@@ -32,10 +32,6 @@ var (
 // as ZooKeeper's FileSnap.deserialize does.
 const MaxSnapshotCandidates = 100
 
-// spillSize is how much a snapshot's encoder buffers before the bytes go
-// to the file.
-const spillSize = 256 << 10
-
 // ZxidDigest is the tree digest recorded in a snapshot: the digest of the
 // tree after the txn zxid (zero values when none was recorded yet).
 type ZxidDigest struct {
@@ -81,13 +77,19 @@ type snapshotWriter struct {
 	bw   *bufio.Writer
 }
 
-func (w *snapshotWriter) spill() error {
-	b := w.enc.Bytes()
+// write passes b to the checksum and the file.
+func (w *snapshotWriter) write(b []byte) error {
 	if len(b) == 0 {
 		return nil
 	}
 	w.sum.Write(b)
 	_, err := w.out.Write(b)
+	return err
+}
+
+// spill writes what enc holds and empties it.
+func (w *snapshotWriter) spill() error {
+	err := w.write(w.enc.Bytes())
 	w.enc.Reset()
 	return err
 }
@@ -109,12 +111,14 @@ func (w *snapshotWriter) seal() error {
 // second seal. It streams to "<name>.tmp", fsyncs, renames and fsyncs the
 // directory, so a crash leaves either the whole snapshot or none.
 //
-// writeTree must write the ACL cache, the nodes and the "/" end-of-nodes
-// marker (exactly what ZooKeeper's DataTree.serialize writes). It may call
-// flush as often as it likes (e.g. after every node): flush hands the bytes
-// encoded so far to the file once 256 KiB have built up, which keeps memory
-// bounded for large trees.
-func WriteSnapshot(fsys FS, dataDir string, snap Snapshot, writeTree func(e *jute.Encoder, flush func() error) error, opts SnapshotOptions) (SnapshotInfo, error) {
+// writeTree must encode into e the ACL cache, the nodes and the "/"
+// end-of-nodes marker (exactly what ZooKeeper's DataTree.serialize
+// writes); e starts empty. To keep memory bounded for large trees it may,
+// as often as it likes, call flush(e.Bytes()) and then e.Reset(): flush
+// passes the bytes through the checksum (and compressor) to the file.
+// Whatever e holds when writeTree returns is written after. tree.Tree's
+// SerializeStream has exactly this shape.
+func WriteSnapshot(fsys FS, dataDir string, snap Snapshot, writeTree func(e *jute.Encoder, flush func([]byte) error) error, opts SnapshotOptions) (SnapshotInfo, error) {
 	switch opts.Compression {
 	case CompressionNone, CompressionGzip, CompressionSnappy:
 	default:
@@ -149,18 +153,9 @@ func WriteSnapshot(fsys FS, dataDir string, snap Snapshot, writeTree func(e *jut
 	return info, nil
 }
 
-func writeSnapshotTo(f File, snap Snapshot, writeTree func(e *jute.Encoder, flush func() error) error, compression string) error {
-	w := &snapshotWriter{enc: jute.NewEncoder(make([]byte, 0, spillSize+64<<10)), sum: adler32.New(), bw: bufio.NewWriterSize(f, 256<<10)}
-	w.out = w.bw
-	switch compression {
-	case CompressionGzip:
-		w.comp = gzip.NewWriter(w.bw)
-	case CompressionSnappy:
-		w.comp = newSnappyWriter(w.bw)
-	}
-	if w.comp != nil {
-		w.out = w.comp
-	}
+func writeSnapshotTo(f File, snap Snapshot, writeTree func(e *jute.Encoder, flush func([]byte) error) error, compression string) error {
+	w := &snapshotWriter{enc: jute.NewEncoder(make([]byte, 0, 64<<10)), sum: adler32.New(), bw: bufio.NewWriterSize(f, 256<<10)}
+	w.out, w.comp = compressor(w.bw, compression)
 	e := w.enc
 	e.Int(snapshotMagic)
 	e.Int(fileVersion)
@@ -175,16 +170,13 @@ func writeSnapshotTo(f File, snap Snapshot, writeTree func(e *jute.Encoder, flus
 		e.Long(id)
 		e.Int(snap.Sessions[id])
 	}
-	flush := func() error {
-		if e.Len() >= spillSize {
-			return w.spill()
-		}
-		return nil
-	}
-	if err := writeTree(e, flush); err != nil {
+	if err := w.spill(); err != nil {
 		return err
 	}
-	if err := w.seal(); err != nil {
+	if err := writeTree(e, w.write); err != nil {
+		return err
+	}
+	if err := w.seal(); err != nil { // spills what the tree left in e first
 		return err
 	}
 	if snap.Digest != nil {
@@ -204,6 +196,20 @@ func writeSnapshotTo(f File, snap Snapshot, writeTree func(e *jute.Encoder, flus
 		return err
 	}
 	return f.Sync()
+}
+
+// compressor returns the writer for a compression method over w, and the
+// compressor to close at the end (nil when uncompressed).
+func compressor(w io.Writer, compression string) (io.Writer, io.WriteCloser) {
+	switch compression {
+	case CompressionGzip:
+		z := gzip.NewWriter(w)
+		return z, z
+	case CompressionSnappy:
+		z := newSnappyWriter(w)
+		return z, z
+	}
+	return w, nil
 }
 
 // snapshotCompression reads the compression from a snapshot's file name

@@ -242,7 +242,7 @@ func TestSnapshotWriterMatchesZooKeeperBytes(t *testing.T) {
 			t.Fatalf("%s: Java's HashMap order of %d sessions is not reproduced", name, len(snap.Sessions))
 		}
 		fsys := NewMemFS()
-		info, err := WriteSnapshot(fsys, "/d", snap, func(e *jute.Encoder, _ func() error) error {
+		info, err := WriteSnapshot(fsys, "/d", snap, func(e *jute.Encoder, _ func([]byte) error) error {
 			e.Raw(body.raw)
 			return nil
 		}, SnapshotOptions{})
@@ -332,12 +332,16 @@ func TestApacheReadsOurSnapshot(t *testing.T) {
 	for _, compression := range []string{CompressionNone, CompressionGzip, CompressionSnappy} {
 		dir := t.TempDir()
 		snap.Zxid = 0x1234
-		info, err := WriteSnapshot(OSFS{}, dir, snap, func(e *jute.Encoder, flush func() error) error {
-			// Write in pieces through flush, as a streaming tree would.
-			for chunk := range slices.Chunk(body.raw, 7) {
+		info, err := WriteSnapshot(OSFS{}, dir, snap, func(e *jute.Encoder, flush func([]byte) error) error {
+			// Write in pieces through flush, as a streaming tree does, and
+			// leave the last piece in e.
+			for chunk := range slices.Chunk(body.raw, 100) {
 				e.Raw(chunk)
-				if err := flush(); err != nil {
-					return err
+				if e.Len() >= 300 {
+					if err := flush(e.Bytes()); err != nil {
+						return err
+					}
+					e.Reset()
 				}
 			}
 			return nil
