@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -233,6 +234,9 @@ type MemoryReport struct {
 	CoversLoad bool         `json:"covers_load"`
 	LastZxid   string       `json:"last_zxid"`
 	NodeCount  int64        `json:"node_count"`
+	// NodeCountAfterRestart is srvr's node count after the restart; below
+	// NodeCount, the server lost acknowledged writes.
+	NodeCountAfterRestart int64 `json:"node_count_after_restart"`
 	// RestartMS is exec to first acknowledged write with the load on disk.
 	RestartMS        float64     `json:"restart_ms"`
 	AfterRestart     MemoryUsage `json:"after_restart"`
@@ -595,18 +599,27 @@ func (c *comparison) measureMemory(ctx context.Context, role string, targets []i
 	if rep.AfterRestart, err = p.memory(); err != nil {
 		return nil, err
 	}
+	if st, err := srvr(ctx, p.endpoint()); err == nil {
+		rep.NodeCountAfterRestart = st.nodes
+	}
+	// A server without a snapshot is reported, not fatal: the figures show
+	// what it does, including that it persisted nothing.
 	snap, zxid, err := newestSnapshot(p.dataDir())
-	if err != nil {
+	switch {
+	case err == nil:
+		rep.Snapshot = snap
+		if rep.LastZxid != "" {
+			last, _ := strconv.ParseUint(rep.LastZxid[2:], 16, 64)
+			rep.CoversLoad = zxid >= last
+		}
+	case errors.Is(err, ErrNoSnapshot) || errors.Is(err, fs.ErrNotExist):
+		c.logf("memory    %-9s wrote no snapshot in %s", role, p.dataDir())
+	default:
 		return nil, err
 	}
-	rep.Snapshot = snap
-	if rep.LastZxid != "" {
-		last, _ := strconv.ParseUint(rep.LastZxid[2:], 16, 64)
-		rep.CoversLoad = zxid >= last
-	}
 	rep.DataDirBytes, rep.DataDirFileBytes = diskUsage(p.dataDir())
-	c.logf("memory    %-9s restart to first write %.1f ms, snapshot %s %s (covers load: %v)",
-		role, rep.RestartMS, snap.File, mib(snap.Bytes), rep.CoversLoad)
+	c.logf("memory    %-9s restart to first write %.1f ms, %d of %d znodes back, snapshot %q %s (covers load: %v)",
+		role, rep.RestartMS, rep.NodeCountAfterRestart, rep.NodeCount, rep.Snapshot.File, mib(rep.Snapshot.Bytes), rep.CoversLoad)
 	return rep, nil
 }
 

@@ -7,12 +7,12 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 )
 
-// Latencies are recorded in nanoseconds between 1 ns and one hour with three
+// Latencies are recorded in nanoseconds between 1 ns and one minute with three
 // significant digits: a bucket is at most 1/1024 of its value wide, so a
 // reported percentile is never more than 0.1% above the exact sample.
 const (
 	histogramLowestNanos  = 1
-	histogramHighestNanos = int64(time.Hour)
+	histogramHighestNanos = int64(time.Minute)
 	histogramDigits       = 3
 )
 
@@ -80,28 +80,20 @@ func nearestRank(perMillion, count int64) int64 {
 }
 
 // valuesAt returns, for each percentile, the upper end of the bucket that
-// holds the nearest-rank sample, capped at the exact maximum. Percentiles
-// must be in ascending order. One pass over the buckets serves them all.
+// holds the nearest-rank sample, capped at the exact maximum.
 func (l *latencyHistogram) valuesAt(percentiles []Percentile) []int64 {
 	out := make([]int64, len(percentiles))
 	total := l.count()
 	if total == 0 {
 		return out
 	}
-	next := 0
-	var cumulative int64
-	for _, bar := range l.hist.Distribution() {
-		if bar.Count == 0 {
-			continue
-		}
-		cumulative += bar.Count
-		for next < len(percentiles) && nearestRank(percentiles[next].PerMillion, total) <= cumulative {
-			out[next] = min(bar.To, l.max)
-			next++
-		}
-		if next == len(percentiles) {
-			break
-		}
+	for i, p := range percentiles {
+		// The library picks rank int(q/100*total + 0.5); asking for
+		// rank-0.25 lands on exactly our rank, with a margin far wider than
+		// floating-point error.
+		rank := nearestRank(p.PerMillion, total)
+		q := 100 * (float64(rank) - 0.25) / float64(total)
+		out[i] = min(l.hist.ValueAtPercentile(q), l.max)
 	}
 	return out
 }

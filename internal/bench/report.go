@@ -81,20 +81,36 @@ func (r *CompareReport) Markdown() string {
 			fmt.Fprintf(&b, "| load rate up to %s znodes (znodes/s) | %s | %s | %s |\n", n,
 				thousands(zkdMem.Loaded[last].LoadPerSecond), thousands(zkMem.Loaded[last].LoadPerSecond),
 				ratioText(zkdMem.Loaded[last].LoadPerSecond, zkMem.Loaded[last].LoadPerSecond))
-			b.WriteString(memRow(fmt.Sprintf("newest snapshot after restart with %s znodes (MiB)", n), zkdMem.Snapshot.Bytes, zkMem.Snapshot.Bytes))
+			fmt.Fprintf(&b, "| newest snapshot after restart with %s znodes (MiB) | %s | %s | %s |\n", n,
+				snapshotText(zkdMem.Snapshot), snapshotText(zkMem.Snapshot), ratioText(float64(zkdMem.Snapshot.Bytes), float64(zkMem.Snapshot.Bytes)))
 			b.WriteString(memRow("data directory, allocated on disk (MiB)", zkdMem.DataDirBytes, zkMem.DataDirBytes))
 			fmt.Fprintf(&b, "| restart → first acknowledged write with %s znodes (ms) | %.1f | %.1f | %s |\n", n,
 				zkdMem.RestartMS, zkMem.RestartMS, ratioText(zkdMem.RestartMS, zkMem.RestartMS))
 			b.WriteString(memRow("RSS after that restart (MiB)", zkdMem.AfterRestart.RSSBytes, zkMem.AfterRestart.RSSBytes))
 			for _, mem := range []*MemoryReport{zkdMem, zkMem} {
-				if !mem.CoversLoad {
-					fmt.Fprintf(&b, "\n%s's newest snapshot (%s) does not reach its last write (%s); its size understates the tree.\n",
-						r.roleLabel(mem.System), mem.Snapshot.File, mem.LastZxid)
-				}
+				b.WriteString(r.durabilityWarning(mem))
 			}
 		}
 	}
 	return b.String()
+}
+
+// durabilityWarning says, in bold, when a server came back from a restart
+// with fewer znodes than it had acknowledged or without a snapshot that
+// holds them: its write figures then do not measure durable writes.
+func (r *CompareReport) durabilityWarning(mem *MemoryReport) string {
+	name := r.roleLabel(mem.System)
+	switch {
+	case mem.NodeCount > 0 && mem.NodeCountAfterRestart < mem.NodeCount:
+		return fmt.Sprintf("\n**%s lost acknowledged writes across a restart: %s znodes before, %s after.** "+
+			"Its write figures do not measure durable writes.\n", name, thousands(float64(mem.NodeCount)), thousands(float64(mem.NodeCountAfterRestart)))
+	case mem.Snapshot.File == "":
+		return fmt.Sprintf("\n**%s wrote no snapshot** in its dataDir, so its snapshot size is not measured.\n", name)
+	case mem.LastZxid != "" && !mem.CoversLoad:
+		return fmt.Sprintf("\n%s's newest snapshot (%s) does not reach its last write (%s); its size understates the tree.\n",
+			name, mem.Snapshot.File, mem.LastZxid)
+	}
+	return ""
 }
 
 func (r *CompareReport) memoryOf(role string) *MemoryReport {
@@ -127,8 +143,15 @@ func spreadText(s Spread, format func(float64) string) string {
 	return fmt.Sprintf("%s (%s–%s)", format(s.Median), format(s.Min), format(s.Max))
 }
 
+func snapshotText(s SnapshotInfo) string {
+	if s.File == "" {
+		return "none"
+	}
+	return mibText(s.Bytes)
+}
+
 func ratioText(a, b float64) string {
-	if b == 0 {
+	if b == 0 || a == 0 {
 		return "–"
 	}
 	return twoDecimals(a / b)

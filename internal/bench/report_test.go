@@ -1,0 +1,72 @@
+package bench
+
+import (
+	"strings"
+	"testing"
+)
+
+func markdownReport() *CompareReport {
+	r := chartReport()
+	r.Settings.MemoryValueSize = 100
+	r.Startup = StartupReport{
+		ZkdMS:       Spread{Median: 20, Min: 10, Max: 30, N: 3},
+		ZooKeeperMS: Spread{Median: 400, Min: 300, Max: 500, N: 3},
+		Ratio:       Spread{Median: 0.05, Min: 0.03, Max: 0.1, N: 3},
+	}
+	mem := func(role string, rss int64) MemoryReport {
+		return MemoryReport{
+			System:                role,
+			Idle:                  MemoryUsage{RSSBytes: rss, PeakBytes: rss},
+			Loaded:                []LoadPoint{{Znodes: 1_000_000, Memory: MemoryUsage{RSSBytes: 10 * rss, PeakBytes: 12 * rss}, LoadPerSecond: 20_000}},
+			Snapshot:              SnapshotInfo{File: "snapshot.f4241", Zxid: "0xf4241", Bytes: 150 << 20},
+			CoversLoad:            true,
+			LastZxid:              "0xf4241",
+			NodeCount:             1_000_106,
+			NodeCountAfterRestart: 1_000_106,
+			RestartMS:             1500,
+		}
+	}
+	r.Memory = []MemoryReport{mem(roleZkd, 10<<20), mem(roleZooKeeper, 40<<20)}
+	return r
+}
+
+func TestMarkdownTables(t *testing.T) {
+	md := markdownReport().Markdown()
+	for _, want := range []string{
+		"| get | 8 | 4,000 (3,800–4,200) | 2,000 (2,000–2,000) |",
+		"| mixed 90/10 | 64 |",
+		"| exec → first acknowledged write, empty dataDir (ms, 3 starts) | 20.0 (10.0–30.0) | 400.0 (300.0–500.0) | 0.05 (0.03–0.10) |",
+		"| RSS idle (MiB) | 10.0 | 40.0 | 0.25 |",
+		"| RSS after 1,000,000 znodes of 100 bytes (MiB) | 100.0 | 400.0 | 0.25 |",
+		"| newest snapshot after restart with 1,000,000 znodes (MiB) | 150.0 | 150.0 | 1.00 |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("summary lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "**") {
+		t.Errorf("a durable pair of servers got a warning:\n%s", md)
+	}
+}
+
+func TestMarkdownWarnsWhenZkdLosesWrites(t *testing.T) {
+	r := markdownReport()
+	r.Memory[0].NodeCountAfterRestart = 6
+	r.Memory[0].Snapshot = SnapshotInfo{}
+	md := r.Markdown()
+	if !strings.Contains(md, "**zkd lost acknowledged writes across a restart: 1,000,106 znodes before, 6 after.**") {
+		t.Errorf("no data-loss warning:\n%s", md)
+	}
+	if !strings.Contains(md, "| newest snapshot after restart with 1,000,000 znodes (MiB) | none | 150.0 | – |") {
+		t.Errorf("a missing snapshot is not shown as none:\n%s", md)
+	}
+}
+
+func TestMarkdownMarksSelfTest(t *testing.T) {
+	r := markdownReport()
+	r.SelfTest = true
+	md := r.Markdown()
+	if !strings.HasPrefix(md, "> **Self-test:** both sides are Apache ZooKeeper.") || !strings.Contains(md, "zkd (selftest: Apache) ops/s") {
+		t.Errorf("self-test not marked:\n%s", md)
+	}
+}
