@@ -202,6 +202,16 @@ func parentOf(path string) string {
 	return path[:i]
 }
 
+// parentNode finds the parent of a znode being created or deleted. The root
+// is the parent "" only: "/" as a parent path would come from a path like
+// "//x", which names no znode (ZooKeeper's prep step refuses it).
+func (t *Tree) parentNode(parentPath string) *Node {
+	if parentPath == "/" {
+		return nil
+	}
+	return t.Get(parentPath)
+}
+
 // eventPath is how ZooKeeper names a parent in NodeChildrenChanged: the root
 // as "/".
 func eventPath(p string) string {
@@ -218,7 +228,7 @@ func (t *Tree) createNode(path string, data []byte, acl []proto.ACL, owner int64
 		return nil, proto.ErrNoNode
 	}
 	parentPath, name := path[:slash], path[slash+1:]
-	parent := t.Get(parentPath)
+	parent := t.parentNode(parentPath)
 	if parent == nil {
 		return nil, proto.ErrNoNode
 	}
@@ -283,7 +293,7 @@ func (t *Tree) deleteNode(path string, zxid int64, events *[]Event) proto.Code {
 		return proto.ErrNoNode
 	}
 	parentPath, name := path[:slash], path[slash+1:]
-	parent := t.Get(parentPath)
+	parent := t.parentNode(parentPath)
 	if parent == nil {
 		return proto.ErrNoNode
 	}
