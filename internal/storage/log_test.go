@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLogRoundTrip(t *testing.T) {
@@ -242,5 +243,37 @@ func TestTruncate(t *testing.T) {
 	names, _ := fsys.ReadDir("/d/version-2")
 	if strings.Join(names, ",") != "log.1,log.4" {
 		t.Fatalf("files %v", names)
+	}
+}
+
+func TestSlowSyncIsLogged(t *testing.T) {
+	slow := InjectorFunc(func(op Op, _ string) error {
+		if op == OpSync {
+			time.Sleep(5 * time.Millisecond)
+		}
+		return nil
+	})
+	var logs testLogger
+	l, _ := OpenLog(NewErrorFS(NewMemFS(), slow), "/d", LogOptions{PreAllocSize: 4096, SlowSync: time.Millisecond, Logger: logs.logger()})
+	appendAll(t, l, 1)
+	st := l.Stats()
+	if st.Syncs != 1 || st.SlowSyncs != 1 || st.SyncTime < 5*time.Millisecond {
+		t.Fatalf("stats %+v", st)
+	}
+	if !strings.Contains(logs.buf.String(), "fsync of the transaction log was slow") || !strings.Contains(logs.buf.String(), "took=") {
+		t.Fatalf("log:\n%s", logs.buf.String())
+	}
+}
+
+func TestNoSyncNeverFsyncs(t *testing.T) {
+	inj := &FailNth{N: -1, Ops: []Op{OpSync, OpSyncDir}}
+	l, _ := OpenLog(NewErrorFS(NewMemFS(), inj), "/d", LogOptions{PreAllocSize: 4096, NoSync: true})
+	before := inj.Count()
+	appendAll(t, l, 1, 2)
+	l.Roll()
+	appendAll(t, l, 3)
+	l.Close()
+	if inj.Count() != before {
+		t.Fatalf("%d fsyncs with forceSync=no", inj.Count()-before)
 	}
 }
