@@ -138,6 +138,6 @@ func describeConfig(cfg *config.Config) string {
 
 // openServer builds the server on the config's data directory.
 func openServer(cfg *config.Config, log *slog.Logger) (*server.Server, bool, error) {
-	srv, err := server.New(server.Options{Config: cfg, Logger: log})
-	return srv, false, err
+	srv, err := server.OpenDurable(cfg, log, server.Options{})
+	return srv, true, err
 }

@@ -175,4 +175,7 @@ func (s *Server) apply(r *request) {
 	}
 	s.dropChanges(r.zxid)
 	s.stats.txnApplied(r)
+	if s.snap != nil {
+		s.snap.applied()
+	}
 }

@@ -83,6 +83,7 @@ type Server struct {
 	fatalErr  atomic.Value
 
 	stats serverStats
+	snap  *snapshotter // nil when not durable
 
 	traceMask atomic.Int64
 	digestMu  sync.Mutex
@@ -172,6 +173,10 @@ func (s *Server) Start() {
 	go s.applyLoop()
 	s.wg.Add(1)
 	go s.tickLoop()
+	if s.snap != nil {
+		s.wg.Add(1)
+		go s.snapshotLoop()
+	}
 	s.serving.Store(true)
 }
 

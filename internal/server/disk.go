@@ -1,0 +1,361 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/zkd/zkd/internal/config"
+	"github.com/zkd/zkd/internal/jute"
+	"github.com/zkd/zkd/internal/storage"
+	"github.com/zkd/zkd/internal/tree"
+	"github.com/zkd/zkd/internal/txn"
+)
+
+// Recovered is what a data directory held at start.
+type Recovered struct {
+	Tree     *tree.Tree
+	Sessions map[int64]int32
+	// SnapshotZxid is the zxid of the snapshot loaded (0 for none).
+	SnapshotZxid int64
+	// Replayed counts the log txns applied after the snapshot.
+	Replayed int
+}
+
+// Recover loads the newest valid snapshot under cfg.DataDir and replays the
+// transaction log after it, repairing a torn tail of the newest log file
+// first. A data directory with neither gives an empty tree.
+func Recover(fsys storage.FS, cfg *config.Config, log *slog.Logger) (*Recovered, error) {
+	start := time.Now()
+	for _, d := range []string{cfg.DataDir, cfg.DataLogDir} {
+		info, err := os.Stat(d)
+		if err != nil {
+			return nil, fmt.Errorf("data directory %s: %w (create it or set dataDir/dataLogDir in zoo.cfg)", d, err)
+		}
+		if !info.IsDir() {
+			return nil, fmt.Errorf("data directory %s is not a directory (check dataDir/dataLogDir in zoo.cfg)", d)
+		}
+	}
+	maxEntry := cfg.JuteMaxBuffer
+	var t *tree.Tree
+	snap, info, err := storage.LoadNewestSnapshot(fsys, cfg.DataDir, storage.SnapshotOptions{MaxEntrySize: maxEntry, Logger: log},
+		func(d *jute.Decoder) error {
+			var err error
+			t, err = tree.Deserialize(d)
+			return err
+		})
+	switch {
+	case errors.Is(err, storage.ErrNoSnapshot):
+		t = tree.New()
+		snap.Sessions = map[int64]int32{}
+	case err != nil:
+		return nil, fmt.Errorf("loading snapshot: %w", err)
+	default:
+		t.SetLastZxid(snap.Zxid)
+		if snap.Digest != nil && snap.Digest.Zxid == snap.Zxid && snap.Digest.Digest != t.Digest() {
+			log.Warn("snapshot digest differs from the tree it holds", "snapshot", info.Path,
+				"recorded", snap.Digest.Digest, "computed", t.Digest())
+		}
+		log.Info("snapshot loaded", "path", info.Path, "zxid", hexZxid(snap.Zxid), "nodes", t.NodeCount(),
+			"sessions", len(snap.Sessions), "took", time.Since(start).Round(time.Millisecond).String())
+	}
+	readOpts := storage.ReadOptions{MaxEntrySize: maxEntry, Logger: log}
+	if _, err := storage.RecoverLog(fsys, cfg.DataLogDir, readOpts); err != nil {
+		return nil, fmt.Errorf("recovering the transaction log: %w", err)
+	}
+	sessions := snap.Sessions
+	if sessions == nil {
+		sessions = map[int64]int32{}
+	}
+	rec := &Recovered{Tree: t, Sessions: sessions, SnapshotZxid: snap.Zxid}
+	digestMismatches := 0
+	_, err = storage.ReadLog(fsys, cfg.DataLogDir, snap.Zxid, readOpts, func(zxid int64, entry []byte) error {
+		tx, err := txn.Unmarshal(entry, maxEntry+max(1024, maxEntry))
+		if err != nil {
+			return fmt.Errorf("txn 0x%x: %w", uint64(zxid), err)
+		}
+		t.Apply(tx)
+		switch b := tx.Body.(type) {
+		case *txn.CreateSession:
+			sessions[tx.Header.ClientID] = b.TimeOut
+		case *txn.CloseSession:
+			delete(sessions, tx.Header.ClientID)
+		}
+		if tx.Digest != nil && tx.Digest.TreeDigest != t.Digest() {
+			digestMismatches++
+		}
+		rec.Replayed++
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("replaying the transaction log: %w", err)
+	}
+	if digestMismatches > 0 {
+		log.Warn("tree digest differs from the digest recorded in logged txns", "txns", digestMismatches)
+	}
+	log.Info("data recovered", "last_zxid", hexZxid(t.LastZxid()), "replayed_txns", rec.Replayed,
+		"nodes", t.NodeCount(), "sessions", len(sessions), "took", time.Since(start).Round(time.Millisecond).String())
+	return rec, nil
+}
+
+// DiskPersister is the durable persist step: entries go to the transaction
+// log through group commit, and are acknowledged only after their fsync.
+type DiskPersister struct {
+	fsys      storage.FS
+	cfg       *config.Config
+	log       *slog.Logger
+	txnLog    *storage.Log
+	committer *storage.Committer
+
+	// mu orders sync markers (nil entries) behind the entries before them.
+	mu       sync.Mutex
+	inFlight int
+	// markers[i] waits for the i-th entry still in flight to complete;
+	// markers past the last entry wait for nothing.
+	markers map[int64][]func(error)
+	lastSub int64
+}
+
+var _ Persister = (*DiskPersister)(nil)
+
+// OpenDiskPersister opens the transaction log for appending.
+func OpenDiskPersister(fsys storage.FS, cfg *config.Config, log *slog.Logger) (*DiskPersister, error) {
+	l, err := storage.OpenLog(fsys, cfg.DataLogDir, storage.LogOptions{
+		PreAllocSize: cfg.PreAllocSize,
+		NoSync:       !cfg.ForceSync,
+		MaxEntrySize: cfg.JuteMaxBuffer,
+		Logger:       log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opening the transaction log in %s: %w", cfg.DataLogDir, err)
+	}
+	p := &DiskPersister{fsys: fsys, cfg: cfg, log: log, txnLog: l, markers: map[int64][]func(error){}}
+	p.committer = storage.NewCommitter(l, storage.CommitterOptions{Logger: log})
+	return p, nil
+}
+
+// Persist appends the entry; done runs after its fsync, in order.
+func (p *DiskPersister) Persist(zxid int64, entry []byte, done func(error)) {
+	p.mu.Lock()
+	if entry == nil {
+		if p.inFlight == 0 {
+			p.mu.Unlock()
+			done(nil)
+			return
+		}
+		p.markers[p.lastSub] = append(p.markers[p.lastSub], done)
+		p.mu.Unlock()
+		return
+	}
+	p.inFlight++
+	p.lastSub = zxid
+	p.mu.Unlock()
+	err := p.committer.Submit(zxid, entry, func(err error) {
+		p.mu.Lock()
+		p.inFlight--
+		after := p.markers[zxid]
+		delete(p.markers, zxid)
+		p.mu.Unlock()
+		done(err)
+		for _, m := range after {
+			m(err)
+		}
+	})
+	if err != nil {
+		p.mu.Lock()
+		p.inFlight--
+		after := p.markers[zxid]
+		delete(p.markers, zxid)
+		p.mu.Unlock()
+		done(err)
+		for _, m := range after {
+			m(err)
+		}
+	}
+}
+
+// Durable is true.
+func (p *DiskPersister) Durable() bool { return true }
+
+// Roll starts a new log file for the entries persisted after it.
+func (p *DiskPersister) Roll() error { return p.committer.Roll() }
+
+// Stats reports group commit figures.
+func (p *DiskPersister) Stats() storage.CommitStats { return p.committer.Stats() }
+
+// Close flushes what is queued and closes the log.
+func (p *DiskPersister) Close() error {
+	err := p.committer.Close()
+	if cerr := p.txnLog.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// snapshotter takes snapshots: the tree is serialized under the tree's read
+// lock into memory (no I/O under the lock), then written, fsynced and
+// renamed in the background while writes go on.
+type snapshotter struct {
+	fsys     storage.FS
+	cfg      *config.Config
+	log      *slog.Logger
+	roll     func() error
+	trigger  chan struct{}
+	mu       sync.Mutex
+	lastZxid int64
+	taken    int
+	// threshold is the number of txns after which the next snapshot starts:
+	// snapCount/2 + rand[0, snapCount/2), as ZooKeeper randomises it so that
+	// the servers of an ensemble do not all snapshot at once.
+	threshold int
+	since     int
+}
+
+func newSnapshotter(fsys storage.FS, cfg *config.Config, log *slog.Logger, roll func() error) *snapshotter {
+	sn := &snapshotter{fsys: fsys, cfg: cfg, log: log, roll: roll, trigger: make(chan struct{}, 1)}
+	sn.resetThreshold()
+	return sn
+}
+
+func (sn *snapshotter) resetThreshold() {
+	half := max(sn.cfg.SnapCount/2, 1)
+	sn.threshold = half + rand.IntN(half)
+	sn.since = 0
+}
+
+// applied counts one applied txn; it asks for a snapshot when due. It runs
+// on the apply goroutine and never blocks.
+func (sn *snapshotter) applied() {
+	sn.since++
+	if sn.since >= sn.threshold {
+		sn.resetThreshold()
+		select {
+		case sn.trigger <- struct{}{}:
+		default:
+			sn.log.Warn("snapshot still in progress; skipping this one")
+		}
+	}
+}
+
+// take writes a snapshot of the tree as it is now. serialize runs under the
+// caller-provided lock.
+func (sn *snapshotter) take(capture func() (body []byte, zxid, digest int64, sessions map[int64]int32)) error {
+	start := time.Now()
+	if sn.roll != nil {
+		if err := sn.roll(); err != nil {
+			return err
+		}
+	}
+	body, zxid, digest, sessions := capture()
+	captured := time.Since(start)
+	snap := storage.Snapshot{Zxid: zxid, Sessions: sessions}
+	if sn.cfg.DigestEnabled {
+		snap.Digest = &storage.ZxidDigest{Zxid: zxid, Version: txn.DigestVersion, Digest: digest}
+	}
+	info, err := storage.WriteSnapshot(sn.fsys, sn.cfg.DataDir, snap,
+		func(e *jute.Encoder, flush func([]byte) error) error { return flush(body) },
+		storage.SnapshotOptions{Compression: sn.cfg.SnapshotCompression, MaxEntrySize: sn.cfg.JuteMaxBuffer, Logger: sn.log})
+	if err != nil {
+		return fmt.Errorf("writing snapshot 0x%x: %w", uint64(zxid), err)
+	}
+	sn.mu.Lock()
+	sn.lastZxid = zxid
+	sn.taken++
+	sn.mu.Unlock()
+	sn.log.Info("snapshot taken", "path", info.Path, "zxid", hexZxid(zxid), "bytes", len(body),
+		"capture", captured.Round(time.Millisecond).String(), "took", time.Since(start).Round(time.Millisecond).String())
+	return nil
+}
+
+// captureSnapshot serializes the tree and session table consistently.
+func (s *Server) captureSnapshot() (body []byte, zxid, digest int64, sessions map[int64]int32) {
+	s.sessMu.Lock()
+	sessions = s.sessions.Snapshot()
+	s.sessMu.Unlock()
+	s.dbMu.RLock()
+	e := jute.NewEncoder(make([]byte, 0, 1<<16))
+	s.tree.Serialize(e)
+	zxid, digest = s.tree.LastZxid(), s.tree.Digest()
+	s.dbMu.RUnlock()
+	return e.Bytes(), zxid, digest, sessions
+}
+
+// snapshotLoop takes the snapshots the apply loop asks for, and purges old
+// files when autopurge is on.
+func (s *Server) snapshotLoop() {
+	defer s.wg.Done()
+	var purge <-chan time.Time
+	if h := s.cfg.AutopurgePurgeInterval; h > 0 {
+		tk := time.NewTicker(time.Duration(h) * time.Hour)
+		defer tk.Stop()
+		purge = tk.C
+	}
+	for {
+		select {
+		case <-s.stopping:
+			return
+		case <-s.snap.trigger:
+			if err := s.snap.take(s.captureSnapshot); err != nil {
+				s.fatal("%v", err)
+				return
+			}
+		case <-purge:
+			s.purge()
+		}
+	}
+}
+
+func (s *Server) purge() {
+	removed, err := storage.Purge(s.snap.fsys, s.cfg.DataDir, s.cfg.DataLogDir, s.cfg.AutopurgeSnapRetainCount)
+	if err != nil {
+		s.log.Warn("autopurge failed", "err", err)
+		return
+	}
+	s.log.Info("autopurge done", "removed", len(removed), "retain", s.cfg.AutopurgeSnapRetainCount)
+}
+
+// OpenDurable recovers the data directory and returns a server whose
+// writes are logged and fsynced before they are acknowledged, with
+// snapshots every snapCount txns and autopurge as configured.
+func OpenDurable(cfg *config.Config, log *slog.Logger, opts Options) (*Server, error) {
+	fsys := storage.OSFS{}
+	for _, d := range []string{cfg.DataDir, cfg.DataLogDir} {
+		if err := fsys.MkdirAll(d); err != nil {
+			return nil, fmt.Errorf("data directory %s: %w (set dataDir/dataLogDir in zoo.cfg to a writable directory)", d, err)
+		}
+	}
+	rec, err := Recover(fsys, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	p, err := OpenDiskPersister(fsys, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	opts.Config, opts.Logger, opts.Persister = cfg, log, p
+	opts.Tree, opts.Sessions = rec.Tree, rec.Sessions
+	s, err := New(opts)
+	if err != nil {
+		p.Close()
+		return nil, err
+	}
+	s.snap = newSnapshotter(fsys, cfg, log, p.Roll)
+	// Apache ZooKeeper refuses a data directory with logs but no snapshot,
+	// so a fresh directory gets snapshot.0 before the first write, as
+	// ZooKeeper writes it. After a replay the snapshot is taken in the
+	// background, so that a restart serves as soon as the log is replayed.
+	switch {
+	case rec.SnapshotZxid == 0 && rec.Replayed == 0:
+		if err := newSnapshotter(fsys, cfg, log, nil).take(s.captureSnapshot); err != nil {
+			p.Close()
+			return nil, err
+		}
+	case rec.Replayed > 0:
+		s.snap.trigger <- struct{}{}
+	}
+	return s, nil
+}
