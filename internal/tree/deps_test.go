@@ -15,7 +15,7 @@ import (
 var allowedImports = map[string]bool{
 	"cmp": true, "encoding/binary": true, "errors": true, "fmt": true, "hash/crc32": true,
 	"math": true, "slices": true, "sort": true, "strconv": true, "strings": true,
-	"unicode/utf8": true,
+	"unicode/utf8":                      true,
 	"github.com/zkd/zkd/internal/jute":  true,
 	"github.com/zkd/zkd/internal/proto": true,
 	"github.com/zkd/zkd/internal/txn":   true,
