@@ -527,7 +527,7 @@ func TestGenerateApacheFixture(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	j, err := json.MarshalIndent(fx, "", " ")
+	j, err := json.Marshal(fx)
 	if err != nil {
 		t.Fatal(err)
 	}

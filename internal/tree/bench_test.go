@@ -63,6 +63,32 @@ func BenchmarkMillionZnodes(b *testing.B) {
 	}
 }
 
+// BenchmarkMillionZnodesNarrow builds 1,000,000 znodes of 100 bytes as a
+// tree with fanout 4 (most parents have few children).
+func BenchmarkMillionZnodesNarrow(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		before := heapInUse()
+		tr := New()
+		data := make([]byte, 100)
+		queue := []string{""}
+		zxid := int64(1)
+		for n := 0; n < 1_000_000; n++ {
+			parent := queue[0]
+			p := fmt.Sprintf("%s/n%d", parent, n%4)
+			if n%4 == 3 {
+				queue = queue[1:]
+			}
+			queue = append(queue, p)
+			tr.Apply(createTxn(zxid, p, append([]byte(nil), data...), append([]proto.ACL(nil), proto.OpenACLUnsafe...)))
+			zxid++
+		}
+		queue = nil
+		after := heapInUse()
+		b.ReportMetric(float64(after-before)/float64(tr.NodeCount()), "bytes/znode")
+		runtime.KeepAlive(tr)
+	}
+}
+
 func BenchmarkApplyCreate(b *testing.B) {
 	tr := New()
 	tr.Apply(createTxn(1, "/b", nil, proto.OpenACLUnsafe))

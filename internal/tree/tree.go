@@ -66,8 +66,10 @@ func TTLOwner(ttl int64) (owner int64, ok bool) {
 // OwnerTTL is the TTL in milliseconds of a TTL znode's stored ephemeralOwner.
 func OwnerTTL(owner int64) int64 { return owner & MaxTTL }
 
-// Node is one znode. Callers must treat it as read-only: the tree shares
-// Data and ACL slices between its own structures and with callers.
+// Node is one znode. Callers must treat it as read-only. Apply changes a
+// Node's fields in place, so read them under the same lock as Apply; but the
+// tree never writes into a Data or ACL slice (it replaces them), so slices
+// taken under the lock stay valid and unchanged afterwards.
 type Node struct {
 	Data []byte
 	ACL  []proto.ACL // the resolved ACL list; interned, so equal lists share one slice
