@@ -5,10 +5,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	_ "net/http/pprof" // served only with --pprof
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -20,6 +24,7 @@ type serveFlags struct {
 	config   string
 	check    bool
 	logLevel string
+	pprof    string
 }
 
 func serveCommand() *cobra.Command {
@@ -41,6 +46,7 @@ func serveCommand() *cobra.Command {
 	cmd.Flags().StringVar(&f.config, "config", "", "path of an Apache ZooKeeper zoo.cfg (default: the embedded standalone config)")
 	cmd.Flags().BoolVar(&f.check, "check", false, "validate the config, print it and exit")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&f.pprof, "pprof", "", "serve Go's pprof profiles on this address (for example 127.0.0.1:6060)")
 	return cmd
 }
 
@@ -104,6 +110,15 @@ func runServe(f serveFlags) error {
 	}
 	if !persisted {
 		log.Warn("data is kept in memory only: it is NOT durable and is lost when zkd stops")
+	}
+	if f.pprof != "" {
+		runtime.SetBlockProfileRate(int(time.Millisecond))
+		runtime.SetMutexProfileFraction(100)
+		go func() {
+			if err := http.ListenAndServe(f.pprof, nil); err != nil {
+				log.Warn("pprof server stopped", "err", err)
+			}
+		}()
 	}
 	srv.Start()
 	log.Info("zkd serving", "version", server.Version, "mode", srv.Mode(), "client_addr", l.Addr().String(),
