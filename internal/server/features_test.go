@@ -279,3 +279,30 @@ func TestSetWatchesFiresMissedEvents(t *testing.T) {
 		t.Fatalf("registered exist watch: %+v", ev)
 	}
 }
+
+func TestMaxClientCnxnsPerAddress(t *testing.T) {
+	s := startServer(t, "maxClientCnxns=2\n")
+	a := dialRaw(t, s.addr)
+	a.handshake(true)
+	b := dialRaw(t, s.addr)
+	b.handshake(true)
+	c := dialRaw(t, s.addr)
+	c.send(&proto.ConnectRequest{TimeOut: 4000, Passwd: make([]byte, 16), HasReadOnly: true})
+	if _, err := c.recv(); err == nil {
+		t.Fatal("third connection from one address was served with maxClientCnxns=2")
+	}
+	// Closing one makes room again.
+	a.nc.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		d := dialRaw(t, s.addr)
+		d.send(&proto.ConnectRequest{TimeOut: 4000, Passwd: make([]byte, 16), HasReadOnly: true})
+		if _, err := d.recv(); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no room after a connection closed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
