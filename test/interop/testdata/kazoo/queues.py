@@ -1,0 +1,42 @@
+"""kazoo Queue (priorities) and LockingQueue (get, consume, release)."""
+from common import attempt, connect, out, stop
+
+ROOT = "/kazoo-queue"
+
+c1, c2 = connect(), connect()
+q = c1.Queue(ROOT + "/q")
+q.put(b"one")
+q.put(b"two")
+q.put(b"urgent", priority=1)
+q.put(b"late", priority=200)
+out("len: %d" % len(q))
+for _ in range(5):
+    attempt("get", q.get)
+out("len: %d" % len(q))
+attempt("put non-bytes", q.put, "text")
+attempt("put bad priority", q.put, b"x", priority=1000)
+
+lq = c1.LockingQueue(ROOT + "/lq")
+other = c2.LockingQueue(ROOT + "/lq")
+lq.put(b"a")
+lq.put_all([b"b", b"c"])
+lq.put(b"first", priority=5)
+out("len: %d" % len(lq))
+attempt("get", lq.get)
+attempt("holds_lock", lq.holds_lock)
+attempt("other get", other.get, 1)
+attempt("other holds_lock", other.holds_lock)
+attempt("consume", lq.consume)
+attempt("holds_lock after consume", lq.holds_lock)
+out("len: %d" % len(lq))
+attempt("other release", other.release)
+attempt("get", lq.get, 1)
+attempt("consume", lq.consume)
+attempt("get", lq.get, 1)
+attempt("consume", lq.consume)
+attempt("get", lq.get, 1)
+attempt("consume", lq.consume)
+attempt("get on empty", lq.get, 0.3)
+attempt("consume without lock", lq.consume)
+out("len: %d" % len(lq))
+stop(c1, c2)
