@@ -167,6 +167,14 @@ func (d *Decoder) Int() int32 {
 	return int32(binary.BigEndian.Uint32(b))
 }
 
+// PeekInt returns the next int without consuming it (0 if fewer than 4 bytes remain).
+func (d *Decoder) PeekInt() int32 {
+	if d.err != nil || d.Remaining() < 4 {
+		return 0
+	}
+	return int32(binary.BigEndian.Uint32(d.buf[d.off:]))
+}
+
 // Long reads a 64-bit int.
 func (d *Decoder) Long() int64 {
 	b := d.take(8)

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
+	"syscall"
 )
 
 // ErrUnsupportedFlag means OpenFile was given a flag this package's file
@@ -127,6 +129,31 @@ func (OSFS) SyncDir(dir string) error {
 func (OSFS) Stat(name string) (fs.FileInfo, error) { return os.Stat(name) }
 
 type osFile struct{ f *os.File }
+
+// seekData is lseek(SEEK_DATA): the offset of the first data at or after
+// off, skipping holes.
+const seekData = 3
+
+// nextData returns the first offset at or after off that may hold data,
+// skipping the holes of a sparse file (a preallocated log tail), so that
+// checking a 64 MiB zero tail does not read it. ok is false when the file
+// system cannot tell. The file offset is restored: Write uses it.
+func (o *osFile) nextData(off int64) (next int64, ok bool) {
+	cur, err := o.f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return 0, false
+	}
+	defer o.f.Seek(cur, io.SeekStart)
+	n, err := o.f.Seek(off, seekData)
+	if errors.Is(err, syscall.ENXIO) {
+		// No data at or after off: the rest is one hole.
+		return math.MaxInt64, true
+	}
+	if err != nil {
+		return 0, false
+	}
+	return n, true
+}
 
 func (o *osFile) Write(p []byte) (int, error)              { return o.f.Write(p) }
 func (o *osFile) WriteAt(p []byte, off int64) (int, error) { return o.f.WriteAt(p, off) }

@@ -132,7 +132,16 @@ func checkFileHeader(f File, path string, size int64, magic int32) (fileHeaderSt
 // allZero reports whether bytes [from, to) of f are all zero.
 func allZero(f File, from, to int64) (bool, error) {
 	buf := make([]byte, min(64<<10, max(to-from, 0)))
+	skipper, sparse := f.(interface{ nextData(int64) (int64, bool) })
 	for off := from; off < to; {
+		if sparse {
+			if next, ok := skipper.nextData(off); ok {
+				if next >= to {
+					return true, nil
+				}
+				off = max(off, next)
+			}
+		}
 		n := int(min(int64(len(buf)), to-off))
 		if _, err := f.ReadAt(buf[:n], off); err != nil {
 			return false, err

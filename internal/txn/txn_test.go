@@ -59,6 +59,16 @@ func TestOldLayouts(t *testing.T) {
 	}
 }
 
+// closeSession without a body but with a digest, as ZooKeeper writes it with
+// zookeeper.closeSessionTxn.enabled=false.
+func TestCloseSessionWithoutBodyWithDigest(t *testing.T) {
+	in := &Txn{Header: Header{Zxid: 3, Type: proto.OpCloseSession}, Body: &CloseSession{}, Digest: &Digest{Version: 2, TreeDigest: 77}}
+	out, err := Unmarshal(Marshal(in), 0)
+	if err != nil || out.Body.(*CloseSession).HasPaths || out.Digest == nil || out.Digest.TreeDigest != 77 {
+		t.Fatalf("got %+v %v", out, err)
+	}
+}
+
 func TestNestedMultiRefused(t *testing.T) {
 	in := &Txn{Header: Header{Type: proto.OpMulti}, Body: &Multi{Ops: []Op{{Type: proto.OpMulti, Body: &Multi{}}}}}
 	if _, err := Unmarshal(Marshal(in), 0); err == nil {
