@@ -53,6 +53,6 @@ func rootCommand() *cobra.Command {
 			return runServe(serveFlags{config: path})
 		},
 	}
-	root.AddCommand(serve, statusCommand(), versionCommand(), benchCommand())
+	root.AddCommand(append([]*cobra.Command{serve, statusCommand(), versionCommand(), benchCommand()}, toolCommands()...)...)
 	return root
 }
