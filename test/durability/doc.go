@@ -1,0 +1,40 @@
+// Package durability checks zkd's data at the process level: what a user
+// sees after zkd is killed, after its files are damaged, and when the same
+// data directory is opened by Apache ZooKeeper 3.8 (Debian) and by zkd in
+// turn.
+//
+//   - TestCrashKeepsAcknowledgedWrites: writers record every acknowledged
+//     write; zkd is killed with SIGKILL at random moments and restarted on
+//     the same dataDir; every acknowledged write must be there and nothing
+//     that was never attempted. A write that got no reply may or may not be
+//     there (etcd's robustness model keeps both outcomes).
+//   - TestTornTailRecovery: damage to the newest log after a kill (zeros,
+//     garbage, a torn or cut record) and checksum corruption, with the
+//     outcome internal/storage documents for each.
+//   - TestApacheReadsZkdData, TestZkdReadsApacheData: one server writes a
+//     varied tree, the other starts on the same dataDir and must serve the
+//     identical tree (paths, data, ACLs, full Stat, ephemerals of sessions
+//     still alive until they expire), then the round trip back.
+//   - TestApacheFormattersReadZkdFiles: Apache's SnapshotFormatter and
+//     TxnLogToolkit read zkd's files.
+//
+// Everything lives in _test.go files. The package sees zkd only as a binary
+// (built once from ./cmd/zkd in TestMain) on TCP ports 24810-24899, and
+// reads zkd's files with its own small decoder, never with internal/storage.
+//
+// Apache ZooKeeper runs as
+//
+//	java -cp zookeeper.jar:slf4j-log4j12.jar:log4j-1.2.jar org.apache.zookeeper.server.ZooKeeperServerMain zoo.cfg
+//
+// zookeeper.jar's manifest names every other jar it needs. The wildcard
+// classpath /usr/share/java/* is not used: it holds six SLF4J bindings
+// (the NOP one wins, hiding Apache's log) and log4j-over-slf4j, which makes
+// slf4j-log4j12 abort at start.
+//
+// Missing Java or Debian's ZooKeeper jars fail the tests (they are never
+// skipped). Required Debian packages: default-jre-headless, zookeeper
+// (libzookeeper-java), libslf4j-java, liblog4j1.2-java.
+//
+// Set ZKD_BIN to test a prebuilt zkd, ZKD_DURABILITY_SEED to replay the crash test's random choices, and
+// ZKD_DURABILITY_KEEP=1 to keep the data directories of failed tests.
+package durability
