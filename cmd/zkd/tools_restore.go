@@ -308,7 +308,7 @@ func runRestore(out, errOut io.Writer, f restoreFlags) error {
 		size = st.Size()
 	}
 	phase.Store("done")
-	fmt.Fprintf(out, "restored %s and %s, last zxid %s, digest %d\n", plural(t.NodeCount(), "znode"), plural(len(rec.Sessions), "session"), hexID(zxid), t.Digest())
+	fmt.Fprintf(out, "restored %s and %s, last zxid %s, digest %d\n", plural(znodeCount(t), "znode"), plural(len(rec.Sessions), "session"), hexID(zxid), t.Digest())
 	fmt.Fprintf(out, "wrote %s (%d bytes), verified znode by znode\n", info.Path, size)
 	start := "dataDir=" + f.to
 	if f.toLog != f.to {
@@ -354,7 +354,7 @@ func diffTrees(want, got *tree.Tree) error {
 		return diff == nil
 	})
 	if diff == nil && want.NodeCount() != got.NodeCount() {
-		diff = fmt.Errorf("%d znodes, want %d", got.NodeCount(), want.NodeCount())
+		diff = fmt.Errorf("%d znodes, want %d", znodeCount(got), znodeCount(want))
 	}
 	return diff
 }

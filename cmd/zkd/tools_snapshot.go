@@ -176,7 +176,7 @@ type snapSummaryView struct {
 // viewSnapshotHeader describes a loaded snapshot file.
 func viewSnapshotHeader(path string, snap storage.Snapshot, t *tree.Tree) snapHeaderView {
 	h := snapHeaderView{Record: "snapshot", File: path, Compression: snapshotCompressionName(path),
-		Sessions: len(snap.Sessions), Nodes: t.NodeCount()}
+		Sessions: len(snap.Sessions), Nodes: znodeCount(t)}
 	if info, err := os.Stat(path); err == nil {
 		h.Size = info.Size()
 	}
@@ -298,7 +298,7 @@ func runSnapshotDump(stdout io.Writer, path string, f snapshotDumpFlags) error {
 		}
 	}
 	if !f.json {
-		fmt.Fprintf(out, "nodes: %d\n", t.NodeCount())
+		fmt.Fprintf(out, "nodes: %d\n", znodeCount(t))
 	}
 	sum := snapSummaryView{Record: "summary", Sessions: len(snap.Sessions)}
 	t.Walk("/", func(path string, n *tree.Node) bool {
@@ -413,3 +413,7 @@ func runSnapshotVerify(out io.Writer, args []string, f snapshotVerifyFlags) erro
 	}
 	return nil
 }
+
+// znodeCount is the number of znodes in t. tree.NodeCount is ZooKeeper's
+// zk_znode_count, which counts the root twice.
+func znodeCount(t *tree.Tree) int { return t.NodeCount() - 1 }
