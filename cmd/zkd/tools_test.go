@@ -171,7 +171,9 @@ func writeScenario(t *testing.T, dir string, snapAt int) *history {
 		func() { h.create(sessionA, "/app", []byte("hello"), false) },
 		func() { h.create(sessionA, "/app/bin", []byte{0x00, 0xff, 0x10}, false) },
 		func() { h.create(sessionA, "/app/eph", []byte("e"), true) },
-		func() { h.add(sessionA, proto.OpSetData, &txn.SetData{Path: "/app", Data: []byte("hello again"), Version: 1}) },
+		func() {
+			h.add(sessionA, proto.OpSetData, &txn.SetData{Path: "/app", Data: []byte("hello again"), Version: 1})
+		},
 		func() {
 			h.add(sessionA, proto.OpMulti, &txn.Multi{Ops: []txn.Op{
 				{Type: proto.OpCreate, Body: &txn.Create{Path: "/app/m", Data: []byte("m"), ACL: openACL, ParentCVersion: h.cv("/app/m")}},
@@ -194,7 +196,9 @@ func writeScenario(t *testing.T, dir string, snapAt int) *history {
 			h.add(sessionB, proto.OpCreateTTL, &txn.CreateTTL{Path: "/ttl", Data: []byte("t"), ACL: openACL, ParentCVersion: h.cv("/ttl"), TTL: 60000})
 		},
 		func() { h.create(sessionB, "/app/eph2", []byte("e2"), true) },
-		func() { h.add(sessionB, proto.OpCloseSession, &txn.CloseSession{Paths: []string{"/app/eph2"}, HasPaths: true}) },
+		func() {
+			h.add(sessionB, proto.OpCloseSession, &txn.CloseSession{Paths: []string{"/app/eph2"}, HasPaths: true})
+		},
 	}
 	for i, step := range steps {
 		step()
