@@ -1,0 +1,167 @@
+package durability
+
+import (
+	"fmt"
+	"maps"
+	"path"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func newInteropConfig(t *testing.T) *zooConfig {
+	t.Helper()
+	requireApache(t)
+	cfg := newZooConfig(t, testDir(t))
+	cfg.ExtendedTypes = true // TTL nodes
+	cfg.SnapCount = 20       // snapshots and log rolls inside the tree's writes
+	return cfg
+}
+
+func dumpServer(t *testing.T, cfg *zooConfig) map[string]nodeDump {
+	t.Helper()
+	c := dialAlice(t, cfg.Addr())
+	defer c.Close()
+	return dumpTree(t, c)
+}
+
+// handOver stops from with SIGTERM while live's session is still open (its
+// client cut off, so the session is neither closed nor resumed), starts
+// toKind on the same zoo.cfg and dataDir, and checks that it serves want
+// exactly, the ephemerals included. The ephemerals must then expire, no
+// sooner than the session timeout after the new server started, and
+// nothing else may change.
+func handOver(t *testing.T, cfg *zooConfig, from *proc, toKind string, live *client, ephemerals []string, want map[string]nodeDump) *proc {
+	t.Helper()
+	live.block()
+	from.stop()
+	live.abandon()
+	to := startServer(t, toKind, cfg)
+	got := dumpServer(t, cfg)
+	what := fmt.Sprintf("%s started on %s's dataDir (diffs: %s's view, want %s's)", toKind, from.kind, toKind, from.kind)
+	if diffs := diffTrees(want, got); len(diffs) > 0 {
+		t.Fatalf("%s: %d differences:\n%s\n--- %s output ---\n%s", what, len(diffs), strings.Join(diffs, "\n"), toKind, to.tail(30))
+	}
+
+	c := dialAlice(t, cfg.Addr())
+	defer c.Close()
+	timeout := liveSessionMs * time.Millisecond
+	deadline := to.started.Add(timeout + 10*time.Second)
+	for {
+		// One session's ephemerals go in one closeSession txn, and one
+		// session's reads see txns in order: once one is gone, the ones
+		// read after it must be gone too.
+		present, goneBefore := 0, ""
+		for _, p := range ephemerals {
+			ok, _, err := c.Exists(p)
+			if err != nil {
+				t.Fatalf("exists %s: %v", p, err)
+			}
+			switch {
+			case ok && goneBefore != "":
+				t.Fatalf("ephemeral %s is gone but %s, read after it, still exists", goneBefore, p)
+			case ok:
+				present++
+			case goneBefore == "":
+				goneBefore = p
+			}
+		}
+		if present == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ephemerals %v of the abandoned session still exist %v after %s started (session timeout %v)",
+				ephemerals, time.Since(to.started).Round(time.Millisecond), toKind, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if gone := time.Since(to.started); gone < timeout {
+		t.Errorf("ephemerals expired %v after %s started, before the session timeout %v", gone.Round(time.Millisecond), toKind, timeout)
+	}
+	t.Logf("%s: the abandoned session's ephemerals expired %v after start (timeout %v)",
+		toKind, time.Since(to.started).Round(100*time.Millisecond), timeout)
+
+	// Expiry removes the ephemerals and touches their parents' child
+	// stats; everything else stays as it was.
+	after := dumpTree(t, c)
+	skip := map[string]bool{}
+	for _, p := range ephemerals {
+		skip[p], skip[path.Dir(p)] = true, true
+	}
+	keep := func(m map[string]nodeDump) map[string]nodeDump {
+		m = maps.Clone(m)
+		maps.DeleteFunc(m, func(p string, _ nodeDump) bool { return skip[p] })
+		return m
+	}
+	requireSameTree(t, toKind+" after the session expired", keep(want), keep(after))
+	for _, p := range []*proc{from, to} {
+		if bad := complaints(p); len(bad) > 0 {
+			t.Errorf("%s logged problems with the data:\n%s", p.kind, strings.Join(bad, "\n"))
+		}
+	}
+	for _, p := range ephemerals {
+		parent := after[path.Dir(p)]
+		if parent.Stat.NumChildren != want[path.Dir(p)].Stat.NumChildren-int32(countChildren(ephemerals, path.Dir(p))) {
+			t.Errorf("%s has %d children after its ephemerals expired", path.Dir(p), parent.Stat.NumChildren)
+		}
+	}
+	return to
+}
+
+// complaintPattern matches what either server logs when the data it
+// loads or replays disagrees with itself: ZooKeeper's tree digest checks
+// (DataTree.compareDigest, compareSnapshotDigests), txns it could not
+// apply, and zkd's digest warnings.
+var complaintPattern = regexp.MustCompile(`(?i)digest mismatch|digests are not matching|digest in log:|` +
+	`not covering the snapshot digest|ignoring processTxn failure|failed to set parent cversion|` +
+	`unexpected extra paths under session|digest differs|corrupt|torn`)
+
+// complaints lists the output lines matching complaintPattern.
+func complaints(p *proc) []string {
+	var bad []string
+	for _, line := range strings.Split(p.output(), "\n") {
+		if complaintPattern.MatchString(line) {
+			bad = append(bad, line)
+		}
+	}
+	return bad
+}
+
+func countChildren(paths []string, parent string) int {
+	n := 0
+	for _, p := range paths {
+		if path.Dir(p) == parent {
+			n++
+		}
+	}
+	return n
+}
+
+// TestApacheReadsZkdData: "Apache ZooKeeper 3.8 from Debian started on a
+// data directory written by zkd serves the same tree (paths, data, ACLs,
+// stats, ephemerals of live sessions as ZooKeeper would keep them)".
+func TestApacheReadsZkdData(t *testing.T) {
+	cfg := newInteropConfig(t)
+	zkd := startServer(t, kindZkd, cfg)
+	live, ephemerals := writeVariedTree(t, cfg.Addr())
+	want := dumpServer(t, cfg)
+	apache := handOver(t, cfg, zkd, kindApache, live, ephemerals, want)
+	apache.stop()
+}
+
+// TestZkdReadsApacheData: "zkd started on a directory written by Apache
+// ZooKeeper 3.8 serves the same tree", then zkd's further writes go back
+// to Apache.
+func TestZkdReadsApacheData(t *testing.T) {
+	cfg := newInteropConfig(t)
+	apache := startServer(t, kindApache, cfg)
+	live, ephemerals := writeVariedTree(t, cfg.Addr())
+	want := dumpServer(t, cfg)
+	zkd := handOver(t, cfg, apache, kindZkd, live, ephemerals, want)
+
+	live, ephemerals = writeMoreTree(t, cfg.Addr())
+	want = dumpServer(t, cfg)
+	apache = handOver(t, cfg, zkd, kindApache, live, ephemerals, want)
+	apache.stop()
+}
