@@ -58,25 +58,18 @@ func corruptExit(err error) error {
 	return &exitError{code: exitCorrupt, msg: err.Error()}
 }
 
-// isTerminal reports whether f is a character device (a terminal).
-func isTerminal(f *os.File) bool {
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
 	info, err := f.Stat()
 	return err == nil && info.Mode()&os.ModeCharDevice != 0
 }
 
-// showProgress decides whether a tool prints progress on stderr: always
-// with --progress; otherwise only when stderr is a terminal and stdout is
-// not (when both are the same terminal, the output itself shows progress
-// and a status line would tear it).
-func showProgress(forced bool) bool {
-	if forced {
-		return true
-	}
-	return isTerminal(os.Stderr) && !isTerminal(os.Stdout)
-}
-
-// progress prints a status line on w while a long operation runs: every
-// 200ms, overwriting itself on a terminal, or every 2s as plain lines
+// progress prints a status line on stderr while a long operation runs:
+// every 200ms, overwriting itself on a terminal, or every 2s as plain lines
 // otherwise. status is called from the progress goroutine and must be safe
 // for that (read atomics).
 type progress struct {
@@ -87,11 +80,14 @@ type progress struct {
 	done   sync.WaitGroup
 }
 
-// startProgress starts printing status() on stderr when enabled; the
-// returned progress's finish must be called (it is a no-op when disabled).
-func startProgress(enabled bool, status func() string) *progress {
-	p := &progress{w: os.Stderr, tty: isTerminal(os.Stderr), status: status}
-	if !enabled {
+// startProgress starts printing status() on stderr: always when forced
+// (--progress); otherwise only when stderr is a terminal and stdout is not
+// (when both are the same terminal the output itself shows progress, and a
+// status line would tear it). finish must be called; it does nothing when
+// no progress is shown.
+func startProgress(stdout, stderr io.Writer, forced bool, status func() string) *progress {
+	p := &progress{w: stderr, tty: isTerminal(stderr), status: status}
+	if !forced && !(p.tty && !isTerminal(stdout)) {
 		return p
 	}
 	p.stop = make(chan struct{})

@@ -374,7 +374,7 @@ A corrupt record (bad checksum, bad framing) stops the dump with exit
 status 2 and a message naming the file and the offset.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runLogDump(cmd.OutOrStdout(), args[0], f)
+			return runLogDump(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], f)
 		},
 	}
 	cmd.Flags().BoolVar(&f.json, "json", false, "one JSON object per line")
@@ -384,7 +384,7 @@ status 2 and a message naming the file and the offset.`,
 	return cmd
 }
 
-func runLogDump(stdout io.Writer, path string, f logDumpFlags) error {
+func runLogDump(stdout, stderr io.Writer, path string, f logDumpFlags) error {
 	out := bufio.NewWriterSize(stdout, 64<<10)
 	defer out.Flush()
 	var read atomic.Int64
@@ -393,7 +393,7 @@ func runLogDump(stdout io.Writer, path string, f logDumpFlags) error {
 	if info, err := os.Stat(path); err == nil {
 		size.Store(info.Size())
 	}
-	p := startProgress(showProgress(f.progress), func() string {
+	p := startProgress(stdout, stderr, f.progress, func() string {
 		return fmt.Sprintf("log dump %s: read %s of %s, %d txns", filepath.Base(path), mib(read.Load()), mib(size.Load()), txns.Load())
 	})
 	info, err := os.Stat(path)
@@ -481,7 +481,7 @@ ZooKeeper and zkd ignore it on replay. Exit status 2 when a file is
 corrupt; the message names the file and the offset.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runLogVerify(cmd.OutOrStdout(), args, f)
+			return runLogVerify(cmd.OutOrStdout(), cmd.ErrOrStderr(), args, f)
 		},
 	}
 	cmd.Flags().BoolVar(&f.progress, "progress", false, "print progress on stderr even when it is not a terminal")
@@ -519,7 +519,8 @@ func expandLogArgs(args []string) ([]string, error) {
 	return files, nil
 }
 
-func runLogVerify(out io.Writer, args []string, f logVerifyFlags) error {
+func runLogVerify(stdout, stderr io.Writer, args []string, f logVerifyFlags) error {
+	out := stdout
 	files, err := expandLogArgs(args)
 	if err != nil {
 		return err
@@ -527,7 +528,7 @@ func runLogVerify(out io.Writer, args []string, f logVerifyFlags) error {
 	var read atomic.Int64
 	var current atomic.Value
 	current.Store("")
-	p := startProgress(showProgress(f.progress), func() string {
+	p := startProgress(stdout, stderr, f.progress, func() string {
 		return fmt.Sprintf("log verify %s: read %s", current.Load(), mib(read.Load()))
 	})
 	defer p.finish()

@@ -165,7 +165,8 @@ func (w warnCounter) WithGroup(n string) slog.Handler {
 	return warnCounter{w.Handler.WithGroup(n), w.warns}
 }
 
-func runRestore(out, errOut io.Writer, f restoreFlags) error {
+func runRestore(stdout, stderr io.Writer, f restoreFlags) error {
+	out := stdout
 	var err error
 	if f.fromLog == "" {
 		f.fromLog = f.from
@@ -225,12 +226,12 @@ func runRestore(out, errOut io.Writer, f restoreFlags) error {
 	var phase atomic.Value
 	phase.Store("recovering the source")
 	var written atomic.Int64
-	p := startProgress(showProgress(f.progress), func() string {
+	p := startProgress(stdout, stderr, f.progress, func() string {
 		return fmt.Sprintf("restore: %s: read %s, wrote %s", phase.Load(), mib(src.read.Load()), mib(written.Load()))
 	})
 	defer p.finish()
 	var warns atomic.Int64
-	log := slog.New(warnCounter{slog.NewTextHandler(errOut, &slog.HandlerOptions{
+	log := slog.New(warnCounter{slog.NewTextHandler(stderr, &slog.HandlerOptions{
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 			if a.Key == slog.TimeKey && len(groups) == 0 {
 				return slog.Attr{}

@@ -236,7 +236,7 @@ The file's checksums are checked first: a corrupt snapshot ends the
 command with exit status 2 and a message naming the file and the offset.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runSnapshotDump(cmd.OutOrStdout(), args[0], f)
+			return runSnapshotDump(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], f)
 		},
 	}
 	cmd.Flags().BoolVar(&f.json, "json", false, "one JSON object per line")
@@ -247,11 +247,11 @@ command with exit status 2 and a message naming the file and the offset.`,
 	return cmd
 }
 
-func runSnapshotDump(stdout io.Writer, path string, f snapshotDumpFlags) error {
+func runSnapshotDump(stdout, stderr io.Writer, path string, f snapshotDumpFlags) error {
 	var phase atomic.Value
 	phase.Store("reading and checking the file")
 	var written atomic.Int64
-	p := startProgress(showProgress(f.progress), func() string {
+	p := startProgress(stdout, stderr, f.progress, func() string {
 		return fmt.Sprintf("snapshot dump %s: %s, %d nodes printed", filepath.Base(path), phase.Load(), written.Load())
 	})
 	defer p.finish()
@@ -346,7 +346,7 @@ while writes went on may hold txns after its digest). A DIR is a dataDir
 Exit status 2 when a file is corrupt; the message names the file and the offset.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runSnapshotVerify(cmd.OutOrStdout(), args, f)
+			return runSnapshotVerify(cmd.OutOrStdout(), cmd.ErrOrStderr(), args, f)
 		},
 	}
 	cmd.Flags().IntVar(&f.maxEntry, "jute-maxbuffer", config.DefaultJuteMaxBuffer, "largest data or path accepted, as jute.maxbuffer")
@@ -383,13 +383,14 @@ func expandSnapshotArgs(args []string) ([]string, error) {
 	return files, nil
 }
 
-func runSnapshotVerify(out io.Writer, args []string, f snapshotVerifyFlags) error {
+func runSnapshotVerify(stdout, stderr io.Writer, args []string, f snapshotVerifyFlags) error {
+	out := stdout
 	files, err := expandSnapshotArgs(args)
 	if err != nil {
 		return err
 	}
 	var done atomic.Int64
-	p := startProgress(showProgress(f.progress), func() string {
+	p := startProgress(stdout, stderr, f.progress, func() string {
 		return fmt.Sprintf("snapshot verify: %d of %d files checked", done.Load(), len(files))
 	})
 	defer p.finish()

@@ -917,3 +917,33 @@ func TestDiffTreesFindsEachKindOfDifference(t *testing.T) {
 		}
 	}
 }
+
+func TestProgressOnlyWhenAsked(t *testing.T) {
+	dir := t.TempDir()
+	writeScenario(t, dir, 0)
+	path := logPath(t, dir, 0)
+	// Neither stream is a terminal here: no progress unless --progress.
+	_, stderr, err := runTool(t, "log", "dump", path)
+	if err != nil || stderr != "" {
+		t.Fatalf("stderr without --progress: %q (%v)", stderr, err)
+	}
+	info, _ := os.Stat(path)
+	_, stderr, err = runTool(t, "log", "dump", "--progress", path)
+	want := "log dump " + filepath.Base(path) + ": read " + mib(info.Size()) + " of " + mib(info.Size()) + ", 15 txns\n"
+	if err != nil || stderr != want {
+		t.Errorf("--progress: stderr %q, want %q (%v)", stderr, want, err)
+	}
+	_, stderr, err = runTool(t, "snapshot", "verify", "--progress", apacheFixture)
+	if err != nil || stderr != "snapshot verify: 5 of 5 files checked\n" {
+		t.Errorf("snapshot verify --progress: %q (%v)", stderr, err)
+	}
+}
+
+func TestLogDumpUnwrittenFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log.5")
+	touch(t, path, string(make([]byte, 4096)))
+	out, _, err := runTool(t, "log", "dump", path)
+	if err != nil || !strings.HasSuffix(out, "end: 0 txns; the file is 4096 zero bytes (created but never written)\n") {
+		t.Errorf("%v\n%s", err, out)
+	}
+}
