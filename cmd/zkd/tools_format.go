@@ -35,7 +35,18 @@ type aclView struct {
 	Perms  string `json:"perms"`
 }
 
-func (a aclView) String() string { return a.Scheme + ":" + a.ID + ":" + a.Perms }
+// String is zkCli's scheme:id:perms, quoted when the scheme or id holds
+// characters that would break the line apart (spaces, commas, brackets,
+// control characters).
+func (a aclView) String() string {
+	s := a.Scheme + ":" + a.ID + ":" + a.Perms
+	for _, r := range a.Scheme + a.ID {
+		if !unicode.IsGraphic(r) || unicode.IsSpace(r) || strings.ContainsRune(`,[]"`, r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
 
 func viewACL(acl []proto.ACL) []aclView {
 	out := make([]aclView, len(acl))

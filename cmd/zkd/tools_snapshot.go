@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -146,7 +147,7 @@ func viewNode(path string, n *tree.Node, withData bool) nodeView {
 
 func (v *nodeView) text(maxData int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s\n  czxid=%s mzxid=%s pzxid=%s ctime=%s mtime=%s\n", v.Path, v.Czxid, v.Mzxid, v.Pzxid, v.Ctime, v.Mtime)
+	fmt.Fprintf(&b, "%s\n  czxid=%s mzxid=%s pzxid=%s ctime=%s mtime=%s\n", displayPath(v.Path), v.Czxid, v.Mzxid, v.Pzxid, v.Ctime, v.Mtime)
 	fmt.Fprintf(&b, "  version=%d cversion=%d aversion=%d ephemeralOwner=%s (%s", v.Version, v.Cversion, v.Aversion, v.EphemeralOwner, v.Kind)
 	if v.TTL != nil {
 		fmt.Fprintf(&b, " %dms", *v.TTL)
@@ -413,6 +414,18 @@ func runSnapshotVerify(stdout, stderr io.Writer, args []string, f snapshotVerify
 		return &exitError{code: exitCorrupt, msg: fmt.Sprintf("snapshot verify: %d of %s corrupt", bad, plural(len(files), "file"))}
 	}
 	return nil
+}
+
+// displayPath is a znode path as the text dump shows it on its own line:
+// as it is, or quoted if it holds characters ZooKeeper never allows in a
+// path (control characters), which only a damaged file can contain.
+func displayPath(p string) string {
+	for _, r := range p {
+		if !unicode.IsGraphic(r) && r != ' ' {
+			return strconv.Quote(p)
+		}
+	}
+	return p
 }
 
 // znodeCount is the number of znodes in t. tree.NodeCount is ZooKeeper's

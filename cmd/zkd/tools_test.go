@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -946,4 +947,118 @@ func TestLogDumpUnwrittenFile(t *testing.T) {
 	if err != nil || !strings.HasSuffix(out, "end: 0 txns; the file is 4096 zero bytes (created but never written)\n") {
 		t.Errorf("%v\n%s", err, out)
 	}
+}
+
+// TestRestoreFallsBackFromBrokenSnapshot: recovery moves a corrupt newest
+// snapshot aside and loads the one before; during an import that happens
+// in memory only.
+func TestRestoreFallsBackFromBrokenSnapshot(t *testing.T) {
+	src := t.TempDir()
+	h := newHistory(t, src)
+	h.add(sessionA, proto.OpCreateSession, &txn.CreateSession{TimeOut: 30000})
+	h.create(sessionA, "/a", []byte("1"), false)
+	h.snapshot()
+	h.create(sessionA, "/b", []byte("2"), false)
+	h.snapshot()
+	h.create(sessionA, "/c", []byte("3"), false)
+	h.close()
+	broken := filepath.Join(src, "version-2", "snapshot.3")
+	b, _ := os.ReadFile(broken)
+	b[40] ^= 0xff
+	os.WriteFile(broken, b, 0o644)
+	before := dirContents(t, src)
+
+	dst := t.TempDir()
+	out, stderr, err := runTool(t, "snapshot", "restore", "--from", src, "--to", dst)
+	if err != nil {
+		t.Fatalf("restore: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"note: recovery moved " + broken + " aside as snapshot.3.broken; the source file was left as it is",
+		"snapshot 0x2 plus 2 txns replayed; last zxid 0x4",
+		"note: recovery logged 1 warning (on stderr)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(stderr, "snapshot failed to load") {
+		t.Errorf("stderr: %s", stderr)
+	}
+	if !maps.Equal(before, dirContents(t, src)) {
+		t.Fatal("restore changed the source")
+	}
+	got := recoverDir(t, dst, dst)
+	for path, data := range map[string]string{"/a": "1", "/b": "2", "/c": "3"} {
+		if n := got.Tree.Get(path); n == nil || string(n.Data) != data {
+			t.Errorf("%s: %+v", path, n)
+		}
+	}
+	if err := compareRecovered(recoverDir(t, src, src), got); err != nil {
+		t.Error(err)
+	}
+}
+
+// FuzzTextData checks that text output renders any data losslessly: a
+// quoted string that unquotes to the data, or hex that decodes to it.
+func FuzzTextData(f *testing.F) {
+	for _, seed := range [][]byte{nil, []byte("hello"), {0, 1, 0xff}, []byte("tab\tnew\nline"), []byte("ünïcödé"), []byte("\x1b[31m"), {0xe2, 0x82}} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s := textData(data, 0)
+		var back []byte
+		if rest, ok := strings.CutPrefix(s, "hex:"); ok {
+			b, err := hex.DecodeString(rest)
+			if err != nil {
+				t.Fatalf("%q: %v", s, err)
+			}
+			back = b
+		} else {
+			u, err := strconv.Unquote(s)
+			if err != nil {
+				t.Fatalf("%q: %v", s, err)
+			}
+			back = []byte(u)
+		}
+		if !bytes.Equal(back, data) {
+			t.Fatalf("%q renders as %s, which reads back as %q", data, s, back)
+		}
+		v, enc := viewData(data)
+		if enc == encodingUTF8 && v != string(data) || enc == encodingHex && v != hex.EncodeToString(data) {
+			t.Fatalf("JSON form %q %s of %q", v, enc, data)
+		}
+	})
+}
+
+// FuzzTxnView renders whatever decodes as a txn, as log dump does: the text
+// form has no raw newlines but the multi op separators, and the JSON form
+// is valid JSON.
+func FuzzTxnView(f *testing.F) {
+	f.Add(txn.Marshal(&txn.Txn{Header: txn.Header{ClientID: 1, Zxid: 2, Type: proto.OpCreate},
+		Body: &txn.Create{Path: "/a\nb", Data: []byte{0, 1}, ACL: openACL}}))
+	f.Add(txn.Marshal(&txn.Txn{Header: txn.Header{Zxid: 3, Type: proto.OpMulti}, Body: &txn.Multi{Ops: []txn.Op{
+		{Type: proto.OpSetData, Body: &txn.SetData{Path: "/x", Data: []byte("line\nbreak")}},
+		{Type: proto.OpError, Body: &txn.Error{Err: proto.ErrNoNode}}}}}))
+	f.Add(txn.Marshal(&txn.Txn{Header: txn.Header{Zxid: 4, Type: proto.OpCloseSession}, Body: &txn.CloseSession{Paths: []string{"/e"}, HasPaths: true},
+		Digest: &txn.Digest{Version: 2, TreeDigest: -1}}))
+	f.Fuzz(func(t *testing.T, entry []byte) {
+		tx, err := txn.Unmarshal(entry, 1<<20)
+		if err != nil {
+			return
+		}
+		v := viewTxn(16, tx)
+		lines := strings.Split(v.text(0), "\n")
+		if len(lines) != 1+len(v.Ops) {
+			t.Fatalf("%d lines for %d ops:\n%s", len(lines), len(v.Ops), v.text(0))
+		}
+		var buf bytes.Buffer
+		if err := jsonLine(&buf, &v); err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(buf.Bytes(), &m); err != nil || m["type"] != tx.Header.Type.String() {
+			t.Fatalf("JSON %s: %v", buf.Bytes(), err)
+		}
+	})
 }
