@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -286,7 +287,7 @@ func Compare(ctx context.Context, cfg CompareConfig) (*CompareReport, error) {
 			DurationS: cfg.Duration.Seconds(), WarmupS: cfg.Warmup.Seconds(),
 			Repeats: cfg.Repeats, ReadRatio: cfg.ReadRatio, ValueSize: cfg.ValueSize,
 			Prepopulate: cfg.Prepopulate, StartupRepeats: cfg.StartupRepeats,
-			ZooCfg: zooCfg("<dataDir>", 0),
+			ZooCfg: zooCfg("<dataDir>", "<port>"),
 		},
 		Commands: map[string][]string{
 			roleZkd:       cfg.Zkd.Argv("<zoo.cfg>"),
@@ -634,11 +635,14 @@ func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 
 // writeOutputs writes compare.json, summary.md and throughput.svg.
 func (c *comparison) writeOutputs() error {
-	data, err := json.MarshalIndent(c.report, "", "  ")
-	if err != nil {
+	var data bytes.Buffer
+	enc := json.NewEncoder(&data)
+	enc.SetEscapeHTML(false) // keep "<zoo.cfg>" readable
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(c.report); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(c.cfg.OutDir, "compare.json"), append(data, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(c.cfg.OutDir, "compare.json"), data.Bytes(), 0o644); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(c.cfg.OutDir, "summary.md"), []byte(c.report.Markdown()), 0o644); err != nil {

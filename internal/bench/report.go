@@ -37,9 +37,9 @@ func (r *CompareReport) Markdown() string {
 		}
 	}
 	s := r.Settings
-	fmt.Fprintf(&b, "\nEach run: %g s timed, one request in flight per session, %d-byte values, %d prepopulated znodes, mixed = %.0f%% get / %.0f%% set. "+
+	fmt.Fprintf(&b, "\nEach run: %g s timed, one request in flight per session, %d-byte values, %s prepopulated znodes, mixed = %.0f%% get / %.0f%% set. "+
 		"%d repeats per cell, servers alternated run by run after %g s of warm-up each. Total time %.0f s.\n",
-		s.DurationS, s.ValueSize, s.Prepopulate, s.ReadRatio*100, (1-s.ReadRatio)*100, s.Repeats, s.WarmupS, r.ElapsedS)
+		s.DurationS, s.ValueSize, thousands(float64(s.Prepopulate)), s.ReadRatio*100, (1-s.ReadRatio)*100, s.Repeats, s.WarmupS, r.ElapsedS)
 
 	b.WriteString("\n### Throughput and p99 latency\n\n")
 	b.WriteString("Median of the repeats, min–max in brackets; the ratio is taken run pair by run pair.\n\n")

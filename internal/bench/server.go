@@ -117,19 +117,19 @@ func classpathHasZooKeeper(classpath string) bool {
 // Apache's defaults for time and limits, no connection cap (64 sessions
 // from one address exceed the default of 60), four-letter words on, the
 // AdminServer off, listening on loopback only.
-func zooCfg(dataDir string, port int) string {
+func zooCfg(dataDir, clientPort string) string {
 	return fmt.Sprintf(`# written by zkd bench compare; zkd and Apache ZooKeeper read the same file
 tickTime=2000
 initLimit=10
 syncLimit=5
 dataDir=%s
-clientPort=%d
+clientPort=%s
 clientPortAddress=127.0.0.1
 maxClientCnxns=0
 forceSync=yes
 4lw.commands.whitelist=*
 admin.enableServer=false
-`, dataDir, port)
+`, dataDir, clientPort)
 }
 
 // serverProcess is one server this package started and must stop.
@@ -150,7 +150,7 @@ func newServerProcess(spec ServerSpec, dir string, port int) (*serverProcess, er
 	if err := os.MkdirAll(p.dataDir(), 0o755); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(p.cfgPath(), []byte(zooCfg(p.dataDir(), port)), 0o644); err != nil {
+	if err := os.WriteFile(p.cfgPath(), []byte(zooCfg(p.dataDir(), strconv.Itoa(port))), 0o644); err != nil {
 		return nil, err
 	}
 	return p, nil
