@@ -519,8 +519,7 @@ func expandLogArgs(args []string) ([]string, error) {
 	return files, nil
 }
 
-func runLogVerify(stdout, stderr io.Writer, args []string, f logVerifyFlags) error {
-	out := stdout
+func runLogVerify(out, stderr io.Writer, args []string, f logVerifyFlags) error {
 	files, err := expandLogArgs(args)
 	if err != nil {
 		return err
@@ -528,7 +527,7 @@ func runLogVerify(stdout, stderr io.Writer, args []string, f logVerifyFlags) err
 	var read atomic.Int64
 	var current atomic.Value
 	current.Store("")
-	p := startProgress(stdout, stderr, f.progress, func() string {
+	p := startProgress(out, stderr, f.progress, func() string {
 		return fmt.Sprintf("log verify %s: read %s", current.Load(), mib(read.Load()))
 	})
 	defer p.finish()

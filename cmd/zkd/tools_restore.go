@@ -165,8 +165,7 @@ func (w warnCounter) WithGroup(n string) slog.Handler {
 	return warnCounter{w.Handler.WithGroup(n), w.warns}
 }
 
-func runRestore(stdout, stderr io.Writer, f restoreFlags) error {
-	out := stdout
+func runRestore(out, stderr io.Writer, f restoreFlags) error {
 	var err error
 	if f.fromLog == "" {
 		f.fromLog = f.from
@@ -226,7 +225,7 @@ func runRestore(stdout, stderr io.Writer, f restoreFlags) error {
 	var phase atomic.Value
 	phase.Store("recovering the source")
 	var written atomic.Int64
-	p := startProgress(stdout, stderr, f.progress, func() string {
+	p := startProgress(out, stderr, f.progress, func() string {
 		return fmt.Sprintf("restore: %s: read %s, wrote %s", phase.Load(), mib(src.read.Load()), mib(written.Load()))
 	})
 	defer p.finish()
@@ -248,8 +247,12 @@ func runRestore(stdout, stderr io.Writer, f restoreFlags) error {
 	}
 	t := rec.Tree
 	zxid := t.LastZxid()
-	fmt.Fprintf(out, "source: %s (logs in %s): snapshot 0x%x plus %s replayed; last zxid %s\n",
-		f.from, f.fromLog, uint64(rec.SnapshotZxid), plural(rec.Replayed, "txn"), hexID(zxid))
+	loaded := "no snapshot"
+	if len(snaps) > 0 {
+		loaded = "loaded snapshot " + hexID(rec.SnapshotZxid)
+	}
+	fmt.Fprintf(out, "source: %s (logs in %s): %s, replayed %s; last zxid %s\n",
+		f.from, f.fromLog, loaded, plural(rec.Replayed, "txn"), hexID(zxid))
 
 	// Check the recovered tree before writing it.
 	phase.Store("checking the tree")

@@ -384,14 +384,13 @@ func expandSnapshotArgs(args []string) ([]string, error) {
 	return files, nil
 }
 
-func runSnapshotVerify(stdout, stderr io.Writer, args []string, f snapshotVerifyFlags) error {
-	out := stdout
+func runSnapshotVerify(out, stderr io.Writer, args []string, f snapshotVerifyFlags) error {
 	files, err := expandSnapshotArgs(args)
 	if err != nil {
 		return err
 	}
 	var done atomic.Int64
-	p := startProgress(stdout, stderr, f.progress, func() string {
+	p := startProgress(out, stderr, f.progress, func() string {
 		return fmt.Sprintf("snapshot verify: %d of %d files checked", done.Load(), len(files))
 	})
 	defer p.finish()

@@ -712,7 +712,7 @@ func TestRestoreApacheFixture(t *testing.T) {
 		t.Fatalf("restore: %v\n%s", err, out)
 	}
 	for _, want := range []string{
-		"snapshot 0x13 plus 1 txn replayed; last zxid 0x14",
+		"loaded snapshot 0x13, replayed 1 txn; last zxid 0x14",
 		"restored 14 znodes and 1 session, last zxid 0x14",
 		"wrote " + filepath.Join(dst, "version-2", "snapshot.14"),
 	} {
@@ -765,7 +765,7 @@ func TestRestoreReplaysLogsAndLeavesTornSourceAlone(t *testing.T) {
 	if err != nil {
 		t.Fatalf("restore: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "note: recovery cut "+newest) || !strings.Contains(out, "snapshot 0x5 plus 10 txns replayed; last zxid 0xf") {
+	if !strings.Contains(out, "note: recovery cut "+newest) || !strings.Contains(out, "loaded snapshot 0x5, replayed 10 txns; last zxid 0xf") {
 		t.Errorf("output:\n%s", out)
 	}
 	if !strings.Contains(out, "start zkd (or Apache ZooKeeper) with dataDir="+dst+" dataLogDir="+dstLog) {
@@ -975,7 +975,7 @@ func TestRestoreFallsBackFromBrokenSnapshot(t *testing.T) {
 	}
 	for _, want := range []string{
 		"note: recovery moved " + broken + " aside as snapshot.3.broken; the source file was left as it is",
-		"snapshot 0x2 plus 2 txns replayed; last zxid 0x4",
+		"loaded snapshot 0x2, replayed 2 txns; last zxid 0x4",
 		"note: recovery logged 1 warning (on stderr)",
 	} {
 		if !strings.Contains(out, want) {
