@@ -55,7 +55,7 @@ Examples:
 	cmd.Flags().StringVar(&f.config, "config", "", "zoo.cfg to read dataDir and dataLogDir (and autopurge.snapRetainCount) from")
 	cmd.Flags().StringVar(&f.dataDir, "dataDir", "", "the snapshot directory (holding version-2)")
 	cmd.Flags().StringVar(&f.dataLogDir, "dataLogDir", "", "the transaction log directory (default: dataDir)")
-	cmd.Flags().IntVarP(&f.count, "count", "n", storage.MinRetainCount, "snapshots to keep, 3 or more (default: autopurge.snapRetainCount with --config, else 3)")
+	cmd.Flags().IntVarP(&f.count, "count", "n", 0, "snapshots to keep, 3 or more (default: autopurge.snapRetainCount with --config, else 3)")
 	return cmd
 }
 
