@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -97,6 +98,9 @@ func Recover(fsys storage.FS, cfg *config.Config, log *slog.Logger) (*Recovered,
 	if digestMismatches > 0 {
 		log.Warn("tree digest differs from the digest recorded in logged txns", "txns", digestMismatches)
 	}
+	// Loading held the snapshot file and decode buffers; hand that memory
+	// back now rather than when the scavenger gets to it.
+	debug.FreeOSMemory()
 	log.Info("data recovered", "last_zxid", hexZxid(t.LastZxid()), "replayed_txns", rec.Replayed,
 		"nodes", t.NodeCount(), "sessions", len(sessions), "took", time.Since(start).Round(time.Millisecond).String())
 	return rec, nil
@@ -241,24 +245,38 @@ func (sn *snapshotter) applied() {
 	}
 }
 
-// take writes a snapshot of the tree as it is now. serialize runs under the
-// caller-provided lock.
-func (sn *snapshotter) take(capture func() (body []byte, zxid, digest int64, sessions map[int64]int32)) error {
+// take writes a snapshot of the tree as it is now. The tree's read lock is
+// held while the tree is streamed into the file (page cache), so the
+// snapshot is exact rather than fuzzy and needs no copy of the tree in
+// memory; writes keep being persisted meanwhile and only their apply
+// waits. The fsync and rename happen after the lock is released.
+func (sn *snapshotter) take(s *Server) error {
 	start := time.Now()
 	if sn.roll != nil {
 		if err := sn.roll(); err != nil {
 			return err
 		}
 	}
-	body, zxid, digest, sessions := capture()
-	captured := time.Since(start)
+	s.sessMu.Lock()
+	sessions := s.sessions.Snapshot()
+	s.sessMu.Unlock()
+	s.dbMu.RLock()
+	var unlock sync.Once
+	release := func() { unlock.Do(s.dbMu.RUnlock) }
+	defer release()
+	zxid, digest := s.tree.LastZxid(), s.tree.Digest()
 	snap := storage.Snapshot{Zxid: zxid, Sessions: sessions}
 	if sn.cfg.DigestEnabled {
 		snap.Digest = &storage.ZxidDigest{Zxid: zxid, Version: txn.DigestVersion, Digest: digest}
 	}
+	var held time.Duration
 	info, err := storage.WriteSnapshot(sn.fsys, sn.cfg.DataDir, snap,
-		func(e *jute.Encoder, flush func([]byte) error) error { return flush(body) },
+		func(e *jute.Encoder, flush func([]byte) error) error {
+			defer func() { release(); held = time.Since(start) }()
+			return s.tree.SerializeStream(e, flush)
+		},
 		storage.SnapshotOptions{Compression: sn.cfg.SnapshotCompression, MaxEntrySize: sn.cfg.JuteMaxBuffer, Logger: sn.log})
+	release()
 	if err != nil {
 		return fmt.Errorf("writing snapshot 0x%x: %w", uint64(zxid), err)
 	}
@@ -266,22 +284,9 @@ func (sn *snapshotter) take(capture func() (body []byte, zxid, digest int64, ses
 	sn.lastZxid = zxid
 	sn.taken++
 	sn.mu.Unlock()
-	sn.log.Info("snapshot taken", "path", info.Path, "zxid", hexZxid(zxid), "bytes", len(body),
-		"capture", captured.Round(time.Millisecond).String(), "took", time.Since(start).Round(time.Millisecond).String())
+	sn.log.Info("snapshot taken", "path", info.Path, "zxid", hexZxid(zxid),
+		"tree_lock_held", held.Round(time.Millisecond).String(), "took", time.Since(start).Round(time.Millisecond).String())
 	return nil
-}
-
-// captureSnapshot serializes the tree and session table consistently.
-func (s *Server) captureSnapshot() (body []byte, zxid, digest int64, sessions map[int64]int32) {
-	s.sessMu.Lock()
-	sessions = s.sessions.Snapshot()
-	s.sessMu.Unlock()
-	s.dbMu.RLock()
-	e := jute.NewEncoder(make([]byte, 0, 1<<16))
-	s.tree.Serialize(e)
-	zxid, digest = s.tree.LastZxid(), s.tree.Digest()
-	s.dbMu.RUnlock()
-	return e.Bytes(), zxid, digest, sessions
 }
 
 // snapshotLoop takes the snapshots the apply loop asks for, and purges old
@@ -299,7 +304,7 @@ func (s *Server) snapshotLoop() {
 		case <-s.stopping:
 			return
 		case <-s.snap.trigger:
-			if err := s.snap.take(s.captureSnapshot); err != nil {
+			if err := s.snap.take(s); err != nil {
 				s.fatal("%v", err)
 				return
 			}
@@ -350,7 +355,7 @@ func OpenDurable(cfg *config.Config, log *slog.Logger, opts Options) (*Server, e
 	// background, so that a restart serves as soon as the log is replayed.
 	switch {
 	case rec.SnapshotZxid == 0 && rec.Replayed == 0:
-		if err := newSnapshotter(fsys, cfg, log, nil).take(s.captureSnapshot); err != nil {
+		if err := newSnapshotter(fsys, cfg, log, nil).take(s); err != nil {
 			p.Close()
 			return nil, err
 		}
