@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"os"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -33,7 +32,7 @@ type Recovered struct {
 func Recover(fsys storage.FS, cfg *config.Config, log *slog.Logger) (*Recovered, error) {
 	start := time.Now()
 	for _, d := range []string{cfg.DataDir, cfg.DataLogDir} {
-		info, err := os.Stat(d)
+		info, err := fsys.Stat(d)
 		if err != nil {
 			return nil, fmt.Errorf("data directory %s: %w (create it or set dataDir/dataLogDir in zoo.cfg)", d, err)
 		}
@@ -57,7 +56,8 @@ func Recover(fsys storage.FS, cfg *config.Config, log *slog.Logger) (*Recovered,
 		return nil, fmt.Errorf("loading snapshot: %w", err)
 	default:
 		t.SetLastZxid(snap.Zxid)
-		if snap.Digest != nil && snap.Digest.Zxid == snap.Zxid && snap.Digest.Digest != t.Digest() {
+		// ZooKeeper records digest 0 when it has none yet (snapshot.0).
+		if snap.Digest != nil && snap.Digest.Digest != 0 && snap.Digest.Zxid == snap.Zxid && snap.Digest.Digest != t.Digest() {
 			log.Warn("snapshot digest differs from the tree it holds", "snapshot", info.Path,
 				"recorded", snap.Digest.Digest, "computed", t.Digest())
 		}
