@@ -94,3 +94,19 @@ func TestUnifiedDiff(t *testing.T) {
 		t.Errorf("identical inputs produced hunks:\n%s", d)
 	}
 }
+
+func TestCountGoTestResults(t *testing.T) {
+	out := `=== RUN   TestA
+--- PASS: TestA (0.01s)
+=== RUN   TestB
+    --- PASS: TestB/sub (0.00s)
+    --- FAIL: TestB/other (0.00s)
+--- FAIL: TestB (0.02s)
+--- SKIP: TestC (0.00s)
+FAIL
+`
+	c := countGoTestResults(out)
+	if c.passed != 2 || c.skipped != 1 || strings.Join(c.failed, ",") != "TestB/other,TestB" {
+		t.Errorf("counts = %+v", c)
+	}
+}

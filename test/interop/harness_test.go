@@ -130,15 +130,7 @@ func (s *Server) end(sig syscall.Signal) {
 
 // LogTail returns the last n lines of the server log, for failure messages.
 func (s *Server) LogTail(n int) string {
-	data, err := os.ReadFile(s.logPath)
-	if err != nil {
-		return fmt.Sprintf("(cannot read %s: %v)", s.logPath, err)
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	return tailFile(s.logPath, n)
 }
 
 // StartApache starts Debian's Apache ZooKeeper 3.8 standalone and waits until it
@@ -379,11 +371,7 @@ func tailFile(path string, n int) string {
 	if err != nil {
 		return fmt.Sprintf("(cannot read %s: %v)", path, err)
 	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	return tailLines(string(data), n)
 }
 
 // Dependencies fail the test rather than skip it: a missing client would
