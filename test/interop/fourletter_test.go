@@ -33,7 +33,7 @@ var mntrCoreKeys = []string{
 
 var (
 	numberRE = regexp.MustCompile(`0x[0-9a-fA-F]+|\d+`)
-	lopRE   = regexp.MustCompile(`lop=[A-Z]+`)
+	lopRE    = regexp.MustCompile(`lop=[A-Z]+`)
 	// " /127.0.0.1:60500[1](queued=0,...)"
 	consLineRE = regexp.MustCompile(`^ /([0-9.]+):(\d+)\[(\d+)\]\((.*)\)$`)
 )
