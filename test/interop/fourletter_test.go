@@ -189,6 +189,8 @@ func flwConf(tr *transcript, out, addr string) {
 			tr.printf("clientPort is the server's port: %v", value == port)
 		case key == "dataDir" || key == "dataLogDir":
 			tr.printf("%s is <dataDir>/version-2: %v", key, filepath.Base(value) == "version-2" && filepath.Base(filepath.Dir(value)) == "data")
+		case versionRE.MatchString(value):
+			tr.printf("%s=%s", key, value) // normalized to VERSION
 		default:
 			tr.printf("%s=%s", key, shape(value))
 		}
@@ -257,7 +259,9 @@ func flwEnvi(tr *transcript, out string) {
 	}
 }
 
-var mntrLineRE = regexp.MustCompile(`^zk_[a-z0-9_]+\t\S.*$`)
+// mntr keys are not only [a-z0-9_]: Apache's per-namespace metrics embed the
+// first path component, e.g. zk_avg_climt-w_read_per_namespace.
+var mntrLineRE = regexp.MustCompile(`^zk_[^\t\s]+\t\S.*$`)
 
 func flwMntr(tr *transcript, out string) {
 	lines := splitLines(out)
