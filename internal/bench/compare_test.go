@@ -107,7 +107,7 @@ func TestBenchCommandJSONAgainstApache(t *testing.T) {
 		t.Errorf("throughput %v over %v s", res.OpsPerSecond, res.ElapsedS)
 	}
 
-	conn, err := openSession(context.Background(), []string{p.endpoint()}, 10*time.Second, 10*time.Second, nil)
+	conn, err := openSession(context.Background(), []string{p.endpoint()}, 10*time.Second, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

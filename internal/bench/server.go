@@ -23,6 +23,8 @@ var (
 	ErrNoZooKeeper  = errors.New("bench: Apache ZooKeeper not found (install Debian's zookeeper package)")
 	ErrServerExited = errors.New("bench: server exited")
 	ErrNoSnapshot   = errors.New("bench: no snapshot in the data directory")
+
+	errNoAnswer = errors.New("bench: connected but no session granted")
 )
 
 // How long a stopped server may take to exit on SIGTERM before it is killed.
@@ -329,8 +331,6 @@ const (
 	probeFirstAnswerWithin = 100 * time.Millisecond
 	probeMaxAnswerWithin   = time.Second
 )
-
-var errNoAnswer = errors.New("bench: connected but no session granted")
 
 // awaitFirstWrite connects as soon as the server accepts and creates one
 // persistent znode; it returns the time from exec to that create's

@@ -26,18 +26,8 @@ const sessionEstablishTimeout = 30 * time.Second
 
 // openSession connects and waits until the server has granted a session, so
 // that session setup never falls inside a timed interval.
-// A nil hosts keeps go-zookeeper's own host provider.
-func openSession(ctx context.Context, endpoints []string, timeout, establishWithin time.Duration, hosts zk.HostProvider) (*zk.Conn, error) {
-	var (
-		conn   *zk.Conn
-		events <-chan zk.Event
-		err    error
-	)
-	if hosts != nil {
-		conn, events, err = zk.Connect(endpoints, timeout, zk.WithLogger(quietLogger{}), zk.WithLogInfo(false), zk.WithHostProvider(hosts))
-	} else {
-		conn, events, err = zk.Connect(endpoints, timeout, zk.WithLogger(quietLogger{}), zk.WithLogInfo(false))
-	}
+func openSession(ctx context.Context, endpoints []string, timeout, establishWithin time.Duration) (*zk.Conn, error) {
+	conn, events, err := zk.Connect(endpoints, timeout, zk.WithLogger(quietLogger{}), zk.WithLogInfo(false))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoSession, err)
 	}
@@ -79,7 +69,7 @@ func openSessions(ctx context.Context, endpoints []string, n int, timeout time.D
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			conns[i], errs[i] = openSession(ctx, endpoints, timeout, sessionEstablishTimeout, nil)
+			conns[i], errs[i] = openSession(ctx, endpoints, timeout, sessionEstablishTimeout)
 		}()
 	}
 	wg.Wait()
