@@ -21,6 +21,7 @@ import (
 const (
 	testComparePortBase = 22810
 	testBenchPort       = 22812
+	testBusyPort        = 22813
 )
 
 // requireApache fails, not skips, without Java or ZooKeeper: CI must have
@@ -283,5 +284,21 @@ func TestCompareShort(t *testing.T) {
 			c.Close()
 			t.Errorf("a server still listens on port %d after the comparison", port)
 		}
+	}
+}
+
+func TestServerRefusesABusyPort(t *testing.T) {
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(testBusyPort)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	p, err := newServerProcess(ZkdSpec("/bin/true"), t.TempDir(), testBusyPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.start(); !errors.Is(err, ErrPortInUse) {
+		p.stop()
+		t.Fatalf("start on a busy port: err = %v, want ErrPortInUse", err)
 	}
 }

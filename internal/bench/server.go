@@ -23,6 +23,7 @@ var (
 	ErrNoZooKeeper  = errors.New("bench: Apache ZooKeeper not found (install Debian's zookeeper package)")
 	ErrServerExited = errors.New("bench: server exited")
 	ErrNoSnapshot   = errors.New("bench: no snapshot in the data directory")
+	ErrPortInUse    = errors.New("bench: port already in use")
 
 	errNoAnswer = errors.New("bench: connected but no session granted")
 )
@@ -164,7 +165,13 @@ func (p *serverProcess) logPath() string  { return filepath.Join(p.dir, "server.
 func (p *serverProcess) endpoint() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(p.port)) }
 
 // start execs the server; the clock for time-to-first-write starts here.
+// A port that already answers is refused: the probe would otherwise time
+// another server.
 func (p *serverProcess) start() error {
+	if conn, err := net.DialTimeout("tcp", p.endpoint(), time.Second); err == nil {
+		conn.Close()
+		return fmt.Errorf("%w: %s (another server would be measured instead of %s)", ErrPortInUse, p.endpoint(), p.spec.Name)
+	}
 	logFile, err := os.OpenFile(p.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
