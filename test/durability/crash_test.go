@@ -399,7 +399,9 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 				crashWriter(c, model, iter, w, wrng, stop)
 			}()
 		}
+		model.mu.Lock()
 		before := model.acked
+		model.mu.Unlock()
 		time.Sleep(time.Duration(50+rng.IntN(451)) * time.Millisecond)
 		for _, c := range clients {
 			c.block()
@@ -459,7 +461,7 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 // settles the model on what it serves.
 func verifyCrashRecovery(t *testing.T, cfg *zooConfig, m *crashModel, crash int) {
 	t.Helper()
-	c := mustDial(t, cfg.Addr(), crashSession)
+	c := mustDial(t, cfg.Addr(), readerSession)
 	got := readCrashTree(t, c)
 	c.Close()
 	if bad := m.check(got); len(bad) > 0 {

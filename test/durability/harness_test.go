@@ -31,6 +31,11 @@ const (
 	startTimeout = 40 * time.Second
 	stopTimeout  = 15 * time.Second
 
+	// readerSession is the session timeout of clients that check a
+	// server: the most tickTime=500 allows, so that a loaded machine
+	// does not expire them mid-check.
+	readerSession = 10 * time.Second
+
 	kindZkd    = "zkd"
 	kindApache = "apache"
 
@@ -186,7 +191,8 @@ type proc struct {
 	cfg     *zooConfig
 	outPath string
 	cmd     *exec.Cmd
-	started time.Time
+	started time.Time // launched
+	ready   time.Time // first seen serving
 	exited  chan struct{}
 	waitErr error
 	endOnce sync.Once
@@ -274,6 +280,7 @@ func (p *proc) waitReady(timeout time.Duration) error {
 		}
 		if reply, err := fourLetterWord(p.cfg.Addr(), "ruok", time.Second); err == nil && reply == "imok" {
 			if srvr, err := fourLetterWord(p.cfg.Addr(), "srvr", time.Second); err == nil && strings.HasPrefix(srvr, "Zookeeper version:") {
+				p.ready = time.Now()
 				return nil
 			}
 		}

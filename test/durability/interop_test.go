@@ -47,7 +47,7 @@ func handOver(t *testing.T, cfg *zooConfig, from *proc, toKind string, live *cli
 	c := dialAlice(t, cfg.Addr())
 	defer c.Close()
 	timeout := liveSessionMs * time.Millisecond
-	deadline := to.started.Add(timeout + 10*time.Second)
+	deadline := to.ready.Add(timeout + 10*time.Second)
 	for {
 		// One session's ephemerals go in one closeSession txn, and one
 		// session's reads see txns in order: once one is gone, the ones
@@ -71,16 +71,16 @@ func handOver(t *testing.T, cfg *zooConfig, from *proc, toKind string, live *cli
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("ephemerals %v of the abandoned session still exist %v after %s started (session timeout %v)",
-				ephemerals, time.Since(to.started).Round(time.Millisecond), toKind, timeout)
+			t.Fatalf("ephemerals %v of the abandoned session still exist %v after %s served (session timeout %v)",
+				ephemerals, time.Since(to.ready).Round(time.Millisecond), toKind, timeout)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	if gone := time.Since(to.started); gone < timeout {
 		t.Errorf("ephemerals expired %v after %s started, before the session timeout %v", gone.Round(time.Millisecond), toKind, timeout)
 	}
-	t.Logf("%s: the abandoned session's ephemerals expired %v after start (timeout %v)",
-		toKind, time.Since(to.started).Round(100*time.Millisecond), timeout)
+	t.Logf("%s: the abandoned session's ephemerals expired %v after launch, %v after serving (session timeout %v)",
+		toKind, time.Since(to.started).Round(100*time.Millisecond), time.Since(to.ready).Round(100*time.Millisecond), timeout)
 
 	// Expiry removes the ephemerals and touches their parents' child
 	// stats; everything else stays as it was.

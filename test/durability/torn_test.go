@@ -31,7 +31,7 @@ type tornData struct {
 
 func writeTornNodes(t *testing.T, cfg *zooConfig, prefix string, n int) []string {
 	t.Helper()
-	c := mustDial(t, cfg.Addr(), 2*time.Second)
+	c := mustDial(t, cfg.Addr(), readerSession)
 	var paths []string
 	for i := range n {
 		path := fmt.Sprintf("%s/%s-%03d", tornRoot, prefix, i)
@@ -49,7 +49,7 @@ func prepareTornData(t *testing.T) tornData {
 	cfg := newZooConfig(t, filepath.Join(dir, "base"))
 	cfg.PreAllocSizeKB = 128 // keeps the copies small; still preallocated
 	p := startServer(t, kindZkd, cfg)
-	c := mustDial(t, cfg.Addr(), 2*time.Second)
+	c := mustDial(t, cfg.Addr(), readerSession)
 	if _, err := c.Create(tornRoot, nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +335,7 @@ func TestTornTailRecovery(t *testing.T) {
 			}
 
 			// The repaired directory goes on: one more write, a crash, a restart.
-			c := mustDial(t, cfg.Addr(), 2*time.Second)
+			c := mustDial(t, cfg.Addr(), readerSession)
 			after := tornRoot + "/after-repair"
 			if _, err := c.Create(after, []byte(after), 0, zk.WorldACL(zk.PermAll)); err != nil {
 				t.Fatalf("create %s: %v", after, err)
@@ -445,7 +445,7 @@ func checkRefusal(t *testing.T, p *proc, want corruption) {
 // tornRoot itself), each holding its own path as data.
 func checkTornTree(t *testing.T, cfg *zooConfig, want, lost []string) {
 	t.Helper()
-	c := mustDial(t, cfg.Addr(), 2*time.Second)
+	c := mustDial(t, cfg.Addr(), readerSession)
 	defer c.Close()
 	names, _, err := c.Children(tornRoot)
 	if err != nil {

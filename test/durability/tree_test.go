@@ -33,7 +33,7 @@ var (
 // dialAlice connects and authenticates as the digest user.
 func dialAlice(t testing.TB, addr string) *client {
 	t.Helper()
-	c := mustDial(t, addr, 4*time.Second)
+	c := mustDial(t, addr, readerSession)
 	if err := c.AddAuth("digest", []byte(digestUser+":"+digestPass)); err != nil {
 		t.Fatalf("addauth digest %s: %v", digestUser, err)
 	}
