@@ -15,5 +15,6 @@
 // goroutine under the tree's read lock, behind that connection's pending
 // writes (ZooKeeper's FIFO client order).
 //
-// Lock order: prepMu → dbMu; sessMu and the watch manager's mutex are leaves.
+// Lock order: prepMu → dbMu, applyMu → dbMu; sessMu, the watch manager's
+// mutex and a connection's locks are leaves.
 package server

@@ -149,6 +149,7 @@ func (s *Server) applyLoop() {
 }
 
 func (s *Server) apply(r *request) {
+	s.applyMu.Lock()
 	s.dbMu.Lock()
 	res := s.tree.Apply(r.txn)
 	for _, ev := range res.Events {
@@ -156,6 +157,7 @@ func (s *Server) apply(r *request) {
 	}
 	s.recordDigest(r.zxid)
 	s.dbMu.Unlock()
+	s.applyMu.Unlock()
 	r.result = res
 	if r.txn.Header.Type != proto.OpError && r.op != proto.OpMulti && res.Err != proto.OK {
 		// Prep validated this txn against the pending tree, so the tree
