@@ -233,7 +233,7 @@ func (t *Tree) createNode(path string, data []byte, acl []proto.ACL, owner int64
 		return nil, proto.ErrNoNode
 	}
 	entry := t.acls.intern(acl)
-	if existing := t.Get(path); existing != nil {
+	if existing := parent.child(name); existing != nil {
 		// ZooKeeper gives the existing znode the txn's ACL (fuzzy snapshots
 		// may hold it with an ACL id their cache lacks).
 		t.acls.attach(existing, entry)
@@ -258,7 +258,7 @@ func (t *Tree) createNode(path string, data []byte, acl []proto.ACL, owner int64
 		},
 	}
 	t.acls.attach(child, entry)
-	parent.addChild(strings.Clone(name), child)
+	parent.addChild(name, child)
 	parent.digest = t.nodeDigest(parentPath, parent)
 	t.digest += int64(parent.digest)
 
@@ -322,10 +322,8 @@ func (t *Tree) deleteNode(path string, zxid int64, events *[]Event) proto.Code {
 // ZooKeeper's prep step never deletes a znode with children; if a txn does,
 // its descendants go with it, without events.
 func (t *Tree) forget(path string, n *Node) {
-	if n.kids != nil {
-		for name, k := range n.kids.byName {
-			t.forget(path+"/"+name, k)
-		}
+	if ks := n.kids; ks != nil {
+		ks.each(func(k *Node) { t.forget(path+"/"+string(ks.nameOf(k)), k) })
 	}
 	t.digest -= int64(n.digest)
 	t.nodes--

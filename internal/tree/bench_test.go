@@ -153,3 +153,54 @@ func BenchmarkDeserialize100k(b *testing.B) {
 		}
 	}
 }
+
+// wideSnapshot is the tree section of a snapshot holding znodes
+// /zkbench/data/k0000000… with 100-byte values below one parent, the shape
+// `zkd bench --prepopulate` leaves behind.
+func wideSnapshot(tb testing.TB, znodes int) []byte {
+	tr := New()
+	acl := func() []proto.ACL { return append([]proto.ACL(nil), proto.OpenACLUnsafe...) }
+	zxid := int64(1)
+	for _, p := range []string{"/zkbench", "/zkbench/data"} {
+		tr.Apply(createTxn(zxid, p, nil, acl()))
+		zxid++
+	}
+	for i := 0; i < znodes; i++ {
+		data := make([]byte, 100)
+		data[0] = byte(i)
+		if r := tr.Apply(createTxn(zxid, fmt.Sprintf("/zkbench/data/k%07d", i), data, acl())); r.Err != proto.OK {
+			tb.Fatal(r.Err)
+		}
+		zxid++
+	}
+	e := jute.NewEncoder(nil)
+	tr.Serialize(e)
+	return e.Bytes()
+}
+
+// BenchmarkDeserializeMillion loads a snapshot of 1,000,000 znodes of 100
+// bytes below one parent and reports the heap the loaded tree holds beyond
+// its data bytes.
+func BenchmarkDeserializeMillion(b *testing.B) {
+	const znodes = 1_000_000
+	snap := wideSnapshot(b, znodes)
+	b.SetBytes(int64(len(snap)))
+	b.ReportAllocs()
+	var tr *Tree
+	for b.Loop() {
+		tr = nil
+		b.StopTimer()
+		before := heapInUse()
+		b.StartTimer()
+		var err error
+		tr, err = Deserialize(jute.NewDecoder(snap, 0))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		after := heapInUse()
+		b.ReportMetric(float64(after-before)/float64(znodes)-100, "overhead-bytes/znode")
+		b.StartTimer()
+	}
+	runtime.KeepAlive(tr)
+}

@@ -13,8 +13,8 @@ import (
 // clocks, no randomness, no files or sockets. Its non-test files may import
 // only these.
 var allowedImports = map[string]bool{
-	"cmp": true, "encoding/binary": true, "errors": true, "fmt": true, "hash/crc32": true,
-	"math": true, "slices": true, "sort": true, "strconv": true, "strings": true,
+	"bytes": true, "cmp": true, "encoding/binary": true, "errors": true, "fmt": true, "hash/crc32": true,
+	"math": true, "math/bits": true, "slices": true, "sort": true, "strconv": true, "strings": true,
 	"unicode/utf8":                      true,
 	"github.com/zkd/zkd/internal/jute":  true,
 	"github.com/zkd/zkd/internal/proto": true,

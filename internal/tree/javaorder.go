@@ -15,7 +15,7 @@ import (
 
 // javaStringHash is String.hashCode of the Java string that s decodes to
 // (UTF-16 units; invalid UTF-8 bytes become U+FFFD).
-func javaStringHash(s string) int32 {
+func javaStringHash[T string | []byte](s T) int32 {
 	var h int32
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -24,7 +24,7 @@ func javaStringHash(s string) int32 {
 			i++
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := decodeRune(s[i:])
 		i += size
 		if r >= 0x10000 {
 			r -= 0x10000
@@ -35,6 +35,14 @@ func javaStringHash(s string) int32 {
 		}
 	}
 	return h
+}
+
+// decodeRune is utf8.DecodeRune or utf8.DecodeRuneInString.
+func decodeRune[T string | []byte](s T) (rune, int) {
+	if b, ok := any(s).([]byte); ok {
+		return utf8.DecodeRune(b)
+	}
+	return utf8.DecodeRuneInString(string(s))
 }
 
 // javaLength is String.length() of the Java string s decodes to.
@@ -60,7 +68,7 @@ func javaLength(s string) int64 {
 // javaSpread is HashMap.hash: the high half folded into the low half.
 func javaSpread(h int32) uint32 { return uint32(h) ^ uint32(h)>>16 }
 
-func javaBucket(name string, tableSize int32) uint32 {
+func javaBucket[T string | []byte](name T, tableSize int32) uint32 {
 	return javaSpread(javaStringHash(name)) & uint32(tableSize-1)
 }
 
@@ -76,8 +84,7 @@ func javaTableSizeFor(c int) int {
 // javaChild is a child with its place in Java's iteration order.
 type javaChild struct {
 	bucket uint32
-	seq    uint32
-	name   string
+	seq    uint32 // the name's arena offset, which grows with insertion order
 	node   *Node
 }
 
@@ -85,9 +92,9 @@ type javaChild struct {
 // by bucket, then by insertion. It reuses buf.
 func childrenInJavaOrder(ks *childSet, buf []javaChild) []javaChild {
 	buf = buf[:0]
-	for name, n := range ks.byName {
-		buf = append(buf, javaChild{javaBucket(name, ks.javaCap), n.seq, name, n})
-	}
+	ks.each(func(n *Node) {
+		buf = append(buf, javaChild{javaBucket(ks.nameOf(n), ks.javaCap), n.name, n})
+	})
 	slices.SortFunc(buf, func(a, b javaChild) int {
 		if c := cmp.Compare(a.bucket, b.bucket); c != 0 {
 			return c

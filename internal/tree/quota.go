@@ -107,9 +107,7 @@ func (t *Tree) recountQuota(prefix string) {
 			count++
 			bytes += int64(len(n.Data))
 			if n.kids != nil {
-				for _, k := range n.kids.byName {
-					add(k)
-				}
+				n.kids.each(add)
 			}
 		}
 		add(sub)

@@ -81,17 +81,18 @@ func (s *serializer) node(n *Node, depth int) {
 		}
 		e.Reset()
 	}
-	if n.kids == nil || len(n.kids.byName) == 0 {
+	ks := n.kids
+	if ks == nil || ks.count() == 0 {
 		return
 	}
 	if len(s.order) <= depth {
 		s.order = append(s.order, nil)
 	}
-	s.order[depth] = childrenInJavaOrder(n.kids, s.order[depth])
+	s.order[depth] = childrenInJavaOrder(ks, s.order[depth])
 	base := len(s.path)
 	for i := range s.order[depth] {
 		c := &s.order[depth][i]
-		s.path = append(append(s.path[:base], '/'), c.name...)
+		s.path = append(append(s.path[:base], '/'), ks.nameOf(c.node)...)
 		s.node(c.node, depth+1)
 		if s.err != nil {
 			return
@@ -109,6 +110,7 @@ func Deserialize(d *jute.Decoder) (*Tree, error) {
 	if err := t.readACLs(d); err != nil {
 		return nil, err
 	}
+	l := loader{t: t}
 	for {
 		path := d.String()
 		if d.Err() != nil {
@@ -124,7 +126,7 @@ func Deserialize(d *jute.Decoder) (*Tree, error) {
 		if d.Err() != nil {
 			return nil, fmt.Errorf("%w: znode %q: %w", ErrBadSnapshot, path, d.Err())
 		}
-		if err := t.link(path, n); err != nil {
+		if err := l.link(path, n); err != nil {
 			return nil, err
 		}
 		// DataTree.approximateDataSize counts the root under "" and "/".
@@ -150,6 +152,9 @@ func Deserialize(d *jute.Decoder) (*Tree, error) {
 	}
 	if t.root == nil {
 		return nil, fmt.Errorf("%w: no root znode", ErrBadSnapshot)
+	}
+	if err := l.finish(0); err != nil {
+		return nil, err
 	}
 	t.setupQuotas()
 	t.acls.purgeUnused()
@@ -189,14 +194,34 @@ func (t *Tree) readACLs(d *jute.Decoder) error {
 	return nil
 }
 
+// loader places the znodes of a snapshot. Snapshots list znodes in
+// pre-order, so a znode's parent is the previous znode or one of its
+// ancestors: the loader keeps that chain on a stack and fills each
+// parent's child set in bulk, building its index once the parent's
+// subtree has ended. A file in any other order (each parent still before
+// its children, as ZooKeeper requires) takes a slower path through Get.
+type loader struct {
+	t     *Tree
+	stack []loadFrame
+}
+
+// loadFrame is a znode on the loader's stack; its child set, if any, is
+// being filled by bulkAdd.
+type loadFrame struct {
+	path string
+	node *Node
+}
+
 // link places a znode read from a snapshot: the root ("") or a child of an
 // already read znode, and records its kind.
-func (t *Tree) link(path string, n *Node) error {
+func (l *loader) link(path string, n *Node) error {
+	t := l.t
 	if path == "" {
 		if t.root != nil {
 			return fmt.Errorf("%w: root listed twice", ErrBadSnapshot)
 		}
 		t.root = n
+		l.stack = append(l.stack, loadFrame{path: path, node: n})
 		return nil
 	}
 	slash := strings.LastIndexByte(path, '/')
@@ -204,18 +229,39 @@ func (t *Tree) link(path string, n *Node) error {
 		return fmt.Errorf("%w: znode %q before the root or without a parent", ErrBadSnapshot, path)
 	}
 	parentPath, name := path[:slash], path[slash+1:]
-	// ZooKeeper's node map knows the root as "/" only after loading.
-	var parent *Node
-	if parentPath != "/" {
-		parent = t.Get(parentPath)
+	top := len(l.stack) - 1
+	for top >= 0 && l.stack[top].path != parentPath {
+		top--
 	}
-	if parent == nil {
-		return fmt.Errorf("%w: parent of %q missing", ErrBadSnapshot, path)
+	if top >= 0 {
+		if err := l.finish(top + 1); err != nil {
+			return err
+		}
+		parent := l.stack[top].node
+		if parent.kids == nil {
+			parent.kids = newChildSet()
+		}
+		parent.kids.bulkAdd(name, n)
+	} else {
+		// Out of pre-order: index every set still in bulk, then look the
+		// parent up. ZooKeeper's node map knows the root as "/" only after
+		// loading.
+		if err := l.finish(0); err != nil {
+			return err
+		}
+		var parent *Node
+		if parentPath != "/" {
+			parent = t.Get(parentPath)
+		}
+		if parent == nil {
+			return fmt.Errorf("%w: parent of %q missing", ErrBadSnapshot, path)
+		}
+		if parent.child(name) != nil {
+			return fmt.Errorf("%w: %q listed twice", ErrBadSnapshot, path)
+		}
+		parent.addChild(name, n)
 	}
-	if parent.kids != nil && parent.kids.byName[name] != nil {
-		return fmt.Errorf("%w: %q listed twice", ErrBadSnapshot, path)
-	}
-	parent.addChild(strings.Clone(name), n)
+	l.stack = append(l.stack, loadFrame{path: path, node: n})
 	switch owner := n.Stat.EphemeralOwner; OwnerKind(owner) {
 	case Container:
 		t.containers[path] = struct{}{}
@@ -229,5 +275,21 @@ func (t *Tree) link(path string, n *Node) error {
 		}
 		set[path] = struct{}{}
 	}
+	return nil
+}
+
+// finish indexes the child sets of the stack from depth on, deepest first,
+// and pops them.
+func (l *loader) finish(depth int) error {
+	for i := len(l.stack) - 1; i >= depth; i-- {
+		f := l.stack[i]
+		if ks := f.node.kids; ks != nil {
+			if dup, ok := ks.finishBulk(); !ok {
+				return fmt.Errorf("%w: %q listed twice", ErrBadSnapshot, f.path+"/"+string(dup))
+			}
+		}
+	}
+	clear(l.stack[depth:])
+	l.stack = l.stack[:depth]
 	return nil
 }

@@ -70,22 +70,18 @@ func OwnerTTL(owner int64) int64 { return owner & MaxTTL }
 // Node's fields in place, so read them under the same lock as Apply; but the
 // tree never writes into a Data or ACL slice (it replaces them), so slices
 // taken under the lock stay valid and unchanged afterwards.
+//
+// A Node is 128 bytes, a size class of its own: the exported fields take
+// 112, and the rest is kept to a pointer and two 32-bit words. Its name is
+// stored once, in its parent's childSet.
 type Node struct {
 	Data []byte
 	ACL  []proto.ACL // the resolved ACL list; interned, so equal lists share one slice
 	Stat proto.StatPersisted
 
 	kids   *childSet // nil until the znode first gets a child
-	seq    uint32    // order among siblings of insertion into the parent's set
+	name   uint32    // offset of the name in the parent's name arena
 	digest uint32    // this znode's digest term; 0 under /zookeeper/
-}
-
-// childSet is a znode's children keyed by name, plus what it takes to list
-// them in the order of the Java HashSet that ZooKeeper keeps them in.
-type childSet struct {
-	byName  map[string]*Node
-	javaCap int32  // table size the Java HashSet would have reached
-	nextSeq uint32 // seq of the next child added
 }
 
 // NumChildren is the number of children of n.
@@ -93,7 +89,7 @@ func (n *Node) NumChildren() int {
 	if n.kids == nil {
 		return 0
 	}
-	return len(n.kids.byName)
+	return n.kids.count()
 }
 
 // ClientStat is the Stat a client sees for n: cversion counts creates and
@@ -193,7 +189,7 @@ func New() *Tree {
 }
 
 // Get returns the znode at path, or nil. "/" and "" both name the root.
-// Cost is one map lookup per path component.
+// Cost is one child-index lookup per path component; it never allocates.
 func (t *Tree) Get(path string) *Node {
 	if path == "" || path == "/" {
 		return t.root
@@ -212,7 +208,7 @@ func (t *Tree) Get(path string) *Node {
 		if n.kids == nil {
 			return nil
 		}
-		n = n.kids.byName[name]
+		n = n.kids.get(name)
 		if n == nil || i < 0 {
 			return n
 		}
@@ -227,13 +223,29 @@ func (t *Tree) Children(path string) []string {
 	if n == nil {
 		return nil
 	}
-	out := make([]string, 0, n.NumChildren())
-	if n.kids != nil {
-		for name := range n.kids.byName {
-			out = append(out, name)
-		}
+	if n.kids == nil {
+		return []string{}
 	}
-	sort.Strings(out)
+	ks := n.kids
+	kids := ks.sorted(nil)
+	// One string holds every name, so a large listing costs two
+	// allocations rather than one per child.
+	size := 0
+	for _, k := range kids {
+		size += len(ks.nameOf(k))
+	}
+	buf := make([]byte, 0, size)
+	for _, k := range kids {
+		buf = append(buf, ks.nameOf(k)...)
+	}
+	all := string(buf)
+	out := make([]string, len(kids))
+	off := 0
+	for i, k := range kids {
+		l := len(ks.nameOf(k))
+		out[i] = all[off : off+l]
+		off += l
+	}
 	return out
 }
 
@@ -335,10 +347,8 @@ func countBelow(n *Node) int {
 	if n.kids == nil {
 		return 0
 	}
-	c := len(n.kids.byName)
-	for _, k := range n.kids.byName {
-		c += countBelow(k)
-	}
+	c := n.kids.count()
+	n.kids.each(func(k *Node) { c += countBelow(k) })
 	return c
 }
 
@@ -359,58 +369,37 @@ func walk(path string, n *Node, fn func(string, *Node) bool) bool {
 	if !fn(path, n) {
 		return false
 	}
-	if n.kids == nil || len(n.kids.byName) == 0 {
+	if n.kids == nil || n.kids.count() == 0 {
 		return true
 	}
-	names := make([]string, 0, len(n.kids.byName))
-	for name := range n.kids.byName {
-		names = append(names, name)
-	}
-	sort.Strings(names)
+	ks := n.kids
+	kids := ks.sorted(nil)
 	prefix := path
 	if prefix == "/" {
 		prefix = ""
 	}
-	for _, name := range names {
-		if !walk(prefix+"/"+name, n.kids.byName[name], fn) {
+	for _, k := range kids {
+		if !walk(prefix+"/"+string(ks.nameOf(k)), k, fn) {
 			return false
 		}
 	}
 	return true
 }
 
-// addChild adds c under n as name, tracking the capacity Java's HashSet
-// (created with initial capacity 8) would have.
+// addChild adds c under n as name, which n must not have yet.
 func (n *Node) addChild(name string, c *Node) {
-	ks := n.kids
-	if ks == nil {
-		ks = &childSet{byName: make(map[string]*Node, 1), javaCap: 8}
-		n.kids = ks
+	if n.kids == nil {
+		n.kids = newChildSet()
 	}
-	if _, dup := ks.byName[name]; dup {
-		ks.byName[name] = c
-		return
+	n.kids.add(name, c)
+}
+
+// child is n's child called name, or nil.
+func (n *Node) child(name string) *Node {
+	if n.kids == nil {
+		return nil
 	}
-	// HashMap.putVal: a bucket reaching 9 entries in a table of under 64
-	// slots doubles the table instead of turning the bucket into a tree.
-	if ks.javaCap < 64 {
-		b := javaBucket(name, ks.javaCap)
-		same := 0
-		for other := range ks.byName {
-			if javaBucket(other, ks.javaCap) == b {
-				same++
-			}
-		}
-		if same >= 8 {
-			ks.javaCap *= 2
-		}
-	}
-	c.seq = ks.nextSeq
-	ks.nextSeq++
-	ks.byName[name] = c
-	if len(ks.byName) > int(ks.javaCap)/4*3 {
-		ks.javaCap *= 2
-	}
+	return n.kids.get(name)
 }
 
 // removeChild removes name from n's children and returns it (nil if absent).
@@ -418,11 +407,7 @@ func (n *Node) removeChild(name string) *Node {
 	if n.kids == nil {
 		return nil
 	}
-	c := n.kids.byName[name]
-	if c != nil {
-		delete(n.kids.byName, name)
-	}
-	return c
+	return n.kids.remove(name)
 }
 
 func sortedKeys(set map[string]struct{}) []string {
