@@ -26,6 +26,7 @@ func TestGoZookeeper(t *testing.T) {
 	compare(t, "multi", gozkMulti)
 	compare(t, "acl", gozkACL)
 	compare(t, "session-close-and-expiry", gozkSessionEnd)
+	compare(t, "watches-across-reconnect", gozkSetWatches)
 	compare(t, "sync", gozkSync)
 	compare(t, "large-data", gozkLargeData)
 }
@@ -200,6 +201,21 @@ func gozkCreateModes(t *testing.T, addr string) string {
 			return c.CreateTTL(root+"/ephemeral/t", nil, zk.FlagTTL, openACL, time.Minute)
 		}},
 	}
+	// Create (opcode 1) with a container or TTL flag: go-zookeeper sends
+	// container flags with the plain create opcode, and TTL flags only inside
+	// a multi.
+	creations = append(creations,
+		creation{"container flag via plain create", func() (string, error) {
+			return c.Create(root+"/container-op1", []byte("c1"), zk.FlagContainer, openACL)
+		}},
+		creation{"container flag in multi create", func() (string, error) { return multiCreate(c, root+"/container-multi", zk.FlagContainer) }},
+		creation{"ttl flag in multi create", func() (string, error) { return multiCreate(c, root+"/ttl-multi", zk.FlagTTL) }},
+		creation{"ttl-sequential flag in multi create", func() (string, error) {
+			return multiCreate(c, root+"/ttlseq-multi-", zk.FlagPersistentSequentialWithTTL)
+		}},
+		creation{"flag 7 in multi create", func() (string, error) { return multiCreate(c, root+"/flag7", 7) }},
+		creation{"flag -1 in multi create", func() (string, error) { return multiCreate(c, root+"/flagneg", -1) }},
+	)
 	var created []string
 	for _, cr := range creations {
 		p, err := cr.do()
@@ -216,6 +232,19 @@ func gozkCreateModes(t *testing.T, addr string) string {
 	sort.Strings(children)
 	tr.printf("children %s: %v %s %s", root, children, fmtStat(st), errStr(err))
 	return tr.String()
+}
+
+// multiCreate sends a create op (type 1) with arbitrary flags inside a multi,
+// which go-zookeeper does not check.
+func multiCreate(c *gozkSession, path string, flags int32) (string, error) {
+	res, err := c.Multi(&zk.CreateRequest{Path: path, Data: []byte("m"), Acl: openACL, Flags: flags})
+	if err != nil {
+		return "", err
+	}
+	if len(res) != 1 {
+		return "", fmt.Errorf("%d results", len(res))
+	}
+	return res[0].String, res[0].Error
 }
 
 func gozkStatEvolution(t *testing.T, addr string) string {
@@ -912,6 +941,88 @@ func gozkSessionEnd(t *testing.T, addr string) string {
 	} else {
 		tr.printf("victim did not get a new session")
 	}
+	return tr.String()
+}
+
+// gozkSetWatches loses a connection (not the session) while another session
+// changes watched nodes; on reconnect go-zookeeper sends SetWatches with the
+// last zxid it saw, and the server fires what was missed.
+func gozkSetWatches(t *testing.T, addr string) string {
+	var tr transcript
+	root := "/gozk-setwatches"
+	m := gozkConnect(t, addr, 10*time.Second)
+	for _, p := range []string{root, root + "/changed", root + "/deleted", root + "/parent", root + "/same", root + "/quiet-parent", root + "/created-late"} {
+		if _, err := m.Create(p, []byte("0"), zk.FlagPersistent, openACL); err != nil {
+			tr.printf("create %s: %s", p, errStr(err))
+		}
+	}
+	if err := m.Delete(root+"/created-late", -1); err != nil {
+		tr.printf("delete created-late: %s", errStr(err))
+	}
+	dialer := &switchableDialer{}
+	w := gozkConnectVia(t, addr, 10*time.Second, dialer.dial)
+	id := w.SessionID()
+	watches := []struct {
+		label string
+		set   func() (<-chan zk.Event, error)
+	}{
+		{"data watch on changed", func() (<-chan zk.Event, error) { _, _, ch, err := w.GetW(root + "/changed"); return ch, err }},
+		{"data watch on deleted", func() (<-chan zk.Event, error) { _, _, ch, err := w.GetW(root + "/deleted"); return ch, err }},
+		{"exist watch on created", func() (<-chan zk.Event, error) { _, _, ch, err := w.ExistsW(root + "/created"); return ch, err }},
+		{"child watch on parent", func() (<-chan zk.Event, error) { _, _, ch, err := w.ChildrenW(root + "/parent"); return ch, err }},
+		{"child watch on deleted", func() (<-chan zk.Event, error) { _, _, ch, err := w.ChildrenW(root + "/deleted"); return ch, err }},
+		{"data watch on same", func() (<-chan zk.Event, error) { _, _, ch, err := w.GetW(root + "/same"); return ch, err }},
+		{"exist watch on created-late", func() (<-chan zk.Event, error) {
+			_, _, ch, err := w.ExistsW(root + "/created-late")
+			return ch, err
+		}},
+		{"exist watch on missing", func() (<-chan zk.Event, error) { _, _, ch, err := w.ExistsW(root + "/missing"); return ch, err }},
+		{"child watch on quiet-parent", func() (<-chan zk.Event, error) {
+			_, _, ch, err := w.ChildrenW(root + "/quiet-parent")
+			return ch, err
+		}},
+	}
+	chans := make([]<-chan zk.Event, len(watches))
+	for i, wt := range watches {
+		ch, err := wt.set()
+		if err != nil {
+			tr.printf("%s: %s", wt.label, errStr(err))
+		}
+		chans[i] = ch
+	}
+	dialer.cut()
+	_, err := m.Set(root+"/changed", []byte("1"), -1)
+	tr.printf("while disconnected: set changed %s", errStr(err))
+	tr.printf("while disconnected: delete deleted %s", errStr(m.Delete(root+"/deleted", -1)))
+	_, err = m.Create(root+"/created", nil, zk.FlagPersistent, openACL)
+	tr.printf("while disconnected: create created %s", errStr(err))
+	_, err = m.Create(root+"/parent/child", nil, zk.FlagPersistent, openACL)
+	tr.printf("while disconnected: create parent/child %s", errStr(err))
+	for i := range chans {
+		if ev := pollEvent(chans[i]); ev != "no event" {
+			tr.printf("%s fired before reconnect: %s", watches[i].label, ev)
+		}
+	}
+	dialer.restore()
+	tr.printf("reconnected with the same session: %v", w.waitState(zk.StateHasSession, 20*time.Second) && w.SessionID() == id)
+	// The four missed changes fire on reconnect; wait for them, then check
+	// that the others stayed quiet.
+	for i := range 5 {
+		tr.printf("%s: %s", watches[i].label, waitEvent(chans[i], 10*time.Second))
+	}
+	_, err = w.Sync(root)
+	tr.printf("sync: %s", errStr(err))
+	for i := 5; i < len(chans); i++ {
+		tr.printf("%s: %s", watches[i].label, pollEvent(chans[i]))
+	}
+	_, err = m.Set(root+"/same", []byte("1"), -1)
+	tr.printf("after reconnect: set same %s", errStr(err))
+	_, err = m.Create(root+"/created-late", nil, zk.FlagPersistent, openACL)
+	tr.printf("after reconnect: create created-late %s", errStr(err))
+	_, err = w.Sync(root)
+	tr.printf("sync: %s", errStr(err))
+	tr.printf("%s: %s", watches[5].label, pollEvent(chans[5]))
+	tr.printf("%s: %s", watches[6].label, pollEvent(chans[6]))
 	return tr.String()
 }
 

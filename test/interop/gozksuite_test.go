@@ -16,6 +16,11 @@ import (
 
 var errNoNetNamespace = errors.New("interop: cannot create a private network namespace (unshare -n)")
 
+// envGoZkSuiteSkip, when set, is passed to go-zookeeper's suite as -test.skip.
+// The suite's ensemble tests are
+// 'Cluster|NoQuorum|RecurringReAuthHang|DNSHostProviderReconnect|Reconfig'.
+const envGoZkSuiteSkip = "ZKD_GOZK_SUITE_SKIP"
+
 // TestGoZookeeperSuite runs go-zookeeper/zk's own integration tests with
 // ZOOKEEPER_BIN_PATH pointing at test/zkshim/bin, whose zkServer.sh execs zkd
 // (or Apache with ZKD_INTEROP_SELFTEST=1).
@@ -70,8 +75,15 @@ func TestGoZookeeperSuite(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "unshare", "-n", "sh", "-c", `ip link set lo up && exec "$@"`, "sh",
-		suite, "-test.v", "-test.count=1", "-test.timeout=7m")
+	args := []string{"-n", "sh", "-c", `ip link set lo up && exec "$@"`, "sh",
+		suite, "-test.v", "-test.count=1", "-test.timeout=7m"}
+	if skip := os.Getenv(envGoZkSuiteSkip); skip != "" {
+		// For a zkd without ensembles: the suite's 3-server tests cannot pass,
+		// and one of them panics, which ends the whole run.
+		args = append(args, "-test.skip="+skip)
+		t.Logf("skipping go-zookeeper tests matching %q (%s)", skip, envGoZkSuiteSkip)
+	}
+	cmd := exec.CommandContext(ctx, "unshare", args...)
 	cmd.Dir = strings.TrimSpace(string(pkgDir))
 	cmd.Env = env
 	var out bytes.Buffer
