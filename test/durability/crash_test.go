@@ -3,8 +3,10 @@ package durability
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -19,10 +21,13 @@ import (
 const (
 	crashRoot       = "/crash"
 	crashIterations = 30
-	crashBudget     = 60 * time.Second
-	crashWriters    = 4
-	crashSession    = 2 * time.Second
-	envSeed         = "ZKD_DURABILITY_SEED"
+	crashBudget     = 40 * time.Second
+	// Apache starts slower; fewer crashes fit the time.
+	apacheCrashIterations = 10
+	apacheCrashBudget     = 40 * time.Second
+	crashWriters          = 4
+	crashSession          = 2 * time.Second
+	envSeed               = "ZKD_DURABILITY_SEED"
 )
 
 // crashNode is what the model knows about one znode. A writer owns each
@@ -342,38 +347,71 @@ func crashSeed(t *testing.T) uint64 {
 	return uint64(time.Now().UnixNano())
 }
 
-var snapshotTakenLine = regexp.MustCompile(`(?m)msg="snapshot taken"`)
+// snapshotStarted matches the log line of each snapshot a server takes.
+var snapshotStarted = map[string]*regexp.Regexp{
+	kindZkd:    regexp.MustCompile(`msg="snapshot taken"`),
+	kindApache: regexp.MustCompile(`Snapshotting: 0x`),
+}
 
-func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
+// crashRun kills one kind of server again and again on one dataDir while
+// writers run, checking the model after each restart.
+type crashRun struct {
+	t     *testing.T
+	kind  string
+	cfg   *zooConfig
+	model *crashModel
+	rng   *rand.Rand
+	seed  uint64
+	// alwaysSnapshot sets snapCount=100 in every run, not every other.
+	alwaysSnapshot bool
+
+	iterations       int
+	killedRecovering int
+	// snapshotsUnderLoad counts snapshots taken while writes went on,
+	// beyond the one each restart takes after replaying the log.
+	snapshotsUnderLoad int
+	closing            sync.WaitGroup
+}
+
+func newCrashRun(t *testing.T, kind string) *crashRun {
 	seed := crashSeed(t)
 	t.Logf("seed %d (replay with %s=%d)", seed, envSeed, seed)
-	rng := rand.New(rand.NewPCG(seed, 0x5eed))
-	cfg := newZooConfig(t, testDir(t))
-	model := newCrashModel()
-	began := time.Now()
-	// Snapshots taken while writes went on: beyond the one a restart
-	// takes after replaying the log.
-	snapshotsUnderLoad := 0
-	iterations := 0
-	var closing sync.WaitGroup
-	defer closing.Wait()
+	return &crashRun{
+		t: t, kind: kind, cfg: newZooConfig(t, testDir(t)), model: newCrashModel(),
+		rng: rand.New(rand.NewPCG(seed, 0x5eed)), seed: seed,
+	}
+}
 
-	for iter := range crashIterations {
-		if iter > 2 && time.Since(began) > crashBudget-5*time.Second {
+// run does up to n crash iterations within budget.
+func (r *crashRun) run(n int, budget time.Duration) {
+	t, cfg, model, rng := r.t, r.cfg, r.model, r.rng
+	t.Helper()
+	defer r.closing.Wait()
+	began := time.Now()
+	for iter := range n {
+		if iter > 2 && time.Since(began) > budget {
 			t.Logf("stopping after %d iterations: %v budget used", iter, time.Since(began).Round(time.Second))
 			break
 		}
-		iterations++
+		r.iterations++
 		cfg.SnapCount, cfg.PreAllocSizeKB = 0, 0
-		if iter%2 == 0 {
+		if iter%2 == 0 || r.alwaysSnapshot {
 			cfg.SnapCount = 100
 		}
 		if iter%3 == 1 {
 			cfg.PreAllocSizeKB = 64
 		}
-		p := startServer(t, kindZkd, cfg)
+		if iter%5 == 3 {
+			// Kill it again while it recovers: the snapshot it takes after
+			// replaying the log may still be in progress as it serves.
+			early := startServer(t, r.kind, cfg)
+			time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
+			early.kill()
+			r.killedRecovering++
+		}
+		p := startServer(t, r.kind, cfg)
 		if iter == 0 {
-			c := mustDial(t, cfg.Addr(), crashSession)
+			c := mustDial(t, cfg.Addr(), readerSession)
 			if _, err := c.Create(crashRoot, nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
 				t.Fatalf("create %s: %v", crashRoot, err)
 			}
@@ -381,7 +419,7 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 		} else {
 			verifyCrashRecovery(t, cfg, model, iter)
 			if t.Failed() {
-				t.Fatalf("after crash %d (seed %d); server output:\n%s", iter, seed, p.tail(40))
+				t.Fatalf("after crash %d of %s (seed %d); server output:\n%s", iter, r.kind, r.seed, p.tail(40))
 			}
 		}
 
@@ -409,18 +447,15 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 		p.kill()
 		close(stop)
 		for _, c := range clients {
-			closing.Add(1)
-			go func() { defer closing.Done(); c.Close() }()
+			r.closing.Add(1)
+			go func() { defer r.closing.Done(); c.Close() }()
 		}
 		writers.Wait()
-		taken := len(snapshotTakenLine.FindAllString(p.output(), -1))
-		if iter > 0 {
-			taken-- // the snapshot after replay
-		}
-		snapshotsUnderLoad += max(taken, 0)
+		taken := len(snapshotStarted[r.kind].FindAllString(p.output(), -1))
+		r.snapshotsUnderLoad += max(taken-1, 0) // one after the replay at start
 		model.mu.Lock()
-		t.Logf("crash %d: snapCount=%d preAllocSize=%dKB, %d writes acknowledged in this run, %d so far (%d attempted)",
-			iter+1, cfg.SnapCount, cfg.PreAllocSizeKB, model.acked-before, model.acked, model.attempted)
+		t.Logf("%s crash %d: snapCount=%d preAllocSize=%dKB, %d writes acknowledged in this run, %d so far (%d attempted)",
+			r.kind, iter+1, cfg.SnapCount, cfg.PreAllocSizeKB, model.acked-before, model.acked, model.attempted)
 		if len(model.unexpected) > 0 {
 			t.Errorf("unexpected replies:\n%s", strings.Join(model.unexpected, "\n"))
 		}
@@ -429,31 +464,140 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 			t.FailNow()
 		}
 	}
-
-	p := startServer(t, kindZkd, cfg)
-	verifyCrashRecovery(t, cfg, model, iterations)
-	p.stop()
-	if t.Failed() {
-		t.Fatalf("after the last crash (seed %d); server output:\n%s", seed, p.tail(40))
-	}
-
-	// The test only means something if crashes hit snapshots and log
+	t.Logf("%d crashes of %s (%d more while recovering) in %v: %d writes acknowledged, %d attempted; %d snapshots taken under load",
+		r.iterations, r.kind, r.killedRecovering, time.Since(began).Round(time.Millisecond), model.acked, model.attempted, r.snapshotsUnderLoad)
+	// The run only means something if crashes hit snapshots and log
 	// rolls, not just appends.
+	if r.snapshotsUnderLoad == 0 {
+		t.Errorf("no snapshot was taken while writes went on (snapCount=100 runs): the crashes never raced a snapshot")
+	}
 	logs, err := listDataFiles(cfg.DataDir, "log")
 	if err != nil {
 		t.Fatal(err)
 	}
-	snaps, err := listDataFiles(cfg.DataDir, "snapshot")
+	if len(logs) < r.iterations {
+		t.Errorf("%d log files after %d runs with writes: want one per run at least", len(logs), r.iterations)
+	}
+}
+
+// restartAndCheck starts kind on the dataDir after the last crash and checks the
+// model; it returns the server and everything it serves.
+func (r *crashRun) restartAndCheck(t *testing.T, kind string, cfg *zooConfig) (*proc, map[string]nodeDump) {
+	t.Helper()
+	p := startServer(t, kind, cfg)
+	verifyCrashRecovery(t, cfg, r.model, r.iterations)
+	if t.Failed() {
+		t.Fatalf("%s after the last crash of %s (seed %d); server output:\n%s", kind, r.kind, r.seed, p.tail(40))
+	}
+	return p, dumpServer(t, cfg)
+}
+
+// TestCrashKeepsAcknowledgedWrites: "a writer with acknowledged sequence
+// numbers, kill -9 of zkd at random moments (many iterations, bounded in
+// time), restart, every acknowledged write present and nothing invented."
+// Apache ZooKeeper then reads the directory all these crashes left (many
+// logs, snapshots taken under load, perhaps .tmp leftovers) and must serve
+// what zkd serves, Stat for Stat.
+func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
+	requireApache(t)
+	r := newCrashRun(t, kindZkd)
+	r.run(crashIterations, crashBudget)
+	zkd, zkdView := r.restartAndCheck(t, kindZkd, r.cfg)
+	zkd.stop()
+	apache, apacheView := r.restartAndCheck(t, kindApache, r.cfg)
+	requireSameTree(t, "Apache ZooKeeper on zkd's crash-test dataDir (diffs: Apache's view, want zkd's)", zkdView, apacheView)
+	apache.stop()
+}
+
+// TestZkdRecoversApacheCrashes is the reverse: Apache ZooKeeper is killed
+// again and again under writes, then zkd and Apache each recover copies of
+// what is left and must serve the same tree, Stat for Stat. Apache's
+// snapshots are fuzzy (serialized while txns go on applying), so the replay
+// after one re-applies txns the snapshot already holds; besides the newest
+// snapshot, the fuzziest ones are tried by hiding the snapshots after them.
+func TestZkdRecoversApacheCrashes(t *testing.T) {
+	requireApache(t)
+	r := newCrashRun(t, kindApache)
+	r.alwaysSnapshot = true
+	r.run(apacheCrashIterations, apacheCrashBudget)
+
+	snaps, err := listDataFiles(r.cfg.DataDir, "snapshot")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d crashes in %v: %d writes acknowledged, %d attempted; %d log files, %d snapshots (%d taken under load)",
-		iterations, time.Since(began).Round(time.Millisecond), model.acked, model.attempted, len(logs), len(snaps), snapshotsUnderLoad)
-	if snapshotsUnderLoad == 0 {
-		t.Errorf("no snapshot was taken while writes went on (snapCount=100 runs): the crashes never raced a snapshot")
+	type start struct {
+		snap  dataFile
+		fuzzy int // nodes changed by txns after the snapshot's zxid
 	}
-	if len(logs) < iterations {
-		t.Errorf("%d log files after %d runs with writes: want one per run at least", len(logs), iterations)
+	var starts []start
+	incomplete := 0
+	for _, sf := range snaps {
+		nodes, err := readSnapshotNodes(sf.Path)
+		if err != nil {
+			// Apache writes snapshots in place: a kill leaves them cut
+			// short, and recovery must pass over them.
+			incomplete++
+			continue
+		}
+		st := start{snap: sf}
+		for _, n := range nodes {
+			if max(n.Czxid, n.Mzxid, n.Pzxid) > sf.Zxid {
+				st.fuzzy++
+			}
+		}
+		starts = append(starts, st)
+	}
+	if len(starts) == 0 {
+		t.Fatalf("none of Apache's %d snapshots is complete", len(snaps))
+	}
+	newest := dataFile{Zxid: math.MaxInt64} // the directory as it is
+	chosen := []start{{snap: newest}}
+	slices.SortStableFunc(starts, func(a, b start) int { return b.fuzzy - a.fuzzy })
+	fuzzy := 0
+	for _, st := range starts {
+		if st.fuzzy > 0 {
+			fuzzy++
+		}
+	}
+	t.Logf("of Apache's %d snapshots %d are cut short by a kill and %d are fuzzy; the fuzziest: %s (%d nodes newer than its name)",
+		len(snaps), incomplete, fuzzy, filepath.Base(starts[0].snap.Path), starts[0].fuzzy)
+	for _, st := range starts[:min(2, len(starts))] {
+		if st.fuzzy > 0 {
+			chosen = append(chosen, st)
+		}
+	}
+
+	for _, st := range chosen {
+		name := "as left"
+		if st.snap != newest {
+			name = fmt.Sprintf("from %s (%d nodes newer)", filepath.Base(st.snap.Path), st.fuzzy)
+		}
+		t.Run(name, func(t *testing.T) {
+			copyFrom := func() *zooConfig {
+				cfg := newZooConfig(t, testDir(t))
+				if err := copyDir(r.cfg.DataDir, cfg.DataDir); err != nil {
+					t.Fatal(err)
+				}
+				for _, later := range snaps {
+					if later.Zxid > st.snap.Zxid {
+						if err := os.Remove(filepath.Join(cfg.DataDir, "version-2", filepath.Base(later.Path))); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				return cfg
+			}
+			zkd, zkdView := r.restartAndCheck(t, kindZkd, copyFrom())
+			zkd.stop()
+			apache, apacheView := r.restartAndCheck(t, kindApache, copyFrom())
+			apache.stop()
+			requireSameTree(t, "zkd on Apache's crash-test dataDir (diffs: zkd's view, want Apache's)", apacheView, zkdView)
+			for _, p := range []*proc{zkd, apache} {
+				if bad := complaints(p); len(bad) > 0 {
+					t.Logf("%s logged while recovering:\n%s", p.kind, strings.Join(bad, "\n"))
+				}
+			}
+		})
 	}
 }
 

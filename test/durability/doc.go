@@ -7,7 +7,11 @@
 //     write; zkd is killed with SIGKILL at random moments and restarted on
 //     the same dataDir; every acknowledged write must be there and nothing
 //     that was never attempted. A write that got no reply may or may not be
-//     there (etcd's robustness model keeps both outcomes).
+//     there (etcd's robustness model keeps both outcomes). Apache then
+//     reads the directory all the crashes left and must serve the same.
+//   - TestZkdRecoversApacheCrashes: the same with Apache ZooKeeper killed;
+//     zkd and Apache recover copies of what is left (also from Apache's
+//     fuzzy snapshots) and must serve the same tree, Stat for Stat.
 //   - TestTornTailRecovery: damage to the newest log after a kill (zeros,
 //     garbage, a torn or cut record) and checksum corruption, with the
 //     outcome internal/storage documents for each.
@@ -20,7 +24,8 @@
 //
 // Everything lives in _test.go files. The package sees zkd only as a binary
 // (built once from ./cmd/zkd in TestMain) on TCP ports 24810-24899, and
-// reads zkd's files with its own small decoder, never with internal/storage.
+// reads the servers' files with its own small decoder, never with
+// internal/storage.
 //
 // Apache ZooKeeper runs as
 //

@@ -1,15 +1,19 @@
 package durability
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/adler32"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // A deliberately small, independent reader of ZooKeeper's transaction log
@@ -107,7 +111,9 @@ func readLogRecords(path string) (records []logRecord, goodEnd int64, err error)
 	return records, off, nil
 }
 
-// copyDir copies a directory tree (regular files only), keeping file sizes.
+// copyDir copies a directory tree (regular files only), keeping file
+// sizes and holes: preallocated logs are mostly zeros, which are skipped
+// rather than written.
 func copyDir(src, dst string) error {
 	return filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
 		if err != nil {
@@ -121,10 +127,154 @@ func copyDir(src, dst string) error {
 		if d.IsDir() {
 			return os.MkdirAll(target, 0o755)
 		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, 0o644)
+		return copySparse(path, target)
 	})
+}
+
+// Linux lseek whence values that find data and holes in sparse files.
+const (
+	seekData = 3
+	seekHole = 4
+)
+
+func copySparse(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	info, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 64<<10)
+	zero := make([]byte, len(buf))
+	for off := int64(0); off < info.Size(); {
+		start, end := off, info.Size() // without SEEK_DATA: read it all
+		if s, err := in.Seek(off, seekData); errors.Is(err, syscall.ENXIO) {
+			break // only a hole remains
+		} else if err == nil {
+			start = s
+			if e, err := in.Seek(start, seekHole); err == nil {
+				end = e
+			}
+		}
+		for pos := start; pos < end; {
+			n, err := in.ReadAt(buf[:min(int64(len(buf)), end-pos)], pos)
+			if n > 0 && !bytes.Equal(buf[:n], zero[:n]) {
+				if _, werr := out.WriteAt(buf[:n], pos); werr != nil {
+					out.Close()
+					return werr
+				}
+			}
+			pos += int64(n)
+			if err != nil && !errors.Is(err, io.EOF) {
+				out.Close()
+				return err
+			}
+			if n == 0 {
+				break
+			}
+		}
+		off = end
+	}
+	if err := out.Truncate(info.Size()); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// snapshotNode is one node of a snapshot file, with its stored zxids.
+type snapshotNode struct {
+	Path                string
+	Czxid, Mzxid, Pzxid int64
+}
+
+// readSnapshotNodes decodes the nodes of an uncompressed snapshot
+// (shared/protocol/disk.md §5): header, sessions, ACL cache, then nodes
+// until the path "/".
+func readSnapshotNodes(path string) ([]snapshotNode, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	d := &juteReader{b: data}
+	if d.bytes(4); string(data[:4]) != "ZKSN" {
+		return nil, fmt.Errorf("%s: not a snapshot", path)
+	}
+	d.bytes(12) // version, dbid
+	for range d.int() {
+		d.bytes(12) // long id, int timeout
+	}
+	for range d.int() {
+		d.bytes(8) // ACL id
+		for range d.int() {
+			d.bytes(4) // perms
+			d.buffer() // scheme
+			d.buffer() // id
+		}
+	}
+	var nodes []snapshotNode
+	for d.err == nil {
+		p := string(d.buffer())
+		if p == "/" {
+			break
+		}
+		d.buffer() // data
+		d.bytes(8) // ACL id
+		st := d.bytes(60)
+		if d.err != nil {
+			break
+		}
+		n := snapshotNode{Path: p}
+		n.Czxid = int64(binary.BigEndian.Uint64(st[0:]))
+		n.Mzxid = int64(binary.BigEndian.Uint64(st[8:]))
+		n.Pzxid = int64(binary.BigEndian.Uint64(st[52:]))
+		nodes = append(nodes, n)
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("%s: %w", path, d.err)
+	}
+	return nodes, nil
+}
+
+// juteReader reads big-endian jute fields, remembering the first error.
+type juteReader struct {
+	b   []byte
+	off int
+	err error
+}
+
+func (r *juteReader) bytes(n int) []byte {
+	if r.err != nil || n < 0 || r.off+n > len(r.b) {
+		if r.err == nil {
+			r.err = fmt.Errorf("truncated at offset %d (want %d bytes)", r.off, n)
+		}
+		return nil
+	}
+	b := r.b[r.off : r.off+n]
+	r.off += n
+	return b
+}
+
+func (r *juteReader) int() int {
+	b := r.bytes(4)
+	if b == nil {
+		return 0
+	}
+	return int(int32(binary.BigEndian.Uint32(b)))
+}
+
+// buffer reads an int length and that many bytes (-1: nil).
+func (r *juteReader) buffer() []byte {
+	n := r.int()
+	if n == -1 {
+		return nil
+	}
+	return r.bytes(n)
 }

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -231,36 +232,61 @@ type nodeDump struct {
 	Children []string
 }
 
-// dumpTree reads every node from the root, /zookeeper included.
+// dumpTree reads every node from the root, /zookeeper included; reads of
+// different nodes run concurrently (pipelined on the one session).
 func dumpTree(t *testing.T, c *client) map[string]nodeDump {
 	t.Helper()
-	tree := map[string]nodeDump{}
-	var walk func(path string)
-	walk = func(path string) {
-		data, st, err := c.Get(path)
+	var (
+		mu       sync.Mutex
+		tree     = map[string]nodeDump{}
+		firstErr error
+		wg       sync.WaitGroup
+		inFlight = make(chan struct{}, 16)
+	)
+	var visit func(path string)
+	visit = func(path string) {
+		defer wg.Done()
+		inFlight <- struct{}{}
+		n, err := readNode(c, path)
+		<-inFlight
+		mu.Lock()
+		defer mu.Unlock()
 		if err != nil {
-			t.Fatalf("get %s: %v", path, err)
-		}
-		acl, _, err := c.GetACL(path)
-		if err != nil {
-			t.Fatalf("getACL %s: %v", path, err)
-		}
-		children, _, err := c.Children(path)
-		if err != nil {
-			t.Fatalf("children of %s: %v", path, err)
-		}
-		slices.Sort(children)
-		tree[path] = nodeDump{Data: data, DataNil: data == nil, Stat: *st, ACL: acl, Children: children}
-		for _, name := range children {
-			if path == "/" {
-				walk("/" + name)
-			} else {
-				walk(path + "/" + name)
+			if firstErr == nil {
+				firstErr = err
 			}
+			return
+		}
+		tree[path] = n
+		for _, name := range n.Children {
+			wg.Add(1)
+			go visit(strings.TrimSuffix(path, "/") + "/" + name)
 		}
 	}
-	walk("/")
+	wg.Add(1)
+	go visit("/")
+	wg.Wait()
+	if firstErr != nil {
+		t.Fatal(firstErr)
+	}
 	return tree
+}
+
+func readNode(c *client, path string) (nodeDump, error) {
+	data, st, err := c.Get(path)
+	if err != nil {
+		return nodeDump{}, fmt.Errorf("get %s: %w", path, err)
+	}
+	acl, _, err := c.GetACL(path)
+	if err != nil {
+		return nodeDump{}, fmt.Errorf("getACL %s: %w", path, err)
+	}
+	children, _, err := c.Children(path)
+	if err != nil {
+		return nodeDump{}, fmt.Errorf("children of %s: %w", path, err)
+	}
+	slices.Sort(children)
+	return nodeDump{Data: data, DataNil: data == nil, Stat: *st, ACL: acl, Children: children}, nil
 }
 
 // diffTrees lists every difference between two dumps.
