@@ -11,9 +11,11 @@
 // The package also runs go-zookeeper/zk's own integration suite against zkd
 // through the zkServer.sh shim in test/zkshim.
 //
-// Everything lives in _test.go files; the package owns the harness that starts
-// servers on TCP ports 21810-21899, the normalizer and the scenarios. It never
-// imports zkd's internal packages: it sees zkd only as a process on a port.
+// The package owns the server harness (harness.go, importable by other test
+// packages: Options, Server, StartApache, StartZkd, FourLetterWord), which
+// starts servers on TCP ports 21810-21899 only; the normalizer, the diff and
+// the scenarios live in _test.go files. It never imports zkd's internal
+// packages: it sees zkd only as a process on a port.
 //
 // Running:
 //

@@ -82,7 +82,7 @@ func flwScenario(t *testing.T, addr string) string {
 	tr.printf("watches set: %s %s %s %s %s", errStr(err1), errStr(err2), errStr(err3), errStr(err4), errStr(err5))
 
 	word := func(w string) string {
-		out, err := fourLetterWord(addr, w, 5*time.Second)
+		out, err := FourLetterWord(addr, w, 5*time.Second)
 		if err != nil {
 			tr.printf("%s: error %v", w, err)
 		}
@@ -364,13 +364,13 @@ func flwDump(tr *transcript, out string, ids map[string]int64) {
 func flwDefaultWhitelist(t *testing.T, addr string) string {
 	var tr transcript
 	for _, w := range []string{"ruok", "stat", "conf", "cons", "mntr", "envi", "wchs", "dump", "crst", "isro", "gtmk", "abcd", "\xff\xf4\xff\xfd"} {
-		out, err := fourLetterWord(addr, w, 5*time.Second)
+		out, err := FourLetterWord(addr, w, 5*time.Second)
 		if err != nil {
 			tr.printf("%q: error %v", w, err)
 		}
 		tr.printf("%q: %q", w, out)
 	}
-	out, _ := fourLetterWord(addr, "srvr", 5*time.Second)
+	out, _ := FourLetterWord(addr, "srvr", 5*time.Second)
 	tr.printf("srvr:")
 	flwSummary(&tr, out, false)
 	return tr.String()

@@ -58,7 +58,7 @@ func TestGoZookeeperSuite(t *testing.T) {
 		// The reconfig tests skip without it; any version >= 3.5 enables them.
 		env = append(env, "ZK_VERSION=3.8.0")
 	}
-	if selftest() {
+	if SelfTest() {
 		requireApache(t)
 		classes, err := compileApacheVersion(tmp)
 		if err != nil {
@@ -111,7 +111,7 @@ func TestGoZookeeperSuite(t *testing.T) {
 }
 
 func suiteTarget() string {
-	if selftest() {
+	if SelfTest() {
 		return "Apache ZooKeeper (self-test)"
 	}
 	return "zkd"
@@ -163,12 +163,4 @@ func countGoTestResults(output string) goTestCounts {
 		}
 	}
 	return c
-}
-
-func tailLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
