@@ -53,7 +53,7 @@ func TestApacheFormattersReadZkdFiles(t *testing.T) {
 		}
 	}
 
-	cfg := newInteropConfig(t)
+	cfg := newInteropConfig(t, "")
 	zkd := startServer(t, kindZkd, cfg)
 	live, _ := writeVariedTree(t, cfg.Addr())
 	want := dumpServer(t, cfg)

@@ -143,6 +143,8 @@ type zooConfig struct {
 	SnapCount      int
 	PreAllocSizeKB int
 	ExtendedTypes  bool
+	// SnapshotCompression is snapshot.compression.method: "", "gz" or "snappy".
+	SnapshotCompression string
 
 	starts int // numbers the output files
 }
@@ -178,6 +180,9 @@ func (c *zooConfig) write() error {
 	}
 	if c.ExtendedTypes {
 		b.WriteString("extendedTypesEnabled=true\n")
+	}
+	if c.SnapshotCompression != "" {
+		fmt.Fprintf(&b, "snapshot.compression.method=%s\n", c.SnapshotCompression)
 	}
 	if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
 		return err

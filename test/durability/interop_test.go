@@ -10,12 +10,13 @@ import (
 	"time"
 )
 
-func newInteropConfig(t *testing.T) *zooConfig {
+func newInteropConfig(t *testing.T, compression string) *zooConfig {
 	t.Helper()
 	requireApache(t)
 	cfg := newZooConfig(t, testDir(t))
 	cfg.ExtendedTypes = true // TTL nodes
 	cfg.SnapCount = 20       // snapshots and log rolls inside the tree's writes
+	cfg.SnapshotCompression = compression
 	return cfg
 }
 
@@ -24,6 +25,28 @@ func dumpServer(t *testing.T, cfg *zooConfig) map[string]nodeDump {
 	c := dialAlice(t, cfg.Addr())
 	defer c.Close()
 	return dumpTree(t, c)
+}
+
+// snapshotLoadedLine matches the line each server logs for the snapshot
+// it starts from.
+var snapshotLoadedLine = map[string]string{
+	kindZkd:    `msg="snapshot loaded" path=\S*/snapshot\.[0-9a-f]+`,
+	kindApache: `Reading snapshot \S*/snapshot\.[0-9a-f]+`,
+}
+
+// requireLoadedSnapshot fails unless p started from a snapshot written
+// with cfg's compression: replaying every log from zxid 0 would give the
+// same tree and hide an unreadable snapshot.
+func requireLoadedSnapshot(t *testing.T, p *proc) {
+	t.Helper()
+	suffix := ""
+	if c := p.cfg.SnapshotCompression; c != "" {
+		suffix = "." + c
+	}
+	re := regexp.MustCompile(snapshotLoadedLine[p.kind] + regexp.QuoteMeta(suffix) + `(\s|$)`)
+	if !re.MatchString(p.output()) {
+		t.Fatalf("%s did not start from a snapshot.<zxid>%s file (no line matches %s):\n%s", p.kind, suffix, re, p.tail(30))
+	}
 }
 
 // handOver stops from with SIGTERM while live's session is still open (its
@@ -38,6 +61,7 @@ func handOver(t *testing.T, cfg *zooConfig, from *proc, toKind string, live *cli
 	from.stop()
 	live.abandon()
 	to := startServer(t, toKind, cfg)
+	requireLoadedSnapshot(t, to)
 	got := dumpServer(t, cfg)
 	what := fmt.Sprintf("%s started on %s's dataDir (diffs: %s's view, want %s's)", toKind, from.kind, toKind, from.kind)
 	if diffs := diffTrees(want, got); len(diffs) > 0 {
@@ -141,8 +165,10 @@ func countChildren(paths []string, parent string) int {
 // TestApacheReadsZkdData: "Apache ZooKeeper 3.8 from Debian started on a
 // data directory written by zkd serves the same tree (paths, data, ACLs,
 // stats, ephemerals of live sessions as ZooKeeper would keep them)".
+//
+// zkd writes gzip-compressed snapshots here (snapshot.compression.method=gz).
 func TestApacheReadsZkdData(t *testing.T) {
-	cfg := newInteropConfig(t)
+	cfg := newInteropConfig(t, "gz")
 	zkd := startServer(t, kindZkd, cfg)
 	live, ephemerals := writeVariedTree(t, cfg.Addr())
 	want := dumpServer(t, cfg)
@@ -152,9 +178,10 @@ func TestApacheReadsZkdData(t *testing.T) {
 
 // TestZkdReadsApacheData: "zkd started on a directory written by Apache
 // ZooKeeper 3.8 serves the same tree", then zkd's further writes go back
-// to Apache.
+// to Apache. Both write snappy-compressed snapshots here
+// (snapshot.compression.method=snappy, snappy-java's stream format).
 func TestZkdReadsApacheData(t *testing.T) {
-	cfg := newInteropConfig(t)
+	cfg := newInteropConfig(t, "snappy")
 	apache := startServer(t, kindApache, cfg)
 	live, ephemerals := writeVariedTree(t, cfg.Addr())
 	want := dumpServer(t, cfg)
