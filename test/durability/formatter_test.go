@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -163,6 +164,40 @@ func TestApacheFormattersReadZkdFiles(t *testing.T) {
 			}
 		}
 	})
+
+	for _, compression := range []string{"gz", "snappy"} {
+		t.Run("SnapshotFormatter "+compression, func(t *testing.T) {
+			cfg := newInteropConfig(t, compression)
+			zkd := startServer(t, kindZkd, cfg)
+			live, _ := writeVariedTree(t, cfg.Addr())
+			want := dumpServer(t, cfg)
+			live.block()
+			zkd.stop()
+			live.abandon()
+			all, err := filepath.Glob(filepath.Join(cfg.DataDir, "version-2", "snapshot.*."+compression))
+			if err != nil || len(all) == 0 {
+				t.Fatalf("no snapshot.<zxid>.%s in %s (%v)", compression, cfg.DataDir, err)
+			}
+			// The newest by zxid holds every node created up to its zxid.
+			newest, newestZxid := "", int64(-1)
+			for _, f := range all {
+				hex := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "snapshot."), "."+compression)
+				if z, err := strconv.ParseInt(hex, 16, 64); err == nil && z > newestZxid {
+					newest, newestZxid = f, z
+				}
+			}
+			code, out := runJava(t, javaTimeout, snapshotFormatter, "-d", newest)
+			if code != 0 || toolFailure.MatchString(out) {
+				t.Fatalf("SnapshotFormatter -d %s: exit %d:\n%s", filepath.Base(newest), code, out)
+			}
+			listed := snapshotPaths(out)
+			for p := range want {
+				if !slices.Contains(listed, p) && want[p].Stat.Czxid <= newestZxid {
+					t.Errorf("SnapshotFormatter -d %s does not list %s", filepath.Base(newest), p)
+				}
+			}
+		})
+	}
 
 	t.Run("LogFormatter", func(t *testing.T) {
 		if !classes[logFormatter] {
