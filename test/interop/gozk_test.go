@@ -990,6 +990,9 @@ func gozkSetWatches(t *testing.T, addr string) string {
 		}
 		chans[i] = ch
 	}
+	// Enough long paths that go-zookeeper splits SetWatches into several
+	// packets (it caps each at 128 KB of paths, as the Java client does).
+	many := manyWatchedNodes(t, &tr, m, w, root+"/many", 1200)
 	dialer.cut()
 	_, err := m.Set(root+"/changed", []byte("1"), -1)
 	tr.printf("while disconnected: set changed %s", errStr(err))
@@ -998,6 +1001,7 @@ func gozkSetWatches(t *testing.T, addr string) string {
 	tr.printf("while disconnected: create created %s", errStr(err))
 	_, err = m.Create(root+"/parent/child", nil, zk.FlagPersistent, openACL)
 	tr.printf("while disconnected: create parent/child %s", errStr(err))
+	tr.printf("while disconnected: set %d watched nodes: %s", len(many.paths), errStr(many.setAll(m)))
 	for i := range chans {
 		if ev := pollEvent(chans[i]); ev != "no event" {
 			tr.printf("%s fired before reconnect: %s", watches[i].label, ev)
@@ -1010,6 +1014,7 @@ func gozkSetWatches(t *testing.T, addr string) string {
 	for i := range 5 {
 		tr.printf("%s: %s", watches[i].label, waitEvent(chans[i], 10*time.Second))
 	}
+	tr.printf("data watches on the %d nodes: %s", len(many.paths), many.collect(10*time.Second))
 	_, err = w.Sync(root)
 	tr.printf("sync: %s", errStr(err))
 	for i := 5; i < len(chans); i++ {
@@ -1024,6 +1029,77 @@ func gozkSetWatches(t *testing.T, addr string) string {
 	tr.printf("%s: %s", watches[5].label, pollEvent(chans[5]))
 	tr.printf("%s: %s", watches[6].label, pollEvent(chans[6]))
 	return tr.String()
+}
+
+// watchedNodes are many nodes with one data watch each.
+type watchedNodes struct {
+	paths []string
+	chans []<-chan zk.Event
+}
+
+func manyWatchedNodes(t *testing.T, tr *transcript, m, w *gozkSession, dir string, n int) *watchedNodes {
+	t.Helper()
+	if _, err := m.Create(dir, nil, zk.FlagPersistent, openACL); err != nil {
+		tr.printf("create %s: %s", dir, errStr(err))
+	}
+	nodes := &watchedNodes{}
+	const batch = 100
+	for i := 0; i < n; i += batch {
+		var ops []any
+		for j := i; j < min(i+batch, n); j++ {
+			p := fmt.Sprintf("%s/%0110d", dir, j)
+			nodes.paths = append(nodes.paths, p)
+			ops = append(ops, &zk.CreateRequest{Path: p, Acl: openACL})
+		}
+		if _, err := m.Multi(ops...); err != nil {
+			tr.printf("create batch at %d: %s", i, errStr(err))
+		}
+	}
+	for _, p := range nodes.paths {
+		_, _, ch, err := w.GetW(p)
+		if err != nil {
+			tr.printf("getw %s: %s", p, errStr(err))
+		}
+		nodes.chans = append(nodes.chans, ch)
+	}
+	return nodes
+}
+
+func (nodes *watchedNodes) setAll(m *gozkSession) error {
+	const batch = 100
+	for i := 0; i < len(nodes.paths); i += batch {
+		var ops []any
+		for _, p := range nodes.paths[i:min(i+batch, len(nodes.paths))] {
+			ops = append(ops, &zk.SetDataRequest{Path: p, Data: []byte("x"), Version: -1})
+		}
+		if _, err := m.Multi(ops...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// collect waits for one event per node and summarizes them.
+func (nodes *watchedNodes) collect(timeout time.Duration) string {
+	deadline := time.After(timeout)
+	counts := map[string]int{}
+	for i, ch := range nodes.chans {
+		select {
+		case ev, ok := <-ch:
+			switch {
+			case !ok:
+				counts["channel closed"]++
+			case ev.Path != nodes.paths[i]:
+				counts["wrong path"]++
+			default:
+				counts[ev.Type.String()]++
+			}
+		case <-deadline:
+			counts["missing"] += len(nodes.chans) - i
+			return fmt.Sprint(counts)
+		}
+	}
+	return fmt.Sprint(counts)
 }
 
 func ownerIs(c *gozkSession, path string, session int64) bool {
