@@ -204,3 +204,39 @@ func BenchmarkDeserializeMillion(b *testing.B) {
 	}
 	runtime.KeepAlive(tr)
 }
+
+// BenchmarkGetWide looks up znodes below a parent of 100,000 children, in
+// an order that defeats caches, and reads their stat as a server would.
+func BenchmarkGetWide(b *testing.B) {
+	const znodes = 100_000
+	tr, err := Deserialize(jute.NewDecoder(wideSnapshot(b, znodes), 0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	paths := make([]string, 4096)
+	for i := range paths {
+		paths[i] = fmt.Sprintf("/zkbench/data/k%07d", (i*7919)%znodes)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if n := tr.Get(paths[i%len(paths)]); n == nil || n.Stat.Czxid == 0 {
+			b.Fatal("missing")
+		}
+		i++
+	}
+}
+
+// BenchmarkChildrenWide lists a parent of 100,000 children.
+func BenchmarkChildrenWide(b *testing.B) {
+	tr, err := Deserialize(jute.NewDecoder(wideSnapshot(b, 100_000), 0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(tr.Children("/zkbench/data")) != 100_000 {
+			b.Fatal("wrong count")
+		}
+	}
+}

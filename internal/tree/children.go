@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/bits"
 	"slices"
+	"sort"
 )
 
 // A znode's children live in a childSet owned by the znode. Memory per
@@ -16,22 +17,23 @@ import (
 // keeps their order), so the offset doubles as the insertion order that
 // Java's HashSet iteration depends on.
 //
-// Up to smallMax children the index is a slice sorted by name (binary
-// search); above it, an open-addressing hash table in the style of Swiss
-// tables: groups of 8 slots, one tag byte per slot holding 7 bits of the
-// name's hash, linear probing group by group. Should a probe ever run
-// absurdly long (names crafted to collide under the fixed hash), the set
-// moves to a Go map, whose hash is seeded at random.
+// Up to smallMax children the index is a slice in insertion order, parallel
+// to an arena without dead entries, and a lookup scans the arena's names,
+// which sit together in memory. Above it, the index is an open-addressing
+// hash table in the style of Swiss tables: groups of 8 slots with one tag
+// byte per slot holding 7 bits of the name's hash, probed group by group.
+// Should a probe ever run absurdly long (names crafted to collide under the
+// fixed hash), the set moves to a Go map, whose hash is seeded at random.
 
 const (
-	// smallMax is the most children a sorted slice holds; a hashed set
-	// returns to a slice when it falls to smallMax/2.
+	// smallMax is the most children a small set holds; a hashed set
+	// returns to small when it falls to smallMax/2.
 	smallMax = 32
 	// groupSize is the slots per hash group (one 64-bit word of tags).
 	groupSize = 8
 	// A hash table is rebuilt when full and deleted slots would pass 7/8
-	// of it, and sized for the load given here (tenths) when rebuilt.
-	growLoadTenths = 7
+	// of it, and then sized for the load given here (tenths).
+	growLoadTenths = 6
 	// bulkLoadTenths is the load of a table built whole from a snapshot.
 	bulkLoadTenths = 8
 	// floodProbe is the number of groups an insert may probe before the
@@ -57,11 +59,10 @@ const (
 type childSet struct {
 	// names holds, per child added since the last compaction, uvarint
 	// length then name bytes, in insertion order. Removed children's
-	// entries stay (dead bytes) until compaction.
+	// entries stay (dead bytes) until compaction; small sets have none.
 	names []byte
-	// slots is the small index: the children sorted by name. It is nil
-	// while index is in use, and unsorted while a snapshot is being loaded
-	// (bulkAdd ... finishBulk).
+	// slots is the small index: the children in insertion order, the i-th
+	// named by the i-th arena entry. It is nil while index is in use.
 	slots []*Node
 	index *childIndex
 	dead  uint32 // bytes of names belonging to removed children
@@ -72,38 +73,65 @@ type childSet struct {
 
 // childIndex is the hash index of a large childSet.
 type childIndex struct {
-	tags  []byte  // len(tags) == len(slots), a multiple of groupSize
-	slots []*Node // nil where the tag is empty or deleted
-	count int     // children
-	used  int     // full or deleted tags
-	// flood replaces tags and slots once a probe ran past floodProbe.
+	groups []group
+	count  int // children
+	used   int // slots tagged full or deleted
+	// flood replaces groups once a probe ran past floodProbe.
 	flood map[string]*Node
 }
 
-// nameHash is the fixed hash of a child name for the index (not Java's).
+// group is 8 slots and their tags (byte i of tags is slot i's).
+type group struct {
+	tags  uint64
+	slots [groupSize]*Node
+}
+
+func (g *group) tag(i int) byte         { return byte(g.tags >> (8 * i)) }
+func (g *group) setTag(i int, tag byte) { g.tags = g.tags&^(0xff<<(8*i)) | uint64(tag)<<(8*i) }
+
+// nameHash is the fixed hash of a child name for the index (not Java's):
+// 64-bit words folded by multiplication, the tail read as an overlapping
+// word.
 func nameHash[T string | []byte](s T) uint64 {
 	const m1, m2 = 0xa0761d6478bd642f, 0xe7037ed1a0b428db
-	h := uint64(len(s)) ^ m1
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-		hi, lo := bits.Mul64(h^w, m2)
-		h = hi ^ lo
-	}
+	n := len(s)
+	h := uint64(n) ^ m1
 	var w uint64
-	for j := 0; i < len(s); i, j = i+1, j+8 {
-		w |= uint64(s[i]) << j
+	switch {
+	case n >= 8:
+		for i := 0; i+8 < n; i += 8 {
+			h = mix(h^load64(s, i), m2)
+		}
+		w = load64(s, n-8)
+	case n >= 4:
+		w = load32(s, 0)<<32 | load32(s, n-4)
+	case n > 0:
+		w = uint64(s[0])<<16 | uint64(s[n>>1])<<8 | uint64(s[n-1])
 	}
-	hi, lo := bits.Mul64(h^w, m1)
-	hi, lo = bits.Mul64(hi^lo, m2)
+	return mix(h^w^m2, m1)
+}
+
+func mix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
 	return hi ^ lo
+}
+
+func load64[T string | []byte](s T, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+func load32[T string | []byte](s T, i int) uint64 {
+	s = s[i : i+4]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24
 }
 
 func tagOf(h uint64) byte { return tagFull | byte(h&0x7f) }
 
 // matchByte has the high bit set in (at least) every byte of w equal to b;
-// it may also flag a byte just above a true match, so callers recheck.
+// it may also flag a byte just above a true match, so callers recheck. It
+// is zero exactly when no byte equals b.
 func matchByte(w uint64, b byte) uint64 {
 	x := w ^ (loBytes * uint64(b))
 	return (x - loBytes) &^ x & hiBits
@@ -156,22 +184,23 @@ func (ks *childSet) count() int {
 
 // each calls fn for every child, in no particular order.
 func (ks *childSet) each(fn func(c *Node)) {
-	if x := ks.index; x != nil {
-		if x.flood != nil {
-			for _, c := range x.flood {
-				fn(c)
-			}
-			return
+	x := ks.index
+	switch {
+	case x == nil:
+		for _, c := range ks.slots {
+			fn(c)
 		}
-		for _, c := range x.slots {
-			if c != nil {
-				fn(c)
+	case x.flood != nil:
+		for _, c := range x.flood {
+			fn(c)
+		}
+	default:
+		for gi := range x.groups {
+			g := &x.groups[gi]
+			for m := g.tags & hiBits; m != 0; m &= m - 1 {
+				fn(g.slots[bits.TrailingZeros64(m)/8])
 			}
 		}
-		return
-	}
-	for _, c := range ks.slots {
-		fn(c)
 	}
 }
 
@@ -184,70 +213,102 @@ func (ks *childSet) appendAll(buf []*Node) []*Node {
 	return buf
 }
 
-// sorted returns the children sorted by name, reusing buf.
-func (ks *childSet) sorted(buf []*Node) []*Node {
-	buf = ks.appendAll(buf[:0])
-	if ks.index != nil {
-		slices.SortFunc(buf, func(a, b *Node) int { return bytes.Compare(ks.nameOf(a), ks.nameOf(b)) })
-	}
-	return buf
+// namedChild is a child with its name, for sorting.
+type namedChild struct {
+	name []byte
+	node *Node
 }
 
-// search is the position of name in the sorted small index, and whether
-// it is there.
-func (ks *childSet) search(name string) (int, bool) {
-	lo, hi := 0, len(ks.slots)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if string(ks.nameOf(ks.slots[m])) < name {
-			lo = m + 1
-		} else {
-			hi = m
+// sorted returns the children with their names, sorted by name.
+func (ks *childSet) sorted() []namedChild {
+	out := make([]namedChild, 0, ks.count())
+	ks.each(func(c *Node) { out = append(out, namedChild{ks.nameOf(c), c}) })
+	slices.SortFunc(out, func(a, b namedChild) int { return bytes.Compare(a.name, b.name) })
+	return out
+}
+
+// sortedNames returns the children's names, sorted. One string holds them
+// all, so a listing costs two allocations, not one per child.
+func (ks *childSet) sortedNames() []string {
+	all := string(ks.names)
+	out := make([]string, 0, ks.count())
+	if ks.index == nil {
+		for off := 0; off < len(all); {
+			n, w := binary.Uvarint(ks.names[off:])
+			out = append(out, all[off+w:off+w+int(n)])
+			off += w + int(n)
 		}
+	} else {
+		ks.each(func(c *Node) {
+			name := ks.nameOf(c)
+			off := int(c.name) + entrySize(len(name)) - len(name)
+			out = append(out, all[off:off+len(name)])
+		})
 	}
-	return lo, lo < len(ks.slots) && string(ks.nameOf(ks.slots[lo])) == name
+	sort.Strings(out)
+	return out
 }
 
 // get returns the child called name, or nil.
 func (ks *childSet) get(name string) *Node {
 	x := ks.index
-	if x == nil {
-		if i, ok := ks.search(name); ok {
+	switch {
+	case x == nil:
+		if i := ks.scan(name); i >= 0 {
 			return ks.slots[i]
 		}
 		return nil
-	}
-	if x.flood != nil {
+	case x.flood != nil:
 		return x.flood[name]
 	}
-	if i := find(ks, name, nameHash(name)); i >= 0 {
-		return x.slots[i]
+	if g, i := find(x, ks, name, nameHash(name)); g != nil {
+		return g.slots[i]
 	}
 	return nil
 }
 
-// find is the slot of name (whose hash is h) in the hash index, or -1.
-func find[T string | []byte](ks *childSet, name T, h uint64) int {
-	x := ks.index
-	tag := tagOf(h)
-	groups := len(x.tags) / groupSize
-	g := homeGroup(h, groups)
-	for range groups {
-		w := binary.LittleEndian.Uint64(x.tags[g*groupSize:])
-		for m := matchByte(w, tag); m != 0; m &= m - 1 {
-			i := g*groupSize + bits.TrailingZeros64(m)/8
-			if x.tags[i] == tag && string(ks.nameOf(x.slots[i])) == string(name) {
-				return i
-			}
+// scan is the position of name in a small set, or -1.
+func (ks *childSet) scan(name string) int {
+	b := ks.names
+	for i, off := 0, 0; off < len(b); i++ {
+		n, w := int(b[off]), 1
+		if n >= 0x80 {
+			u, uw := binary.Uvarint(b[off:])
+			n, w = int(u), uw
 		}
-		if matchByte(w, tagEmpty) != 0 {
-			return -1
+		off += w
+		// Sibling names often differ only at the end (p0, p1, ...): the
+		// last byte rules most of them out before a full comparison.
+		if n == len(name) && (n == 0 || b[off+n-1] == name[n-1]) && string(b[off:off+n]) == name {
+			return i
 		}
-		if g++; g == groups {
-			g = 0
-		}
+		off += n
 	}
 	return -1
+}
+
+// find is the group and slot of name (whose hash is h) in the hash table,
+// or nil.
+func find[T string | []byte](x *childIndex, ks *childSet, name T, h uint64) (*group, int) {
+	tag := tagOf(h)
+	n := len(x.groups)
+	gi := homeGroup(h, n)
+	for range n {
+		g := &x.groups[gi]
+		for m := matchByte(g.tags, tag); m != 0; m &= m - 1 {
+			i := bits.TrailingZeros64(m) / 8
+			if g.tag(i) == tag && string(ks.nameOf(g.slots[i])) == string(name) {
+				return g, i
+			}
+		}
+		if matchByte(g.tags, tagEmpty) != 0 {
+			return nil, 0
+		}
+		if gi++; gi == n {
+			gi = 0
+		}
+	}
+	return nil, 0
 }
 
 func homeGroup(h uint64, groups int) int {
@@ -255,21 +316,37 @@ func homeGroup(h uint64, groups int) int {
 	return int(hi)
 }
 
-// add makes c the child called name, which must not exist yet, and tracks
-// the capacity Java's HashSet (created with initial capacity 8) would have.
-func (ks *childSet) add(name string, c *Node) {
-	ks.growJavaCap(name)
-	store(ks, name, c)
-	ks.insert(c, name)
-}
-
 // newChildSet is the set a znode gets with its first child.
 func newChildSet() *childSet { return &childSet{javaCap: 8} }
 
+// add makes c the child called name, which must not exist yet.
+func (ks *childSet) add(name string, c *Node) {
+	ks.growJavaCap(name)
+	store(ks, name, c)
+	x := ks.index
+	switch {
+	case x == nil && len(ks.slots) < smallMax:
+		ks.slots = append(ks.slots, c)
+	case x == nil:
+		all := append(ks.slots, c)
+		ks.slots = nil
+		ks.rebuild(all, growLoadTenths)
+	case x.flood != nil:
+		x.flood[name] = c
+		x.count++
+	case (x.used+1)*8 > len(x.groups)*groupSize*7:
+		ks.rebuild(append(ks.appendAll(make([]*Node, 0, x.count+1)), c), growLoadTenths)
+	case x.place(c, nameHash(name)):
+		x.count++
+	default:
+		ks.toFlood(append(ks.appendAll(nil), c))
+	}
+}
+
 // growJavaCap advances javaCap for the insertion of name, as HashMap.putVal
-// resizes: a bucket reaching 9 entries in a table of under 64 slots
-// doubles the table instead of turning the bucket into a tree; more than
-// 3/4 full doubles it too.
+// resizes the table of a HashSet created with capacity 8: a bucket reaching
+// 9 entries in a table of under 64 slots doubles the table instead of
+// turning the bucket into a tree; more than 3/4 full doubles it too.
 func (ks *childSet) growJavaCap(name string) {
 	if ks.javaCap < 64 {
 		b := javaBucket(name, ks.javaCap)
@@ -288,51 +365,25 @@ func (ks *childSet) growJavaCap(name string) {
 	}
 }
 
-// insert places c (already in the arena) in the index.
-func (ks *childSet) insert(c *Node, name string) {
-	x := ks.index
-	switch {
-	case x == nil && len(ks.slots) < smallMax:
-		i, _ := ks.search(name)
-		ks.slots = slices.Insert(ks.slots, i, c)
-	case x == nil:
-		all := append(ks.slots, c)
-		ks.slots = nil
-		ks.rebuild(all, growLoadTenths)
-	case x.flood != nil:
-		x.flood[name] = c
-		x.count++
-	case (x.used+1)*8 > len(x.tags)*7:
-		ks.rebuild(append(ks.appendAll(make([]*Node, 0, x.count+1)), c), growLoadTenths)
-	case x.place(c, nameHash(name)):
-		x.count++
-	default:
-		ks.toFlood(append(ks.appendAll(nil), c))
-	}
-}
-
 // place puts c in the first empty or deleted slot of its probe sequence;
 // false if that took more than floodProbe groups (c is then not placed).
 func (x *childIndex) place(c *Node, h uint64) bool {
-	groups := len(x.tags) / groupSize
-	g := homeGroup(h, groups)
-	for probe := 0; probe < groups; probe++ {
-		if probe > floodProbe {
-			return false
-		}
-		w := binary.LittleEndian.Uint64(x.tags[g*groupSize:])
+	n := len(x.groups)
+	gi := homeGroup(h, n)
+	for probe := 0; probe < n && probe <= floodProbe; probe++ {
+		g := &x.groups[gi]
 		// Empty and deleted tags are the ones without the high bit.
-		if free := ^w & hiBits; free != 0 {
-			i := g*groupSize + bits.TrailingZeros64(free)/8
-			if x.tags[i] == tagEmpty {
+		if free := ^g.tags & hiBits; free != 0 {
+			i := bits.TrailingZeros64(free) / 8
+			if g.tag(i) == tagEmpty {
 				x.used++
 			}
-			x.tags[i] = tagOf(h)
-			x.slots[i] = c
+			g.setTag(i, tagOf(h))
+			g.slots[i] = c
 			return true
 		}
-		if g++; g == groups {
-			g = 0
+		if gi++; gi == n {
+			gi = 0
 		}
 	}
 	return false
@@ -348,8 +399,7 @@ func groupsFor(n, loadTenths int) int {
 // rebuild replaces the index with a hash table holding children at the
 // given load (tenths), or with a Go map if the fixed hash clusters them.
 func (ks *childSet) rebuild(children []*Node, loadTenths int) {
-	groups := groupsFor(len(children), loadTenths)
-	x := &childIndex{tags: make([]byte, groups*groupSize), slots: make([]*Node, groups*groupSize)}
+	x := &childIndex{groups: make([]group, groupsFor(len(children), loadTenths))}
 	for _, c := range children {
 		if !x.place(c, nameHash(ks.nameOf(c))) {
 			ks.toFlood(children)
@@ -371,69 +421,73 @@ func (ks *childSet) toFlood(children []*Node) {
 
 // remove removes the child called name and returns it (nil if absent).
 func (ks *childSet) remove(name string) *Node {
-	var c *Node
 	x := ks.index
-	switch {
-	case x == nil:
-		i, ok := ks.search(name)
-		if !ok {
+	if x == nil {
+		i := ks.scan(name)
+		if i < 0 {
 			return nil
 		}
-		c = ks.slots[i]
+		c := ks.slots[i]
+		// Small sets keep their arena free of dead entries.
+		start := int(c.name)
+		size := entrySize(len(name))
+		ks.names = append(ks.names[:start], ks.names[start+size:]...)
 		ks.slots = slices.Delete(ks.slots, i, i+1)
-	case x.flood != nil:
+		for _, o := range ks.slots[i:] {
+			o.name -= uint32(size)
+		}
+		if len(ks.slots) == 0 {
+			ks.names, ks.slots = nil, nil
+		}
+		return c
+	}
+	var c *Node
+	if x.flood != nil {
 		if c = x.flood[name]; c == nil {
 			return nil
 		}
 		delete(x.flood, name)
-		x.count--
-	default:
-		i := find(ks, name, nameHash(name))
-		if i < 0 {
+	} else {
+		g, i := find(x, ks, name, nameHash(name))
+		if g == nil {
 			return nil
 		}
-		c = x.slots[i]
-		x.slots[i] = nil
-		// A group that already has an empty slot stops every probe, so
-		// this slot can be empty rather than deleted.
-		g := i / groupSize * groupSize
-		if matchByte(binary.LittleEndian.Uint64(x.tags[g:]), tagEmpty) != 0 {
-			x.tags[i] = tagEmpty
+		c = g.slots[i]
+		g.slots[i] = nil
+		// A group that has an empty slot stops every probe, so this slot
+		// can be empty rather than deleted.
+		if matchByte(g.tags, tagEmpty) != 0 {
+			g.setTag(i, tagEmpty)
 			x.used--
 		} else {
-			x.tags[i] = tagDeleted
+			g.setTag(i, tagDeleted)
 		}
-		x.count--
 	}
+	x.count--
 	ks.dead += uint32(entrySize(len(name)))
-	ks.shrink()
-	return c
-}
-
-// shrink keeps a set's memory in line with its size after a removal.
-func (ks *childSet) shrink() {
-	if ks.count() == 0 {
-		ks.names, ks.slots, ks.index, ks.dead = nil, nil, nil, 0
-		return
-	}
-	if x := ks.index; x != nil {
-		switch {
-		case x.count <= smallMax/2:
-			ks.slots = ks.sorted(make([]*Node, 0, x.count))
-			ks.index = nil
-		case x.flood == nil && x.count*4 < len(x.tags):
-			ks.rebuild(ks.appendAll(make([]*Node, 0, x.count)), growLoadTenths)
-		}
+	switch {
+	case x.count <= smallMax/2:
+		live := ks.appendAll(make([]*Node, 0, x.count))
+		ks.index = nil
+		ks.compactLive(live)
+		ks.slots = live
+		return c
+	case x.flood == nil && x.count*4 < len(x.groups)*groupSize:
+		ks.rebuild(ks.appendAll(make([]*Node, 0, x.count)), growLoadTenths)
 	}
 	if ks.dead >= minCompact && int(ks.dead)*2 > len(ks.names) {
 		ks.compact()
 	}
+	return c
 }
 
 // compact rewrites the arena without dead entries, keeping the order of the
 // live ones (their insertion order).
-func (ks *childSet) compact() {
-	live := ks.appendAll(nil)
+func (ks *childSet) compact() { ks.compactLive(ks.appendAll(nil)) }
+
+// compactLive is compact given the live children, which it sorts into
+// insertion order.
+func (ks *childSet) compactLive(live []*Node) {
 	slices.SortFunc(live, func(a, b *Node) int {
 		if a.name < b.name {
 			return -1
@@ -481,33 +535,34 @@ func (ks *childSet) finishBulk() (dup []byte, ok bool) {
 	children := ks.slots
 	n := len(children)
 	if n <= smallMax {
-		slices.SortFunc(children, func(a, b *Node) int { return bytes.Compare(ks.nameOf(a), ks.nameOf(b)) })
-		for i := 1; i < n; i++ {
-			if bytes.Equal(ks.nameOf(children[i-1]), ks.nameOf(children[i])) {
-				return ks.nameOf(children[i]), false
+		for i, c := range children {
+			name := ks.nameOf(c)
+			for _, o := range children[:i] {
+				if bytes.Equal(ks.nameOf(o), name) {
+					return name, false
+				}
 			}
 		}
 		ks.slots = slices.Clip(children)
 		return nil, true
 	}
 	ks.slots = nil
-	groups := groupsFor(n, bulkLoadTenths)
-	x := &childIndex{tags: make([]byte, groups*groupSize), slots: make([]*Node, groups*groupSize)}
+	x := &childIndex{groups: make([]group, groupsFor(n, bulkLoadTenths))}
 	ks.index = x
 	for _, c := range children {
 		name := ks.nameOf(c)
 		h := nameHash(name)
-		if find(ks, name, h) >= 0 {
+		if g, _ := find(x, ks, name, h); g != nil {
 			return name, false
 		}
 		if !x.place(c, h) {
 			seen := make(map[string]bool, n)
 			for _, c := range children {
-				if name := ks.nameOf(c); seen[string(name)] {
+				name := ks.nameOf(c)
+				if seen[string(name)] {
 					return name, false
-				} else {
-					seen[string(name)] = true
 				}
+				seen[string(name)] = true
 			}
 			ks.toFlood(children)
 			return nil, true

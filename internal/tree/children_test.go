@@ -94,11 +94,17 @@ func checkChildSet(t *testing.T, ks *childSet, want map[string]*Node, java *java
 	}
 	slices.Sort(names)
 	var sorted []string
-	for _, n := range ks.sorted(nil) {
-		sorted = append(sorted, string(ks.nameOf(n)))
+	for _, k := range ks.sorted() {
+		if got := string(ks.nameOf(k.node)); got != string(k.name) {
+			t.Fatalf("sorted: %q named %q", k.name, got)
+		}
+		sorted = append(sorted, string(k.name))
 	}
 	if !slices.Equal(sorted, names) {
 		t.Fatalf("sorted children %q, want %q", sorted, names)
+	}
+	if got := ks.sortedNames(); !slices.Equal(got, names) && len(names) > 0 {
+		t.Fatalf("sorted names %q, want %q", got, names)
 	}
 	var order []string
 	for _, c := range childrenInJavaOrder(ks, nil) {
@@ -118,25 +124,38 @@ func checkChildSet(t *testing.T, ks *childSet, want map[string]*Node, java *java
 		t.Fatalf("arena of %d bytes with %d dead not compacted", len(ks.names), ks.dead)
 	}
 	if x := ks.index; x != nil && x.flood == nil {
-		if x.used*8 > len(x.tags)*7 {
-			t.Fatalf("hash table of %d slots with %d used", len(x.tags), x.used)
+		if x.used*8 > len(x.groups)*groupSize*7 {
+			t.Fatalf("hash table of %d groups with %d slots used", len(x.groups), x.used)
 		}
 		full, used := 0, 0
-		for i, tag := range x.tags {
-			if tag != tagEmpty {
-				used++
-			}
-			if tag >= tagFull {
-				full++
-				if x.slots[i] == nil {
-					t.Fatalf("slot %d tagged full but empty", i)
+		for gi := range x.groups {
+			g := &x.groups[gi]
+			for i := range groupSize {
+				tag := g.tag(i)
+				if tag != tagEmpty {
+					used++
 				}
-			} else if x.slots[i] != nil {
-				t.Fatalf("slot %d holds a child but is tagged %#x", i, tag)
+				if tag >= tagFull {
+					full++
+					if g.slots[i] == nil || tagOf(nameHash(ks.nameOf(g.slots[i]))) != tag {
+						t.Fatalf("group %d slot %d: tag %#x does not fit %v", gi, i, tag, g.slots[i])
+					}
+				} else if g.slots[i] != nil {
+					t.Fatalf("group %d slot %d holds a child but is tagged %#x", gi, i, tag)
+				}
 			}
 		}
 		if full != x.count || used != x.used {
 			t.Fatalf("table counts %d/%d, slots say %d/%d", x.count, x.used, full, used)
+		}
+	} else if x == nil {
+		if ks.dead != 0 {
+			t.Fatalf("small set with %d dead arena bytes", ks.dead)
+		}
+		for i, c := range ks.slots {
+			if i > 0 && c.name <= ks.slots[i-1].name {
+				t.Fatalf("small set out of insertion order at %d", i)
+			}
 		}
 	}
 }

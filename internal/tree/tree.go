@@ -226,27 +226,7 @@ func (t *Tree) Children(path string) []string {
 	if n.kids == nil {
 		return []string{}
 	}
-	ks := n.kids
-	kids := ks.sorted(nil)
-	// One string holds every name, so a large listing costs two
-	// allocations rather than one per child.
-	size := 0
-	for _, k := range kids {
-		size += len(ks.nameOf(k))
-	}
-	buf := make([]byte, 0, size)
-	for _, k := range kids {
-		buf = append(buf, ks.nameOf(k)...)
-	}
-	all := string(buf)
-	out := make([]string, len(kids))
-	off := 0
-	for i, k := range kids {
-		l := len(ks.nameOf(k))
-		out[i] = all[off : off+l]
-		off += l
-	}
-	return out
+	return n.kids.sortedNames()
 }
 
 // NumChildren is n.NumChildren().
@@ -372,14 +352,12 @@ func walk(path string, n *Node, fn func(string, *Node) bool) bool {
 	if n.kids == nil || n.kids.count() == 0 {
 		return true
 	}
-	ks := n.kids
-	kids := ks.sorted(nil)
 	prefix := path
 	if prefix == "/" {
 		prefix = ""
 	}
-	for _, k := range kids {
-		if !walk(prefix+"/"+string(ks.nameOf(k)), k, fn) {
+	for _, k := range n.kids.sorted() {
+		if !walk(prefix+"/"+string(k.name), k.node, fn) {
 			return false
 		}
 	}
