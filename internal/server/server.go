@@ -55,7 +55,7 @@ type Server struct {
 
 	// dbMu guards tree; watch triggers happen under its write lock so that a
 	// read that registers a watch never misses the event after it.
-	dbMu    sync.RWMutex
+	dbMu sync.RWMutex
 	// applyMu is held by the apply step around its tree write lock, and by
 	// a snapshot while it walks the tree: a snapshot thus sees no change
 	// without taking dbMu, and readers (which take dbMu.RLock) never queue

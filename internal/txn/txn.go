@@ -136,6 +136,7 @@ func (b *CloseSession) Encode(e *jute.Encoder) {
 		e.Strings(b.Paths)
 	}
 }
+
 // Decode reads CloseSessionTxn. ZooKeeper leaves the body out when
 // zookeeper.closeSessionTxn.enabled=false or in old logs; what remains is
 // then nothing or just the 12-byte TxnDigest (version 2 first), which no
