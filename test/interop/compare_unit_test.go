@@ -110,3 +110,24 @@ FAIL
 		t.Errorf("counts = %+v", c)
 	}
 }
+
+// FuzzNormalize checks that normalizing twice changes nothing: tokens the
+// normalizer writes (VERSION, T, Z<n>, s<n>, PORT) must not match its own rules,
+// or two transcripts could be rewritten differently depending on their history.
+func FuzzNormalize(f *testing.F) {
+	for _, seed := range []string{
+		"cZxid = 0x1b\nctime = Thu Nov 26 14:48:17 UTC 2026\nephemeralOwner = 0x1000002212f0003\n",
+		"\tczxid=14\n\tmzxid=e\n\tephemeralOwner = 1000002212f0003\n",
+		"Zookeeper version: 3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC\nConnecting to 127.0.0.1:21860",
+		"ctime=1764168376000 mzxid=0x100000007 session=0xff00000000000001",
+		"",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		once := normalize(s)
+		if twice := normalize(once); twice != once {
+			t.Errorf("normalize is not idempotent:\n in: %q\nonce: %q\ntwice: %q", s, once, twice)
+		}
+	})
+}
