@@ -44,8 +44,9 @@ func (s *Server) runFourLetterWord(c *conn, word string) {
 	defer c.nc.Close()
 	var out bytes.Buffer
 	if binary.BigEndian.Uint32([]byte(word)) == telnetClose {
+		// ZooKeeper names it "telnet close"; whitelisted, it does nothing.
 		if !s.cfg.AllFourLetterWords {
-			fmt.Fprintf(&out, "%s is not executed because it is not in the whitelist.\n", word)
+			out.WriteString("telnet close is not executed because it is not in the whitelist.\n")
 			c.nc.Write(out.Bytes())
 		}
 		return
@@ -347,7 +348,6 @@ func (s *Server) writeEnvi(out *bytes.Buffer) {
 		{"os.memory.free", fmt.Sprintf("%dMB", (ms.HeapIdle)>>20)},
 		{"os.memory.max", fmt.Sprintf("%dMB", ms.Sys>>20)},
 		{"os.memory.total", fmt.Sprintf("%dMB", ms.HeapSys>>20)},
-		{"go.version", runtime.Version()},
 	}
 	for _, p := range kv {
 		fmt.Fprintf(out, "%s=%s\n", p[0], p[1])
@@ -453,6 +453,10 @@ func (s *Server) writeMntr(out *bytes.Buffer) {
 	line("global_sessions", sessions)
 	line("local_sessions", 0)
 	line("connection_drop_probability", "0.0")
+	last, minSize, maxSize := s.stats.responseSizes()
+	line("last_client_response_size", last)
+	line("max_client_response_size", maxSize)
+	line("min_client_response_size", minSize)
 	line("outstanding_tls_handshake", 0)
 	line("auth_failed_count", s.stats.authFail.Load())
 	line("non_mtls_remote_conn_count", 0)

@@ -184,6 +184,7 @@ func (c *conn) writeDone(r *request) {
 func (c *conn) finish(r *request) {
 	if r.reply != nil {
 		c.enqueue(r.reply)
+		c.s.stats.responseSize(len(r.reply) - 4)
 	}
 	lat := time.Since(r.start)
 	c.stats.replied(r, lat)
@@ -240,7 +241,11 @@ func multiResponse(r *request) *proto.MultiResponse {
 			resp.Results[i] = sub
 			continue
 		}
-		switch mr.Ops[i].Type {
+		typ := mr.Ops[i].Type
+		if i < len(r.multiTypes) {
+			typ = r.multiTypes[i]
+		}
+		switch typ {
 		case proto.OpCreate:
 			sub.Type = proto.OpCreate
 			sub.Path = res.Path
@@ -252,7 +257,7 @@ func multiResponse(r *request) *proto.MultiResponse {
 			sub.Type = proto.OpSetData
 			sub.Stat = statOrZero(res.Stat)
 		default:
-			sub.Type = mr.Ops[i].Type
+			sub.Type = typ
 		}
 		resp.Results[i] = sub
 	}

@@ -54,6 +54,8 @@ type request struct {
 	// Set by prep.
 	txn         *txn.Txn
 	createdPath string
+	// multiTypes are the types a multi's ops were prepared as (see multiOp).
+	multiTypes []proto.OpCode
 
 	// Set by apply.
 	zxid   int64

@@ -284,17 +284,15 @@ func (s *Server) prepCreate(r *request, op proto.OpCode, body jute.Record, zxid,
 	if isTTL && !s.cfg.ExtendedTypesEnabled {
 		return nil, fail(proto.ErrUnimplemented)
 	}
+	// EphemeralType.validateTTL: a TTL mode needs a ttl in range, any other
+	// mode must not carry one. The opcode only picks the txn type below, as
+	// in ZooKeeper: createContainer with flags 0 makes a container, create
+	// with the container flag a plain persistent node.
 	if isTTL {
 		if ttl <= 0 || ttl > maxTTL {
 			return nil, fail(proto.ErrBadArguments)
 		}
 	} else if ttl >= 0 {
-		return nil, fail(proto.ErrBadArguments)
-	}
-	if op == proto.OpCreateTTL && !isTTL || isTTL && op != proto.OpCreateTTL {
-		return nil, fail(proto.ErrBadArguments)
-	}
-	if op == proto.OpCreateContainer && !container || container && op != proto.OpCreateContainer {
 		return nil, fail(proto.ErrBadArguments)
 	}
 	// "/" itself passes: its parent is the root, and it fails as NodeExists.
@@ -436,27 +434,21 @@ func (s *Server) prepMulti(r *request, zxid, now int64) (txn.Body, error) {
 	saved := s.snapshotChanges()
 	out := &txn.Multi{Ops: make([]txn.Op, 0, len(mr.Ops))}
 	var failed bool
+	types := make([]proto.OpCode, len(mr.Ops))
+	bodies := make([]jute.Record, len(mr.Ops))
 	for i := range mr.Ops {
-		op := &mr.Ops[i]
+		var err error
+		if types[i], bodies[i], err = multiOp(&mr.Ops[i]); err != nil {
+			return nil, err
+		}
+	}
+	r.multiTypes = types
+	for i := range mr.Ops {
 		if failed {
 			out.Ops = append(out.Ops, txn.Op{Type: proto.OpError, Body: &txn.Error{Err: proto.ErrRuntimeInconsistency}})
 			continue
 		}
-		var body jute.Record
-		switch {
-		case op.Create != nil:
-			body = op.Create
-		case op.CreateTTL != nil:
-			body = op.CreateTTL
-		case op.Version != nil:
-			body = op.Version
-		case op.SetData != nil:
-			body = op.SetData
-		default:
-			// Reads do not belong in a write multi.
-			return nil, fail(proto.ErrBadArguments)
-		}
-		b, err := s.prepOne(r, op.Type, body, zxid, now, false)
+		b, err := s.prepOne(r, types[i], bodies[i], zxid, now, false)
 		if err != nil {
 			code := proto.ErrMarshallingError
 			if pe, ok := err.(prepError); ok {
@@ -467,10 +459,46 @@ func (s *Server) prepMulti(r *request, zxid, now int64) (txn.Body, error) {
 			out.Ops = append(out.Ops, txn.Op{Type: proto.OpError, Body: &txn.Error{Err: code}})
 			continue
 		}
-		typ := op.Type
-		out.Ops = append(out.Ops, txn.Op{Type: typ, Body: b})
+		out.Ops = append(out.Ops, txn.Op{Type: types[i], Body: b})
 	}
 	return out, nil
+}
+
+// multiOp gives the type and request a multi op is prepared as. ZooKeeper
+// rebuilds create ops from their flags (Op.create): the container flag makes
+// a createContainer, create2 becomes a plain create, a createTTL without a
+// TTL mode a plain create; a plain create with a TTL mode cannot be
+// rebuilt, which fails the whole request as MarshallingError.
+func multiOp(op *proto.MultiOp) (proto.OpCode, jute.Record, error) {
+	isTTL := func(f int32) bool {
+		return f == proto.ModePersistentWithTTL || f == proto.ModePersistentSequentialWithTTL
+	}
+	switch {
+	case op.Create != nil:
+		switch {
+		case op.Create.Flags == proto.ModeContainer:
+			return proto.OpCreateContainer, op.Create, nil
+		case isTTL(op.Create.Flags):
+			return 0, nil, fail(proto.ErrMarshallingError)
+		}
+		return proto.OpCreate, op.Create, nil
+	case op.CreateTTL != nil:
+		c := op.CreateTTL
+		if isTTL(c.Flags) {
+			return proto.OpCreateTTL, c, nil
+		}
+		plain := &proto.CreateRequest{Path: c.Path, Data: c.Data, ACL: c.ACL, Flags: c.Flags}
+		if c.Flags == proto.ModeContainer {
+			return proto.OpCreateContainer, plain, nil
+		}
+		return proto.OpCreate, plain, nil
+	case op.Version != nil:
+		return op.Type, op.Version, nil
+	case op.SetData != nil:
+		return op.Type, op.SetData, nil
+	}
+	// Reads do not belong in a write multi.
+	return 0, nil, fail(proto.ErrBadArguments)
 }
 
 type savedChanges struct {

@@ -22,7 +22,9 @@ func (c *conn) runRead(r *request) {
 	code := proto.OK
 	switch r.op {
 	case proto.OpPing:
-		r.reply = reply(proto.XidPing, zxid, proto.OK, nil)
+		// Replies carry the request's xid (the Java client uses -2 and -8;
+		// go-zookeeper uses ordinary xids for setWatches).
+		r.reply = reply(r.xid, zxid, proto.OK, nil)
 		return
 	case proto.OpExists, proto.OpGetData, proto.OpGetChildren, proto.OpGetChildren2:
 		body, code = c.readNode(r.op, r.body.(*proto.PathWatchRequest), r.ids)
@@ -57,7 +59,7 @@ func (c *conn) runRead(r *request) {
 		}
 	case proto.OpSetWatches, proto.OpSetWatches2:
 		c.setWatches(r.body.(*proto.SetWatches))
-		r.reply = reply(proto.XidSetWatches, zxid, proto.OK, nil)
+		r.reply = reply(r.xid, zxid, proto.OK, nil)
 		return
 	case proto.OpMultiRead:
 		body = c.multiRead(r.body.(*proto.MultiRequest), r.ids)

@@ -494,8 +494,11 @@ func TestFourLetterWords(t *testing.T) {
 	if got := fourLetter(t, s.addr, "mntr"); !strings.HasPrefix(got, "zk_version\t"+Version) {
 		t.Fatalf("mntr: %q", got)
 	}
-	if got := fourLetter(t, s.addr, "envi"); !strings.Contains(got, "zookeeper.version="+Version) {
+	if got := fourLetter(t, s.addr, "envi"); !strings.HasPrefix(got, "Environment:\nzookeeper.version="+Version+", built on ") {
 		t.Fatalf("envi: %q", got)
+	}
+	if got := fourLetter(t, s.addr, "conf"); !strings.Contains(got, "\nzookeeper.version="+Version+", built on ") {
+		t.Fatalf("conf lacks the version: %q", got)
 	}
 	limited := startServer(t, "4lw.commands.whitelist=ruok\n")
 	if got := fourLetter(t, limited.addr, "mntr"); got != "mntr is not executed because it is not in the whitelist.\n" {

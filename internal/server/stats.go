@@ -27,6 +27,7 @@ type serverStats struct {
 func (st *serverStats) reset() {
 	st.mu.Lock()
 	st.minLatency, st.maxLatency, st.totalLat, st.count = -1, 0, 0, 0
+	st.lastResp, st.minRespSize, st.maxRespSize = -1, -1, -1
 	st.mu.Unlock()
 	st.received.Store(0)
 	st.sent.Store(0)
@@ -48,6 +49,26 @@ func (st *serverStats) replied(lat time.Duration) {
 	st.totalLat += ms
 	st.count++
 	st.mu.Unlock()
+}
+
+// responseSize records the size of one reply (ZooKeeper's client response
+// size gauges; -1 before any reply).
+func (st *serverStats) responseSize(n int) {
+	st.mu.Lock()
+	st.lastResp = n
+	if st.minRespSize < 0 || n < st.minRespSize {
+		st.minRespSize = n
+	}
+	if n > st.maxRespSize {
+		st.maxRespSize = n
+	}
+	st.mu.Unlock()
+}
+
+func (st *serverStats) responseSizes() (last, min, max int) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.lastResp, st.minRespSize, st.maxRespSize
 }
 
 func (st *serverStats) txnApplied(*request) { st.txns.Add(1) }

@@ -183,6 +183,9 @@ func flwConf(tr *transcript, out, addr string) {
 		switch {
 		case !ok:
 			tr.printf("%q", shape(l))
+		case key == "zookeeper.version":
+			// zkd adds its version to conf (clients pick features from it);
+			// Apache's conf has no such line. internal/server tests it.
 		case configConfKeys[key]:
 			tr.printf("%s=%s", key, value)
 		case key == "clientPort":
