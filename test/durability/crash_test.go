@@ -404,12 +404,12 @@ func (r *crashRun) run(n int, budget time.Duration) {
 		if iter%5 == 3 {
 			// Kill it again while it recovers: the snapshot it takes after
 			// replaying the log may still be in progress as it serves.
-			early := startServer(t, r.kind, cfg)
+			early := r.start()
 			time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
 			early.kill()
 			r.killedRecovering++
 		}
-		p := startServer(t, r.kind, cfg)
+		p := r.start()
 		if iter == 0 {
 			c := mustDial(t, cfg.Addr(), readerSession)
 			if _, err := c.Create(crashRoot, nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
@@ -478,6 +478,46 @@ func (r *crashRun) run(n int, budget time.Duration) {
 	if len(logs) < r.iterations {
 		t.Errorf("%d log files after %d runs with writes: want one per run at least", len(logs), r.iterations)
 	}
+}
+
+// start starts the crashing server again. Apache ZooKeeper 3.8 cannot
+// start when a kill came between creating a log file and flushing its
+// header (an EOFException in FileHeader.deserialize; ZOOKEEPER-2332, fixed
+// after 3.8 by deleting that file, as zkd does). Its operators delete the
+// empty file, and so does this test, saying so. (zkd's handling of that
+// file is checked in TestTornTailRecovery.)
+func (r *crashRun) start() *proc {
+	t := r.t
+	t.Helper()
+	p, err := launch(t, r.kind, r.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.waitReady(startTimeout)
+	if err == nil {
+		return p
+	}
+	if r.kind == kindApache && errors.Is(err, errServerExited) && strings.Contains(p.output(), "FileHeader.deserialize") {
+		logs, lerr := listDataFiles(r.cfg.DataDir, "log")
+		if lerr != nil {
+			t.Fatal(lerr)
+		}
+		removed := 0
+		for _, lf := range logs {
+			if info, err := os.Stat(lf.Path); err == nil && info.Size() == 0 {
+				t.Logf("Apache ZooKeeper 3.8 does not start with the empty %s a kill left (ZOOKEEPER-2332, fixed after 3.8); removing it", filepath.Base(lf.Path))
+				if err := os.Remove(lf.Path); err != nil {
+					t.Fatal(err)
+				}
+				removed++
+			}
+		}
+		if removed > 0 {
+			return startServer(t, r.kind, r.cfg)
+		}
+	}
+	t.Fatalf("start %s on %s: %v\n--- %s ---\n%s", r.kind, r.cfg.Addr(), err, p.outPath, p.tail(40))
+	return nil
 }
 
 // restartAndCheck starts kind on the dataDir after the last crash and checks the
@@ -592,9 +632,16 @@ func TestZkdRecoversApacheCrashes(t *testing.T) {
 			apache, apacheView := r.restartAndCheck(t, kindApache, copyFrom())
 			apache.stop()
 			requireSameTree(t, "zkd on Apache's crash-test dataDir (diffs: zkd's view, want Apache's)", apacheView, zkdView)
+			// A snapshot cut short by a kill is passed over (zkd moves it
+			// aside and says so); anything else is a complaint about data
+			// Apache recovers silently.
 			for _, p := range []*proc{zkd, apache} {
-				if bad := complaints(p); len(bad) > 0 {
-					t.Logf("%s logged while recovering:\n%s", p.kind, strings.Join(bad, "\n"))
+				for _, line := range complaints(p) {
+					if strings.Contains(line, "snapshot failed to load; moving it aside") {
+						t.Logf("%s: %s", p.kind, line)
+					} else {
+						t.Errorf("%s logged while recovering: %s", p.kind, line)
+					}
 				}
 			}
 		})
