@@ -135,10 +135,12 @@ func testDir(t testing.TB) string {
 
 // zooConfig is one zoo.cfg, shared by every server started on its dataDir.
 type zooConfig struct {
-	Dir      string // holds zoo.cfg, log4j.properties and server outputs
-	DataDir  string
-	Port     int
-	TickTime int // ms
+	Dir     string // holds zoo.cfg, log4j.properties and server outputs
+	DataDir string
+	// DataLogDir, when set, holds the transaction logs apart from DataDir.
+	DataLogDir string
+	Port       int
+	TickTime   int // ms
 	// SnapCount and PreAllocSizeKB are left out of zoo.cfg when 0.
 	SnapCount      int
 	PreAllocSizeKB int
@@ -168,6 +170,12 @@ func (c *zooConfig) write() error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "tickTime=%d\n", c.TickTime)
 	fmt.Fprintf(&b, "dataDir=%s\n", c.DataDir)
+	if c.DataLogDir != "" {
+		fmt.Fprintf(&b, "dataLogDir=%s\n", c.DataLogDir)
+		if err := os.MkdirAll(c.DataLogDir, 0o755); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(&b, "clientPort=%d\n", c.Port)
 	b.WriteString("clientPortAddress=127.0.0.1\n")
 	b.WriteString("admin.enableServer=false\n")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"path"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -179,16 +180,24 @@ func TestApacheReadsZkdData(t *testing.T) {
 // TestZkdReadsApacheData: "zkd started on a directory written by Apache
 // ZooKeeper 3.8 serves the same tree", then zkd's further writes go back
 // to Apache. Both write snappy-compressed snapshots here
-// (snapshot.compression.method=snappy, snappy-java's stream format).
+// (snapshot.compression.method=snappy, snappy-java's stream format), and
+// keep the logs in a dataLogDir of their own.
 func TestZkdReadsApacheData(t *testing.T) {
 	cfg := newInteropConfig(t, "snappy")
+	cfg.DataLogDir = filepath.Join(cfg.Dir, "datalog")
 	apache := startServer(t, kindApache, cfg)
 	live, ephemerals := writeVariedTree(t, cfg.Addr())
 	want := dumpServer(t, cfg)
+	if logs, err := listDataFiles(cfg.DataLogDir, "log"); err != nil || len(logs) == 0 {
+		t.Fatalf("no logs in dataLogDir %s (%v)", cfg.DataLogDir, err)
+	}
 	zkd := handOver(t, cfg, apache, kindZkd, live, ephemerals, want)
 
 	live, ephemerals = writeMoreTree(t, cfg.Addr())
 	want = dumpServer(t, cfg)
 	apache = handOver(t, cfg, zkd, kindApache, live, ephemerals, want)
 	apache.stop()
+	if logs, _ := listDataFiles(cfg.DataDir, "log"); len(logs) > 0 {
+		t.Errorf("transaction logs in dataDir, not dataLogDir: %v", logs)
+	}
 }
