@@ -240,3 +240,20 @@ func BenchmarkChildrenWide(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSerializeWide writes a snapshot of 100,000 znodes below one
+// parent, whose children must be put in Java's order.
+func BenchmarkSerializeWide(b *testing.B) {
+	snap := wideSnapshot(b, 100_000)
+	tr, err := Deserialize(jute.NewDecoder(snap, 0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := jute.NewEncoder(make([]byte, 0, len(snap)))
+	b.SetBytes(int64(len(snap)))
+	b.ReportAllocs()
+	for b.Loop() {
+		e.Reset()
+		tr.Serialize(e)
+	}
+}

@@ -57,9 +57,11 @@ const (
 
 // childSet is a znode's children.
 type childSet struct {
-	// names holds, per child added since the last compaction, uvarint
-	// length then name bytes, in insertion order. Removed children's
-	// entries stay (dead bytes) until compaction; small sets have none.
+	// names holds, per child added since the last compaction, a header
+	// uvarint(len(name)<<1 | dead) then the name's bytes, in insertion
+	// order. A removed child's entry stays, marked dead, until compaction;
+	// small sets have no dead entries. The arena alone thus lists the
+	// children's names, in insertion order.
 	names []byte
 	// slots is the small index: the children in insertion order, the i-th
 	// named by the i-th arena entry. It is nil while index is in use.
@@ -139,12 +141,31 @@ func matchByte(w uint64, b byte) uint64 {
 
 // nameAt is the name stored at off in the arena.
 func (ks *childSet) nameAt(off uint32) []byte {
-	b := ks.names[off:]
-	n, w := uint64(b[0]), 1
-	if n >= 0x80 {
-		n, w = binary.Uvarint(b)
+	b := ks.names
+	v, w := uint64(b[off]), 1
+	if v >= 0x80 {
+		v, w = binary.Uvarint(b[off:])
 	}
-	return b[w : w+int(n)]
+	start := int(off) + w
+	return b[start : start+int(v>>1)]
+}
+
+// entryHeader decodes the header of the arena entry at off: the name's
+// length times 2, plus 1 if the entry is dead; and the header's size.
+func entryHeader(b []byte, off int) (v uint64, w int) {
+	if v := b[off]; v < 0x80 { // names under 64 bytes
+		return uint64(v), 1
+	}
+	return binary.Uvarint(b[off:])
+}
+
+// markDead flags the arena entry at off as a removed child's.
+func (ks *childSet) markDead(off uint32) { ks.names[off] |= 1 }
+
+// appendEntry appends a live entry for name to an arena.
+func appendEntry[T string | []byte](names []byte, name T) []byte {
+	names = binary.AppendUvarint(names, uint64(len(name))<<1)
+	return append(names, name...)
 }
 
 // nameOf is the name of child c.
@@ -153,7 +174,7 @@ func (ks *childSet) nameOf(c *Node) []byte { return ks.nameAt(c.name) }
 // entrySize is the arena bytes of an entry holding a name of n bytes.
 func entrySize(n int) int {
 	size := 1
-	for v := uint64(n); v >= 0x80; v >>= 7 {
+	for v := uint64(n) << 1; v >= 0x80; v >>= 7 {
 		size++
 	}
 	return size + n
@@ -170,8 +191,7 @@ func store[T string | []byte](ks *childSet, name T, c *Node) {
 		}
 	}
 	c.name = uint32(len(ks.names))
-	ks.names = binary.AppendUvarint(ks.names, uint64(len(name)))
-	ks.names = append(ks.names, name...)
+	ks.names = appendEntry(ks.names, name)
 }
 
 // count is the number of children.
@@ -227,23 +247,19 @@ func (ks *childSet) sorted() []namedChild {
 	return out
 }
 
-// sortedNames returns the children's names, sorted. One string holds them
-// all, so a listing costs two allocations, not one per child.
+// sortedNames returns the children's names, sorted. It reads the arena
+// alone, and one string holds all the names, so a listing costs two
+// allocations, not one per child.
 func (ks *childSet) sortedNames() []string {
 	all := string(ks.names)
 	out := make([]string, 0, ks.count())
-	if ks.index == nil {
-		for off := 0; off < len(all); {
-			n, w := binary.Uvarint(ks.names[off:])
-			out = append(out, all[off+w:off+w+int(n)])
-			off += w + int(n)
+	for off := 0; off < len(all); {
+		v, w := entryHeader(ks.names, off)
+		n := int(v >> 1)
+		if v&1 == 0 {
+			out = append(out, all[off+w:off+w+n])
 		}
-	} else {
-		ks.each(func(c *Node) {
-			name := ks.nameOf(c)
-			off := int(c.name) + entrySize(len(name)) - len(name)
-			out = append(out, all[off:off+len(name)])
-		})
+		off += w + n
 	}
 	sort.Strings(out)
 	return out
@@ -271,11 +287,11 @@ func (ks *childSet) get(name string) *Node {
 func (ks *childSet) scan(name string) int {
 	b := ks.names
 	for i, off := 0, 0; off < len(b); i++ {
-		n, w := int(b[off]), 1
-		if n >= 0x80 {
-			u, uw := binary.Uvarint(b[off:])
-			n, w = int(u), uw
+		v, w := uint64(b[off]), 1 // entryHeader, written out for speed
+		if v >= 0x80 {
+			v, w = binary.Uvarint(b[off:])
 		}
+		n := int(v >> 1)
 		off += w
 		// Sibling names often differ only at the end (p0, p1, ...): the
 		// last byte rules most of them out before a full comparison.
@@ -464,6 +480,7 @@ func (ks *childSet) remove(name string) *Node {
 		}
 	}
 	x.count--
+	ks.markDead(c.name)
 	ks.dead += uint32(entrySize(len(name)))
 	switch {
 	case x.count <= smallMax/2:
@@ -498,8 +515,7 @@ func (ks *childSet) compactLive(live []*Node) {
 	for _, c := range live {
 		name := ks.nameOf(c)
 		c.name = uint32(len(names))
-		names = binary.AppendUvarint(names, uint64(len(name)))
-		names = append(names, name...)
+		names = appendEntry(names, name)
 	}
 	ks.names, ks.dead = names, 0
 }
