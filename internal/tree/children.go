@@ -37,8 +37,10 @@ const (
 	// bulkLoadTenths is the load of a table built whole from a snapshot.
 	bulkLoadTenths = 8
 	// floodProbe is the number of groups an insert may probe before the
-	// set gives up on the fixed hash.
-	floodProbe = 64
+	// set gives up on the fixed hash. Linear probing clusters: at 7/8 load
+	// honest names reach some 160 groups in a million-child table (a mean
+	// of 1.6), so only crafted collisions get near this.
+	floodProbe = 1024
 	// minCompact is the dead arena bytes below which an arena is never
 	// compacted.
 	minCompact = 32

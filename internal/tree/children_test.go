@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -262,10 +263,11 @@ func TestChildSetSmallTableCollisions(t *testing.T) {
 // so they crowd one stretch of any hash table up to 4096 groups.
 func collidingNames(n int) []string {
 	var out []string
+	var buf []byte
 	for i := 0; len(out) < n; i++ {
-		name := fmt.Sprintf("c%d", i)
-		if nameHash(name)>>52 == 0x5a5 {
-			out = append(out, name)
+		buf = strconv.AppendInt(append(buf[:0], 'c'), int64(i), 10)
+		if nameHash(buf)>>52 == 0x5a5 {
+			out = append(out, string(buf))
 		}
 	}
 	return out
@@ -276,7 +278,7 @@ func collidingNames(n int) []string {
 func TestChildSetFloodFallsBackToMap(t *testing.T) {
 	tr := New()
 	tr.Apply(createTxn(1, "/wide", nil, proto.OpenACLUnsafe))
-	names := collidingNames(700)
+	names := collidingNames(floodProbe*groupSize + 200)
 	java := &javaHashSet{}
 	want := map[string]*Node{}
 	for i, name := range names {
@@ -289,22 +291,49 @@ func TestChildSetFloodFallsBackToMap(t *testing.T) {
 	}
 	ks := tr.Get("/wide").kids
 	if ks.index == nil || ks.index.flood == nil {
-		t.Fatal("700 colliding names did not move the set to a map")
+		t.Fatalf("%d colliding names did not move the set to a map", len(names))
 	}
 	checkChildSet(t, ks, want, java)
 	checkConsistent(t, tr)
-	for i, name := range names[:690] {
-		if r := tr.Apply(&txn.Txn{Header: txn.Header{Zxid: int64(1000 + i), Type: proto.OpDelete}, Body: &txn.Delete{Path: "/wide/" + name}}); r.Err != proto.OK {
+	keep := 10
+	for i, name := range names[keep:] {
+		if r := tr.Apply(&txn.Txn{Header: txn.Header{Zxid: int64(100000 + i), Type: proto.OpDelete}, Body: &txn.Delete{Path: "/wide/" + name}}); r.Err != proto.OK {
 			t.Fatal(r.Err)
 		}
 		java.remove(name)
 		delete(want, name)
 	}
 	if ks.index != nil {
-		t.Fatal("10 children still in a map")
+		t.Fatalf("%d children still in a map", keep)
 	}
 	checkChildSet(t, ks, want, java)
 	checkConsistent(t, tr)
+}
+
+// A million honest names never push a set onto a map, whether added one by
+// one or loaded in bulk.
+func TestChildSetHonestNamesStayHashed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a million names")
+	}
+	for _, format := range []string{"%d"} { // the format that clusters most
+
+		ks := newChildSet()
+		bulk := newChildSet()
+		for i := 0; i < 1_000_000; i++ {
+			name := fmt.Sprintf(format, i)
+			ks.add(name, &Node{})
+			bulk.bulkAdd(name, &Node{})
+		}
+		if _, ok := bulk.finishBulk(); !ok {
+			t.Fatal("duplicate")
+		}
+		for _, s := range []*childSet{ks, bulk} {
+			if s.index == nil || s.index.flood != nil {
+				t.Fatalf("%s: a million names fell back to a map", format)
+			}
+		}
+	}
 }
 
 // Get walks a wide set without allocating.
