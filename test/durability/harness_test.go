@@ -21,6 +21,7 @@ var (
 	errNoFreePort    = errors.New("durability: no free TCP port left in 24810-24899")
 	errServerExited  = errors.New("durability: server exited before it served")
 	errServerTimeout = errors.New("durability: server did not serve in time")
+	errNotOurs       = errors.New("durability: another process's server answers on the port")
 )
 
 const (
@@ -293,6 +294,13 @@ func (p *proc) waitReady(timeout time.Duration) error {
 		}
 		if reply, err := fourLetterWord(p.cfg.Addr(), "ruok", time.Second); err == nil && reply == "imok" {
 			if srvr, err := fourLetterWord(p.cfg.Addr(), "srvr", time.Second); err == nil && strings.HasPrefix(srvr, "Zookeeper version:") {
+				// The port may be answered by another test binary's server
+				// (ports are free when picked, not reserved): conf names
+				// the dataDir of the server that answers.
+				conf, err := fourLetterWord(p.cfg.Addr(), "conf", time.Second)
+				if err == nil && !strings.Contains(conf, "dataDir="+filepath.Join(p.cfg.DataDir, "version-2")+"\n") {
+					return fmt.Errorf("%w %s:\n%s", errNotOurs, p.cfg.Addr(), conf)
+				}
 				p.ready = time.Now()
 				return nil
 			}
