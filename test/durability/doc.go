@@ -13,14 +13,19 @@
 //     zkd and Apache recover copies of what is left (also from Apache's
 //     fuzzy snapshots) and must serve the same tree, Stat for Stat.
 //   - TestTornTailRecovery: damage to the newest log after a kill (zeros,
-//     garbage, a torn or cut record) and checksum corruption, with the
-//     outcome internal/storage documents for each.
+//     garbage, a torn or cut record, an empty file) and checksum
+//     corruption, with the outcome internal/storage documents for each;
+//     Apache gets an identical copy and must decide the same way (except
+//     where a known ZooKeeper 3.8 bug is named).
 //   - TestApacheReadsZkdData, TestZkdReadsApacheData: one server writes a
 //     varied tree, the other starts on the same dataDir and must serve the
 //     identical tree (paths, data, ACLs, full Stat, ephemerals of sessions
 //     still alive until they expire), then the round trip back.
-//   - TestApacheFormattersReadZkdFiles: Apache's SnapshotFormatter and
-//     TxnLogToolkit read zkd's files.
+//   - TestFuzzySnapshotReplay: Apache's snapshot renamed to an older zxid
+//     (the extreme of a fuzzy snapshot); zkd and Apache replay the txns it
+//     already holds and must agree, and zkd must not cry digest mismatch.
+//   - TestApacheFormattersReadZkdFiles: Apache's SnapshotFormatter (also on
+//     gzip and snappy snapshots) and TxnLogToolkit read zkd's files.
 //
 // Everything lives in _test.go files. The package sees zkd only as a binary
 // (built once from ./cmd/zkd in TestMain) on TCP ports 24810-24899, and
@@ -40,6 +45,7 @@
 // skipped). Required Debian packages: default-jre-headless, zookeeper
 // (libzookeeper-java), libslf4j-java, liblog4j1.2-java.
 //
-// Set ZKD_BIN to test a prebuilt zkd, ZKD_DURABILITY_SEED to replay the crash test's random choices, and
-// ZKD_DURABILITY_KEEP=1 to keep the data directories of failed tests.
+// Set ZKD_BIN to test a prebuilt zkd, ZKD_DURABILITY_SEED to replay the
+// crash tests' random choices, and ZKD_DURABILITY_KEEP=1 to keep the data
+// directories of failed tests.
 package durability
