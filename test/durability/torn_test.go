@@ -250,6 +250,19 @@ func TestTornTailRecovery(t *testing.T) {
 			return corruption{file: path, offset: goodEnd, reason: "record length"}
 		},
 	}, {
+		name: "0xFF bytes written right after the last record (length -1)",
+		damage: func(t *testing.T, d tornData, dataDir string) []string {
+			path := newest(dataDir, d)
+			_, goodEnd, _ := records(t, path)
+			writeAt(t, path, goodEnd, bytes.Repeat([]byte{0xFF}, 100))
+			return nil
+		},
+		refuses: func(t *testing.T, d tornData, dataDir string) corruption {
+			path := newest(dataDir, d)
+			_, goodEnd, _ := readLogRecordsOrFatal(t, path)
+			return corruption{file: path, offset: goodEnd, reason: "record length -1"}
+		},
+	}, {
 		name: "checksum mismatch in a middle record of the newest log",
 		damage: func(t *testing.T, d tornData, dataDir string) []string {
 			path := newest(dataDir, d)
@@ -334,7 +347,7 @@ func TestTornTailRecovery(t *testing.T) {
 				if apacheServes {
 					t.Errorf("Apache ZooKeeper serves this directory, zkd refuses it")
 				} else {
-					t.Logf("Apache ZooKeeper refuses it too (exit %d): %s", apacheCode, firstMatch(apache.output(), `IOException|CRC check|Unreasonable length`))
+					t.Logf("Apache ZooKeeper refuses it too (exit %d): %s", apacheCode, firstMatch(apache.output(), `^[a-zA-Z.]+(Exception|Error)\b`))
 				}
 				return
 			}
