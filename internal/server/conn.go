@@ -36,6 +36,7 @@ type conn struct {
 
 	outMu    sync.Mutex
 	out      [][]byte
+	writing  bool // a goroutine is writing to the socket (guarded by outMu)
 	outReady chan struct{}
 	closed   bool
 	closeCh  chan struct{}
@@ -308,7 +309,13 @@ func (c *conn) writeLoop() {
 			return
 		}
 		c.outMu.Lock()
+		if c.writing || len(c.out) == 0 {
+			// The reader is writing directly; it signals when it is done.
+			c.outMu.Unlock()
+			continue
+		}
 		batch, c.out = c.out, batch[:0]
+		c.writing = true
 		c.outMu.Unlock()
 		closeAfter := false
 		bufs := make(net.Buffers, 0, len(batch))
@@ -333,7 +340,42 @@ func (c *conn) writeLoop() {
 		for i := range batch {
 			batch[i] = nil
 		}
+		c.wroteSignal()
 	}
+}
+
+// wroteSignal ends a write and wakes the writer if frames queued meanwhile.
+func (c *conn) wroteSignal() {
+	c.outMu.Lock()
+	c.writing = false
+	more := len(c.out) > 0
+	c.outMu.Unlock()
+	if more {
+		select {
+		case c.outReady <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// sendDirect writes a frame from the calling (reader) goroutine when nothing
+// is queued or being written, which saves the hand-off to the writer for
+// the common read reply; otherwise it queues the frame behind the others.
+func (c *conn) sendDirect(frame []byte) {
+	c.outMu.Lock()
+	if c.closed || c.writing || len(c.out) > 0 {
+		c.outMu.Unlock()
+		c.enqueue(frame)
+		return
+	}
+	c.writing = true
+	c.outMu.Unlock()
+	_, err := c.nc.Write(frame)
+	c.stats.sent(1)
+	if err != nil {
+		c.close()
+	}
+	c.wroteSignal()
 }
 
 // reply frames a reply header and optional body.

@@ -149,7 +149,7 @@ func (c *conn) enqueueRequest(r *request) {
 	if !pipeline && len(c.fifo) == 0 {
 		c.fifoMu.Unlock()
 		c.runRead(r)
-		c.finish(r)
+		c.finish(r, true)
 		return
 	}
 	c.fifo = append(c.fifo, r)
@@ -175,15 +175,20 @@ func (c *conn) writeDone(r *request) {
 		}
 		c.fifo[0] = nil
 		c.fifo = c.fifo[1:]
-		c.finish(h)
+		c.finish(h, false)
 	}
 	c.fifoMu.Unlock()
 }
 
-// finish sends the reply and records latency.
-func (c *conn) finish(r *request) {
+// finish sends the reply and records latency; direct replies are written by
+// the calling reader goroutine when the connection's queue is empty.
+func (c *conn) finish(r *request, direct bool) {
 	if r.reply != nil {
-		c.enqueue(r.reply)
+		if direct {
+			c.sendDirect(r.reply)
+		} else {
+			c.enqueue(r.reply)
+		}
 		c.s.stats.responseSize(len(r.reply) - 4)
 	}
 	lat := time.Since(r.start)
