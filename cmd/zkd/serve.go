@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -120,6 +121,9 @@ func runServe(f serveFlags) error {
 			}
 		}()
 	}
+	gcCtx, stopGC := context.WithCancel(context.Background())
+	defer stopGC()
+	go tuneGC(gcCtx)
 	srv.Start()
 	log.Info("zkd serving", "version", server.Version, "mode", srv.Mode(), "client_addr", l.Addr().String(),
 		"dataDir", cfg.DataDir, "dataLogDir", cfg.DataLogDir, "config", describeConfig(cfg))
