@@ -407,6 +407,37 @@ func (x *childIndex) place(c *Node, h uint64) bool {
 	return false
 }
 
+// placeNew is place for a table without deleted slots, as finishBulk
+// builds, that also reports whether a child called name is already there:
+// it would sit on the probe sequence before the first free slot.
+func (ks *childSet) placeNew(c *Node, name []byte) (placed, dup bool) {
+	x := ks.index
+	h := nameHash(name)
+	tag := tagOf(h)
+	n := len(x.groups)
+	gi := homeGroup(h, n)
+	for probe := 0; probe < n && probe <= floodProbe; probe++ {
+		g := &x.groups[gi]
+		for m := matchByte(g.tags, tag); m != 0; m &= m - 1 {
+			i := bits.TrailingZeros64(m) / 8
+			if g.tag(i) == tag && bytes.Equal(ks.nameOf(g.slots[i]), name) {
+				return false, true
+			}
+		}
+		if free := ^g.tags & hiBits; free != 0 {
+			i := bits.TrailingZeros64(free) / 8
+			g.setTag(i, tag)
+			g.slots[i] = c
+			x.used++
+			return true, false
+		}
+		if gi++; gi == n {
+			gi = 0
+		}
+	}
+	return false, false
+}
+
 // groupsFor is the number of hash groups that holds n children at the
 // given load (tenths).
 func groupsFor(n, loadTenths int) int {
@@ -569,11 +600,11 @@ func (ks *childSet) finishBulk() (dup []byte, ok bool) {
 	ks.index = x
 	for _, c := range children {
 		name := ks.nameOf(c)
-		h := nameHash(name)
-		if g, _ := find(x, ks, name, h); g != nil {
+		placed, dup := ks.placeNew(c, name)
+		if dup {
 			return name, false
 		}
-		if !x.place(c, h) {
+		if !placed {
 			seen := make(map[string]bool, n)
 			for _, c := range children {
 				name := ks.nameOf(c)

@@ -317,7 +317,6 @@ func TestChildSetHonestNamesStayHashed(t *testing.T) {
 		t.Skip("a million names")
 	}
 	for _, format := range []string{"%d"} { // the format that clusters most
-
 		ks := newChildSet()
 		bulk := newChildSet()
 		for i := 0; i < 1_000_000; i++ {

@@ -333,7 +333,8 @@ func countBelow(n *Node) int {
 }
 
 // Walk visits path and its descendants in pre-order, children in name order,
-// until fn returns false. The root's path is "/".
+// until fn returns false. The root's path is "/". fn must not change the
+// tree.
 func (t *Tree) Walk(path string, fn func(path string, n *Node) bool) {
 	n := t.Get(path)
 	if n == nil {
