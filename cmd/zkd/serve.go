@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -89,7 +90,7 @@ func runServe(f serveFlags) error {
 		return errors.New("this config lists an ensemble (server.N lines); zkd runs standalone only in this release — remove the server.N lines or keep one")
 	}
 	if f.config == "" {
-		log.Info("no config given: using the embedded standalone default", "config", "\n"+config.DefaultText())
+		fmt.Fprintf(os.Stderr, "zkd: no config given; using the embedded standalone default:\n%s\n", strings.TrimRight(config.DefaultText(), "\n"))
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("dataDir %s: %w (set dataDir in zoo.cfg to a writable directory)", cfg.DataDir, err)

@@ -22,6 +22,8 @@ type Recovered struct {
 	Sessions map[int64]int32
 	// SnapshotZxid is the zxid of the snapshot loaded (0 for none).
 	SnapshotZxid int64
+	// HadSnapshot is false when the directory held no snapshot.
+	HadSnapshot bool
 	// Replayed counts the log txns applied after the snapshot.
 	Replayed int
 }
@@ -48,6 +50,7 @@ func Recover(fsys storage.FS, cfg *config.Config, log *slog.Logger) (*Recovered,
 			t, err = tree.Deserialize(d)
 			return err
 		})
+	hadSnapshot := err == nil
 	switch {
 	case errors.Is(err, storage.ErrNoSnapshot):
 		t = tree.New()
@@ -72,7 +75,7 @@ func Recover(fsys storage.FS, cfg *config.Config, log *slog.Logger) (*Recovered,
 	if sessions == nil {
 		sessions = map[int64]int32{}
 	}
-	rec := &Recovered{Tree: t, Sessions: sessions, SnapshotZxid: snap.Zxid}
+	rec := &Recovered{Tree: t, Sessions: sessions, SnapshotZxid: snap.Zxid, HadSnapshot: hadSnapshot}
 	digestMismatches := 0
 	// ZooKeeper's snapshots are fuzzy: serialized while txns go on applying,
 	// they may hold txns up to their digest's zxid. Replaying those cannot
@@ -362,7 +365,7 @@ func OpenDurable(cfg *config.Config, log *slog.Logger, opts Options) (*Server, e
 	// ZooKeeper writes it. After a replay the snapshot is taken in the
 	// background, so that a restart serves as soon as the log is replayed.
 	switch {
-	case rec.SnapshotZxid == 0 && rec.Replayed == 0:
+	case !rec.HadSnapshot && rec.Replayed == 0:
 		if err := newSnapshotter(fsys, cfg, log, nil).take(s); err != nil {
 			p.Close()
 			return nil, err
