@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"strconv"
 	"sync"
 	"time"
 
@@ -405,5 +404,3 @@ func ipID(host string) proto.ID {
 	}
 	return proto.ID{Scheme: "ip", ID: host}
 }
-
-func hexCxid(x int32) string { return "0x" + strconv.FormatUint(uint64(uint32(x)), 16) }

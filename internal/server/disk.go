@@ -218,14 +218,11 @@ func (p *DiskPersister) Close() error {
 // lock into memory (no I/O under the lock), then written, fsynced and
 // renamed in the background while writes go on.
 type snapshotter struct {
-	fsys     storage.FS
-	cfg      *config.Config
-	log      *slog.Logger
-	roll     func() error
-	trigger  chan struct{}
-	mu       sync.Mutex
-	lastZxid int64
-	taken    int
+	fsys    storage.FS
+	cfg     *config.Config
+	log     *slog.Logger
+	roll    func() error
+	trigger chan struct{}
 	// threshold is the number of txns after which the next snapshot starts:
 	// snapCount/2 + rand[0, snapCount/2), as ZooKeeper randomises it so that
 	// the servers of an ensemble do not all snapshot at once.
@@ -294,10 +291,6 @@ func (sn *snapshotter) take(s *Server) error {
 	if err != nil {
 		return fmt.Errorf("writing snapshot 0x%x: %w", uint64(zxid), err)
 	}
-	sn.mu.Lock()
-	sn.lastZxid = zxid
-	sn.taken++
-	sn.mu.Unlock()
 	sn.log.Info("snapshot taken", "path", info.Path, "zxid", hexZxid(zxid),
 		"applies_held", held.Round(time.Millisecond).String(), "took", time.Since(start).Round(time.Millisecond).String())
 	return nil

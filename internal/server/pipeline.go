@@ -52,8 +52,7 @@ type request struct {
 	start   time.Time
 
 	// Set by prep.
-	txn         *txn.Txn
-	createdPath string
+	txn *txn.Txn
 	// multiTypes are the types a multi's ops were prepared as (see multiOp).
 	multiTypes []proto.OpCode
 

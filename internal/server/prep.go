@@ -350,7 +350,6 @@ func (s *Server) prepCreate(r *request, op proto.OpCode, body jute.Record, zxid,
 	if ephemeral {
 		s.prep.pendingEphemeral(r.session, path, true, zxid)
 	}
-	r.createdPath = path
 	switch op {
 	case proto.OpCreateContainer:
 		return &txn.CreateContainer{Path: path, Data: data, ACL: fixed, ParentCVersion: newCversion}, nil
