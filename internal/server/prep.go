@@ -44,6 +44,17 @@ type prepState struct {
 	// ephemerals records, per session, ephemeral nodes created (true) or
 	// deleted (false) by outstanding txns, so closeSession sees them.
 	ephemerals map[int64]map[string]ephemeralChange
+	// pending lists, in zxid order, what each prepared txn changed, so that
+	// applying a txn forgets its changes without scanning the maps.
+	pending []pendingChange
+}
+
+// pendingChange names one entry a prepared txn made in changes (session 0)
+// or in ephemerals[session].
+type pendingChange struct {
+	zxid    int64
+	path    string
+	session int64
 }
 
 type ephemeralChange struct {
@@ -62,6 +73,7 @@ func (p *prepState) pendingEphemeral(session int64, path string, added bool, zxi
 		p.ephemerals[session] = m
 	}
 	m[path] = ephemeralChange{zxid: zxid, added: added}
+	p.pending = append(p.pending, pendingChange{zxid: zxid, path: path, session: session})
 }
 
 // record returns the pending view of path, or nil when it will not exist.
@@ -85,27 +97,35 @@ func (s *Server) record(path string) *change {
 func (s *Server) addChange(zxid int64, path string, c *change) {
 	c.zxid = zxid
 	s.prep.changes[path] = c
+	s.prep.pending = append(s.prep.pending, pendingChange{zxid: zxid, path: path})
 }
 
 // dropChanges forgets the outstanding changes made by the txn with zxid once
 // it is applied (newer changes of the same paths stay).
 func (s *Server) dropChanges(zxid int64) {
 	s.prepMu.Lock()
-	for p, c := range s.prep.changes {
-		if c.zxid <= zxid {
-			delete(s.prep.changes, p)
+	p := &s.prep
+	n := 0
+	for ; n < len(p.pending) && p.pending[n].zxid <= zxid; n++ {
+		pc := p.pending[n]
+		// A later txn may have changed the same path again: keep that.
+		if pc.session == 0 {
+			if c, ok := p.changes[pc.path]; ok && c.zxid <= zxid {
+				delete(p.changes, pc.path)
+			}
+			continue
 		}
-	}
-	for sid, m := range s.prep.ephemerals {
-		for p, c := range m {
-			if c.zxid <= zxid {
-				delete(m, p)
+		if m := p.ephemerals[pc.session]; m != nil {
+			if c, ok := m[pc.path]; ok && c.zxid <= zxid {
+				delete(m, pc.path)
+			}
+			if len(m) == 0 {
+				delete(p.ephemerals, pc.session)
 			}
 		}
-		if len(m) == 0 {
-			delete(s.prep.ephemerals, sid)
-		}
 	}
+	clear(p.pending[:n])
+	p.pending = p.pending[n:]
 	s.prepMu.Unlock()
 }
 

@@ -266,19 +266,7 @@ func (t *Tree) createNode(path string, data []byte, acl []proto.ACL, owner int64
 	child.digest = t.nodeDigest(path, child)
 	t.digest += int64(child.digest)
 	t.nodes++
-	switch OwnerKind(owner) {
-	case Container:
-		t.containers[path] = struct{}{}
-	case TTL:
-		t.ttls[path] = struct{}{}
-	case Ephemeral:
-		set := t.ephemerals[owner]
-		if set == nil {
-			set = make(map[string]struct{})
-			t.ephemerals[owner] = set
-		}
-		set[path] = struct{}{}
-	}
+	t.track(path, owner)
 	stat := child.ClientStat()
 	t.quotaCreated(parentPath, name, path, len(data))
 	*events = append(*events,
@@ -321,6 +309,24 @@ func (t *Tree) deleteNode(path string, zxid int64, events *[]Event) proto.Code {
 // forget drops the bookkeeping of a znode already unlinked from its parent.
 // ZooKeeper's prep step never deletes a znode with children; if a txn does,
 // its descendants go with it, without events.
+// track adds a znode to the container, TTL or per-session ephemeral set its
+// owner puts it in (forget takes it out again).
+func (t *Tree) track(path string, owner int64) {
+	switch OwnerKind(owner) {
+	case Container:
+		t.containers[path] = struct{}{}
+	case TTL:
+		t.ttls[path] = struct{}{}
+	case Ephemeral:
+		set := t.ephemerals[owner]
+		if set == nil {
+			set = make(map[string]struct{})
+			t.ephemerals[owner] = set
+		}
+		set[path] = struct{}{}
+	}
+}
+
 func (t *Tree) forget(path string, n *Node) {
 	if ks := n.kids; ks != nil {
 		ks.each(func(k *Node) { t.forget(path+"/"+string(ks.nameOf(k)), k) })

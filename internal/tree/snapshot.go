@@ -262,19 +262,7 @@ func (l *loader) link(path string, n *Node) error {
 		parent.addChild(name, n)
 	}
 	l.stack = append(l.stack, loadFrame{path: path, node: n})
-	switch owner := n.Stat.EphemeralOwner; OwnerKind(owner) {
-	case Container:
-		t.containers[path] = struct{}{}
-	case TTL:
-		t.ttls[path] = struct{}{}
-	case Ephemeral:
-		set := t.ephemerals[owner]
-		if set == nil {
-			set = make(map[string]struct{})
-			t.ephemerals[owner] = set
-		}
-		set[path] = struct{}{}
-	}
+	t.track(path, n.Stat.EphemeralOwner)
 	return nil
 }
 
