@@ -28,6 +28,7 @@ fi
 
 echo "test.sh: go vet"
 go vet ./...
+go vet -tags pprof ./cmd/zkd # the profiling build (--pprof) must keep compiling
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then
 	echo "test.sh: gofmt would change: $unformatted" >&2

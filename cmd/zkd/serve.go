@@ -6,15 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
-	_ "net/http/pprof" // served only with --pprof
 	"os"
 	"os/signal"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -48,7 +44,7 @@ func serveCommand() *cobra.Command {
 	cmd.Flags().StringVar(&f.config, "config", "", "path of an Apache ZooKeeper zoo.cfg (default: the embedded standalone config)")
 	cmd.Flags().BoolVar(&f.check, "check", false, "validate the config, print it and exit")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
-	cmd.Flags().StringVar(&f.pprof, "pprof", "", "serve Go's pprof profiles on this address (for example 127.0.0.1:6060)")
+	cmd.Flags().StringVar(&f.pprof, "pprof", "", "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060 (builds with -tags pprof only)")
 	return cmd
 }
 
@@ -92,6 +88,11 @@ func runServe(f serveFlags) error {
 	if f.config == "" {
 		fmt.Fprintf(os.Stderr, "zkd: no config given; using the embedded standalone default:\n%s\n", strings.TrimRight(config.DefaultText(), "\n"))
 	}
+	if f.pprof != "" {
+		if err := startPprof(f.pprof, log); err != nil {
+			return err
+		}
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("dataDir %s: %w (set dataDir in zoo.cfg to a writable directory)", cfg.DataDir, err)
 	}
@@ -112,15 +113,6 @@ func runServe(f serveFlags) error {
 	}
 	if !persisted {
 		log.Warn("data is kept in memory only: it is NOT durable and is lost when zkd stops")
-	}
-	if f.pprof != "" {
-		runtime.SetBlockProfileRate(int(time.Millisecond))
-		runtime.SetMutexProfileFraction(100)
-		go func() {
-			if err := http.ListenAndServe(f.pprof, nil); err != nil {
-				log.Warn("pprof server stopped", "err", err)
-			}
-		}()
 	}
 	gcCtx, stopGC := context.WithCancel(context.Background())
 	defer stopGC()
