@@ -117,6 +117,7 @@ func runServe(f serveFlags) error {
 	gcCtx, stopGC := context.WithCancel(context.Background())
 	defer stopGC()
 	go tuneGC(gcCtx)
+	tuneProcs()
 	srv.Start()
 	log.Info("zkd serving", "version", server.Version, "mode", srv.Mode(), "client_addr", l.Addr().String(),
 		"dataDir", cfg.DataDir, "dataLogDir", cfg.DataLogDir, "config", describeConfig(cfg))

@@ -205,7 +205,7 @@ func (s *Server) writeStat(out *bytes.Buffer, withClients bool) {
 // Mode is the server state zkServer.sh status and srvr print.
 func (s *Server) Mode() string { return "standalone" }
 
-func (s *Server) outstanding() int { return len(s.prepCh) + len(s.applyCh) }
+func (s *Server) outstanding() int { return int(s.inPipeline.Load()) }
 
 func (c *conn) dumpInfo(out *bytes.Buffer, brief bool) {
 	cs := &c.stats

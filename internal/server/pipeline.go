@@ -76,47 +76,41 @@ func (r *request) viaPipeline() bool {
 	return r.op.IsWrite() || r.op == proto.OpSync
 }
 
-// submit hands a request to the prep step. It blocks when the pipeline is
-// full, which is the backpressure on clients that write faster than the disk.
+// submit runs the prep and propose step on the caller's goroutine (a
+// connection's reader, the ticker): it orders the write, gives it the next
+// zxid, turns it into a txn and hands the entry to the persist step. Doing
+// this inline rather than on a prep goroutine saves a goroutine hand-off per
+// write. proposeMu keeps zxid order and persist order the same. Persist
+// blocks when the log's queue is full, which is the backpressure on clients
+// that write faster than the disk.
 func (s *Server) submit(r *request) {
+	s.proposeMu.Lock()
+	defer s.proposeMu.Unlock()
 	select {
-	case s.prepCh <- r:
 	case <-s.stopping:
 		r.err = proto.ErrConnectionLoss
 		if r.done != nil {
 			r.done(r)
 		}
+		return
+	default:
 	}
-}
-
-// prepLoop is the prep and propose step: it orders writes, gives each the
-// next zxid, turns it into a txn and hands the entry to the persist step.
-func (s *Server) prepLoop() {
-	defer close(s.prepDone)
-	enc := jute.NewEncoder(make([]byte, 0, 4096))
-	for {
-		var r *request
-		select {
-		case r = <-s.prepCh:
-		case <-s.stopping:
-			return
-		}
-		if r.op == proto.OpSync {
-			s.persist.Persist(0, nil, func(err error) { s.commit(r, err) })
-			continue
-		}
-		s.prepMu.Lock()
-		s.lastZxidPrepared++
-		zxid := s.lastZxidPrepared
-		t := s.prepare(r, zxid, time.Now().UnixMilli())
-		s.prepMu.Unlock()
-		r.txn = t
-		r.zxid = zxid
-		enc.Reset()
-		t.Encode(enc)
-		entry := append([]byte(nil), enc.Bytes()...)
-		s.persist.Persist(zxid, entry, func(err error) { s.commit(r, err) })
+	s.inPipeline.Add(1)
+	if r.op == proto.OpSync {
+		s.persist.Persist(0, nil, func(err error) { s.commit(r, err) })
+		return
 	}
+	s.prepMu.Lock()
+	s.lastZxidPrepared++
+	zxid := s.lastZxidPrepared
+	t := s.prepare(r, zxid, time.Now().UnixMilli())
+	s.prepMu.Unlock()
+	r.txn = t
+	r.zxid = zxid
+	s.proposeEnc.Reset()
+	t.Encode(s.proposeEnc)
+	entry := append([]byte(nil), s.proposeEnc.Bytes()...)
+	s.persist.Persist(zxid, entry, func(err error) { s.commit(r, err) })
 }
 
 // commit is the quorum step: a standalone server is a quorum of one, so a
@@ -126,7 +120,12 @@ func (s *Server) commit(r *request, err error) {
 		s.fatal("persisting zxid 0x%x failed, refusing further writes: %v", r.zxid, err)
 		return
 	}
-	s.applyCh <- r
+	select {
+	case s.applyCh <- r:
+	case <-s.stopping:
+		// The apply step has stopped; the txn is in the log and is
+		// replayed at the next start.
+	}
 }
 
 // applyLoop applies committed txns in zxid order, triggers watches and
@@ -146,6 +145,7 @@ func (s *Server) applyLoop() {
 		if r.done != nil {
 			r.done(r)
 		}
+		s.inPipeline.Add(-1)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/zkd/zkd/internal/acl"
 	"github.com/zkd/zkd/internal/config"
+	"github.com/zkd/zkd/internal/jute"
 	"github.com/zkd/zkd/internal/proto"
 	"github.com/zkd/zkd/internal/session"
 	"github.com/zkd/zkd/internal/tree"
@@ -64,6 +65,11 @@ type Server struct {
 	tree    *tree.Tree
 	watches *watch.Manager
 
+	// proposeMu serializes submit: zxid order is persist order.
+	proposeMu  sync.Mutex
+	proposeEnc *jute.Encoder
+	inPipeline atomic.Int64 // submitted, not yet applied
+
 	prepMu           sync.Mutex
 	prep             prepState
 	lastZxidPrepared int64
@@ -76,10 +82,8 @@ type Server struct {
 	conns     map[*conn]struct{}
 	connsByIP map[string]int
 
-	prepCh    chan *request
 	applyCh   chan *request
 	stopping  chan struct{}
-	prepDone  chan struct{}
 	applyDone chan struct{}
 	stopOnce  sync.Once
 	listeners []net.Listener
@@ -150,10 +154,9 @@ func New(opts Options) (*Server, error) {
 		sessionConns: map[int64]*conn{},
 		conns:        map[*conn]struct{}{},
 		connsByIP:    map[string]int{},
-		prepCh:       make(chan *request, 4096),
+		proposeEnc:   jute.NewEncoder(make([]byte, 0, 4096)),
 		applyCh:      make(chan *request, 8192),
 		stopping:     make(chan struct{}),
-		prepDone:     make(chan struct{}),
 		applyDone:    make(chan struct{}),
 	}
 	s.containerInterval = opts.ContainerCheckInterval
@@ -174,7 +177,6 @@ func New(opts Options) (*Server, error) {
 
 // Start runs the pipeline and background tasks; Serve accepts connections.
 func (s *Server) Start() {
-	go s.prepLoop()
 	go s.applyLoop()
 	s.wg.Add(1)
 	go s.tickLoop()
@@ -222,7 +224,9 @@ func (s *Server) Close() error {
 			c.close()
 		}
 		s.connMu.Unlock()
-		<-s.prepDone
+		// A submit that began before stopping finishes; later ones see it.
+		s.proposeMu.Lock()
+		s.proposeMu.Unlock()
 		<-s.applyDone
 		s.wg.Wait()
 	})
