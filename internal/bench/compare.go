@@ -74,7 +74,11 @@ type CompareConfig struct {
 	WorkDir     string // the servers' directories; a temporary one if empty
 	KeepWorkDir bool
 	PortBase    int // zookeeper listens on PortBase, zkd on PortBase+1
-	Log         io.Writer
+	// Pin runs the load generator on the first allowed CPU and the servers
+	// on the others, as a client on its own machine would not take CPU
+	// from the server it measures.
+	Pin bool
+	Log io.Writer
 }
 
 // DefaultCompareConfig is the full comparison that produces published
@@ -187,6 +191,14 @@ type CompareSettings struct {
 	MemoryNodes     []int      `json:"memory_nodes,omitempty"`
 	MemoryValueSize int        `json:"memory_value_size,omitempty"`
 	ZooCfg          string     `json:"zoo_cfg"`
+	// Pinning is set when the client and the servers ran on separate CPUs.
+	Pinning *CPUPinning `json:"pinning,omitempty"`
+}
+
+// CPUPinning says which CPUs the load generator and the servers ran on.
+type CPUPinning struct {
+	Client  string `json:"client_cpus"`
+	Servers string `json:"server_cpus"`
 }
 
 // RunRecord is one timed run against one server.
@@ -278,6 +290,30 @@ func Compare(ctx context.Context, cfg CompareConfig) (*CompareReport, error) {
 	}
 	workDir, _ = filepath.Abs(workDir)
 
+	javaBin := cfg.ZooKeeper.Argv("")[0]
+	var pinning *CPUPinning
+	if cfg.Pin {
+		all, err := allowedCPUs()
+		if err != nil {
+			return nil, err
+		}
+		client, servers, err := splitCPUs()
+		if err != nil {
+			return nil, err
+		}
+		if cfg.Zkd, err = pinnedSpec(cfg.Zkd, servers); err != nil {
+			return nil, err
+		}
+		if cfg.ZooKeeper, err = pinnedSpec(cfg.ZooKeeper, servers); err != nil {
+			return nil, err
+		}
+		if err := pinProcess(client); err != nil {
+			return nil, err
+		}
+		defer pinProcess(all)
+		pinning = &CPUPinning{Client: cpuList(client), Servers: cpuList(servers)}
+	}
+
 	c := &comparison{cfg: cfg, workDir: workDir, report: &CompareReport{
 		Schema:   CompareSchema,
 		SelfTest: cfg.SelfTest,
@@ -287,7 +323,7 @@ func Compare(ctx context.Context, cfg CompareConfig) (*CompareReport, error) {
 			DurationS: cfg.Duration.Seconds(), WarmupS: cfg.Warmup.Seconds(),
 			Repeats: cfg.Repeats, ReadRatio: cfg.ReadRatio, ValueSize: cfg.ValueSize,
 			Prepopulate: cfg.Prepopulate, StartupRepeats: cfg.StartupRepeats,
-			ZooCfg: zooCfg("<dataDir>", "<port>"),
+			ZooCfg: zooCfg("<dataDir>", "<port>"), Pinning: pinning,
 		},
 		Commands: map[string][]string{
 			roleZkd:       cfg.Zkd.Argv("<zoo.cfg>"),
@@ -299,7 +335,7 @@ func Compare(ctx context.Context, cfg CompareConfig) (*CompareReport, error) {
 		c.report.Settings.MemoryNodes = cfg.MemoryNodes
 		c.report.Settings.MemoryValueSize = cfg.MemoryValueSize
 	}
-	c.report.Machine.Java = javaVersion(cfg.ZooKeeper.Argv("")[0])
+	c.report.Machine.Java = javaVersion(javaBin)
 
 	if err := c.startupPhase(ctx); err != nil {
 		return nil, err

@@ -23,7 +23,7 @@ func compareCommand() *cobra.Command {
 		valueSize, prepopulate    int
 		memory, short, selftest   bool
 		outDir, workDir           string
-		keepWorkDir, quiet        bool
+		keepWorkDir, quiet, pin   bool
 		portBase                  int
 	)
 	cmd := &cobra.Command{
@@ -92,6 +92,7 @@ harness itself: every ratio should then be near 1.`,
 				cfg.Prepopulate = prepopulate
 			}
 			cfg.OutDir, cfg.WorkDir, cfg.KeepWorkDir, cfg.PortBase = outDir, workDir, keepWorkDir, portBase
+			cfg.Pin = pin
 
 			apache, err := DiscoverApache(java, classpath)
 			if err != nil {
@@ -149,6 +150,7 @@ harness itself: every ratio should then be near 1.`,
 	f.IntVar(&portBase, "port-base", def.PortBase, "ZooKeeper listens on this port, zkd on the next")
 	f.BoolVar(&short, "short", false, "CI setting: 1 s runs, 2 repeats, 1 and 8 clients, memory phase with 2,000 and 10,000 znodes")
 	f.BoolVar(&quiet, "quiet", false, "no per-run log lines")
+	f.BoolVar(&pin, "pin", false, "run the load generator on the first CPU and the servers on the others (taskset), so that the client does not take CPU from the server measured")
 	return cmd
 }
 

@@ -30,7 +30,12 @@ func (r *CompareReport) Markdown() string {
 	m := r.Machine
 	fmt.Fprintf(&b, "Machine: %s, %d cores, %.1f GiB RAM; %s, Linux %s; data directories on %s.\n",
 		m.CPU, m.Cores, float64(m.MemoryBytes)/(1<<30), m.OS, m.Kernel, m.WorkDirFS)
-	fmt.Fprintf(&b, "Client and servers share the machine. Go %s; %s.\n", strings.TrimPrefix(m.GoVersion, "go"), m.Java)
+	if p := r.Settings.Pinning; p != nil {
+		fmt.Fprintf(&b, "The client runs on CPU %s, the server measured on CPU %s (taskset), as a client on its own machine would. Go %s; %s.\n",
+			p.Client, p.Servers, strings.TrimPrefix(m.GoVersion, "go"), m.Java)
+	} else {
+		fmt.Fprintf(&b, "Client and servers share the machine. Go %s; %s.\n", strings.TrimPrefix(m.GoVersion, "go"), m.Java)
+	}
 	for _, role := range []string{roleZkd, roleZooKeeper} {
 		if v := r.Versions[role]; v != "" {
 			fmt.Fprintf(&b, "%s reports version `%s`.\n", r.roleLabel(role), v)
