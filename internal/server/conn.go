@@ -126,6 +126,20 @@ func (c *conn) cleanup() {
 
 var errFrameLength = errors.New("server: frame length out of bounds")
 
+// frameLengthError is errFrameLength with the length the client announced.
+type frameLengthError struct{ n int32 }
+
+func (e frameLengthError) Error() string { return errFrameLength.Error() }
+func (e frameLengthError) Unwrap() error { return errFrameLength }
+
+// How much of a refused frame's body is read and dropped before closing, and
+// for how long: a client still writing the body then completes its write and
+// sees the connection close, as with ZooKeeper, instead of a reset mid-write.
+const (
+	refusedFrameDrain     = 4 << 20
+	refusedFrameDrainTime = time.Second
+)
+
 // readFrame reads one length-prefixed frame.
 func (c *conn) readFrame(buf []byte) ([]byte, error) {
 	var hdr [4]byte
@@ -137,7 +151,7 @@ func (c *conn) readFrame(buf []byte) ([]byte, error) {
 
 func (c *conn) readBody(n int32, buf []byte) ([]byte, error) {
 	if n < 0 || int(n) > c.s.maxBuffer {
-		return nil, errFrameLength
+		return nil, frameLengthError{n}
 	}
 	if cap(buf) < int(n) {
 		buf = make([]byte, n)
@@ -164,6 +178,7 @@ func (c *conn) readLoop() {
 	frame, err := c.readBody(int32(binary.BigEndian.Uint32(hdr[:])), nil)
 	if err != nil {
 		c.logClose("reading connect request", err)
+		c.drainRefusedFrame(err)
 		return
 	}
 	if !c.handshake(frame) {
@@ -175,6 +190,7 @@ func (c *conn) readLoop() {
 		frame, err := c.readFrame(buf)
 		if err != nil {
 			c.logClose("reading request", err)
+			c.drainRefusedFrame(err)
 			return
 		}
 		if !c.handle(frame) {
@@ -186,6 +202,17 @@ func (c *conn) readLoop() {
 			buf = make([]byte, 0, 4096)
 		}
 	}
+}
+
+// drainRefusedFrame reads and drops the body of a frame refused for its
+// length (up to refusedFrameDrain bytes or refusedFrameDrainTime).
+func (c *conn) drainRefusedFrame(err error) {
+	var fe frameLengthError
+	if !errors.As(err, &fe) || fe.n <= 0 {
+		return
+	}
+	c.nc.SetReadDeadline(time.Now().Add(refusedFrameDrainTime))
+	io.CopyN(io.Discard, c.br, min(int64(fe.n), refusedFrameDrain))
 }
 
 func (c *conn) logClose(what string, err error) {
