@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -256,11 +257,14 @@ func (sn *snapshotter) applied() {
 	}
 }
 
-// take writes a snapshot of the tree as it is now. The apply step is held
-// off (applyMu) while the tree is streamed into the file (page cache), so
-// the snapshot is exact rather than fuzzy and needs no copy of the tree in
-// memory; reads go on, writes keep being persisted meanwhile and only
-// their apply waits. The fsync and rename happen after applies resume.
+// take writes a fuzzy snapshot, as ZooKeeper does: the file is named after
+// the last applied zxid when it begins, and the tree is streamed into it
+// (page cache) with the apply step held off (applyMu) only in slices of
+// about a millisecond; between them the apply step catches up. Replaying the
+// log from the file's zxid repairs what changed meanwhile, and the digest
+// written after the tree is the one of the last txn applied before the end,
+// which recovery checks when its replay gets there. Reads go on throughout;
+// the fsync and rename happen after the last slice.
 func (sn *snapshotter) take(s *Server) error {
 	start := time.Now()
 	if sn.roll != nil {
@@ -268,23 +272,44 @@ func (sn *snapshotter) take(s *Server) error {
 			return err
 		}
 	}
-	s.sessMu.Lock()
-	sessions := s.sessions.Snapshot()
-	s.sessMu.Unlock()
 	s.applyMu.Lock()
 	var unlock sync.Once
 	release := func() { unlock.Do(s.applyMu.Unlock) }
 	defer release()
-	zxid, digest := s.tree.LastZxid(), s.tree.Digest()
+	// Under applyMu: every session whose createSession is applied is in
+	// the table (the handshake adds it before submitting the txn).
+	s.sessMu.Lock()
+	sessions := s.sessions.Snapshot()
+	s.sessMu.Unlock()
+	zxid := s.tree.LastZxid()
 	snap := storage.Snapshot{Zxid: zxid, Sessions: sessions}
 	if sn.cfg.DigestEnabled {
-		snap.Digest = &storage.ZxidDigest{Zxid: zxid, Version: txn.DigestVersion, Digest: digest}
+		snap.Digest = &storage.ZxidDigest{Version: txn.DigestVersion}
 	}
-	var held time.Duration
+	var held, longest time.Duration
+	slice := time.Now()
+	pause := func(work func()) {
+		d := time.Since(slice)
+		held += d
+		longest = max(longest, d)
+		s.applyMu.Unlock()
+		work()
+		s.catchUpApplies()
+		s.applyMu.Lock()
+		slice = time.Now()
+	}
 	info, err := storage.WriteSnapshot(sn.fsys, sn.cfg.DataDir, snap,
 		func(e *jute.Encoder, flush func([]byte) error) error {
-			defer func() { release(); held = time.Since(start) }()
-			return s.tree.SerializeStream(e, flush)
+			defer release()
+			err := s.tree.SerializeFuzzy(e, flush, pause)
+			if snap.Digest != nil {
+				// written after the tree: the state the replay must reach at that zxid
+				snap.Digest.Zxid, snap.Digest.Digest = s.tree.LastZxid(), s.tree.Digest()
+			}
+			d := time.Since(slice)
+			held += d
+			longest = max(longest, d)
+			return err
 		},
 		storage.SnapshotOptions{Compression: sn.cfg.SnapshotCompression, MaxEntrySize: sn.cfg.JuteMaxBuffer, Logger: sn.log})
 	release()
@@ -292,8 +317,26 @@ func (sn *snapshotter) take(s *Server) error {
 		return fmt.Errorf("writing snapshot 0x%x: %w", uint64(zxid), err)
 	}
 	sn.log.Info("snapshot taken", "path", info.Path, "zxid", hexZxid(zxid),
-		"applies_held", held.Round(time.Millisecond).String(), "took", time.Since(start).Round(time.Millisecond).String())
+		"applies_held", held.Round(time.Millisecond).String(), "longest_hold", longest.Round(time.Microsecond).String(),
+		"took", time.Since(start).Round(time.Millisecond).String())
 	return nil
+}
+
+// maxCatchUp bounds a snapshot's pause: a steady stream of writes must not
+// hold the snapshot off for ever.
+const maxCatchUp = 20 * time.Millisecond
+
+// catchUpApplies waits (briefly) for the apply step to drain what queued
+// while a snapshot slice held it off.
+func (s *Server) catchUpApplies() {
+	deadline := time.Now().Add(maxCatchUp)
+	for i := 0; len(s.applyCh) > 0 && time.Now().Before(deadline); i++ {
+		if i < 16 {
+			runtime.Gosched()
+		} else {
+			time.Sleep(20 * time.Microsecond)
+		}
+	}
 }
 
 // snapshotLoop takes the snapshots the apply loop asks for, and purges old

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/zkd/zkd/internal/jute"
 	"github.com/zkd/zkd/internal/proto"
@@ -256,4 +257,32 @@ func BenchmarkSerializeWide(b *testing.B) {
 		e.Reset()
 		tr.Serialize(e)
 	}
+}
+
+// BenchmarkSerializeFuzzyWide reports the longest stretch SerializeFuzzy
+// works between pauses (the longest a snapshot holds applies off) on a
+// parent of a million children.
+func BenchmarkSerializeFuzzyWide(b *testing.B) {
+	snap := wideSnapshot(b, 1_000_000)
+	tr, err := Deserialize(jute.NewDecoder(snap, 0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := jute.NewEncoder(make([]byte, 0, 1<<21))
+	flush := func([]byte) error { return nil }
+	var longest time.Duration
+	for b.Loop() {
+		e.Reset()
+		slice := time.Now()
+		pause := func(work func()) {
+			longest = max(longest, time.Since(slice))
+			work()
+			slice = time.Now()
+		}
+		if err := tr.SerializeFuzzy(e, flush, pause); err != nil {
+			b.Fatal(err)
+		}
+		longest = max(longest, time.Since(slice))
+	}
+	b.ReportMetric(float64(longest.Microseconds()), "longest-hold-µs")
 }

@@ -1,8 +1,10 @@
 package tree
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/zkd/zkd/internal/jute"
@@ -34,13 +36,38 @@ func (t *Tree) Serialize(e *jute.Encoder) {
 // so that a snapshot never sits in memory whole. It returns flush's first
 // error.
 func (t *Tree) SerializeStream(e *jute.Encoder, flush func([]byte) error) error {
+	return t.serializeStream(e, flush, nil)
+}
+
+// pauseEvery is how many znodes SerializeFuzzy writes between pauses (about
+// a millisecond's work).
+const pauseEvery = 1024
+
+// SerializeFuzzy is SerializeStream for a tree that changes while it is
+// written, as ZooKeeper's snapshots are taken. The caller holds off changes
+// while SerializeFuzzy runs, except inside pause: SerializeFuzzy calls
+// pause(work) every pauseEvery znodes and after listing a znode's children,
+// and pause must run work (which does not touch the tree; it sorts what was
+// listed) and may apply txns meanwhile. The result is fuzzy: each
+// znode as it was when reached, a znode created during a pause below a znode
+// already listed missing, one deleted during a pause still present. Loading
+// it and replaying every txn from the zxid the tree had when SerializeFuzzy
+// began rebuilds the tree exactly (Apply follows ZooKeeper's replay rules for
+// fuzzy snapshots). ACL lists first used during a pause are not in the cache
+// section; Deserialize gives their znodes empty lists, which the replay of
+// their create or setACL txn then sets.
+func (t *Tree) SerializeFuzzy(e *jute.Encoder, flush func([]byte) error, pause func(work func())) error {
+	return t.serializeStream(e, flush, pause)
+}
+
+func (t *Tree) serializeStream(e *jute.Encoder, flush func([]byte) error, pause func(work func())) error {
 	ids := aclIDsInJavaOrder(t.acls.cachedIDs())
 	e.Int(int32(len(ids)))
 	for _, id := range ids {
 		e.Long(id)
 		proto.EncodeACLs(e, t.acls.byID[id].acl)
 	}
-	s := serializer{t: t, e: e, flush: flush}
+	s := serializer{t: t, e: e, flush: flush, pause: pause}
 	s.node(t.root, 0)
 	if s.err != nil {
 		return s.err
@@ -62,16 +89,39 @@ type serializer struct {
 	err   error
 	path  []byte
 	order [][]javaChild // per depth, reused across siblings
+
+	// With pause set, a znode's children are copied when it is listed
+	// (while paused, its child set may be compacted, moving names, or lose
+	// children), then hashed and sorted in a pause: for a znode with a
+	// million children that is most of the work.
+	pause   func(work func())
+	written int
+	listed  [][]listedChild // per depth
+	names   [][]byte        // per depth: the listed children's names, end to end
+}
+
+type listedChild struct {
+	bucket, seq uint32
+	start, end  uint32 // the name in names
 }
 
 func (s *serializer) node(n *Node, depth int) {
+	if s.pause != nil {
+		if s.written++; s.written%pauseEvery == 0 {
+			s.pause(func() {})
+		}
+	}
 	e := s.e
 	e.Int(int32(len(s.path)))
 	e.Raw(s.path)
 	e.Buffer(n.Data)
 	id := openACLID
-	if entry := s.t.acls.entryOf(n); entry != nil {
-		id = entry.id
+	// A znode deleted during a pause has no ACL left (the replay of its
+	// delete removes it again); any id will do.
+	if n.ACL != nil {
+		if entry := s.t.acls.entryOf(n); entry != nil {
+			id = entry.id
+		}
 	}
 	e.Long(id)
 	n.Stat.Encode(e)
@@ -88,8 +138,13 @@ func (s *serializer) node(n *Node, depth int) {
 	if len(s.order) <= depth {
 		s.order = append(s.order, nil)
 	}
-	s.order[depth] = childrenInJavaOrder(ks, s.order[depth])
 	base := len(s.path)
+	if s.pause != nil {
+		s.fuzzyChildren(n, depth, base)
+		s.path = s.path[:base]
+		return
+	}
+	s.order[depth] = childrenInJavaOrder(ks, s.order[depth])
 	for i := range s.order[depth] {
 		c := &s.order[depth][i]
 		s.path = append(append(s.path[:base], '/'), ks.nameOf(c.node)...)
@@ -99,6 +154,55 @@ func (s *serializer) node(n *Node, depth int) {
 		}
 	}
 	s.path = s.path[:base]
+}
+
+// fuzzyChildren writes the children of znode n of a changing tree, in
+// Java's order as listed now, each as it is when reached. Listing copies
+// only the child set's name arena (a few bytes per child, no znode touched);
+// hashing and sorting happen in a pause; each child is then looked up by name
+// when its turn comes, and skipped if it was deleted meanwhile (the replay of
+// its delete finds it gone, as with ZooKeeper's fuzzy snapshots).
+func (s *serializer) fuzzyChildren(n *Node, depth, base int) {
+	if len(s.listed) <= depth {
+		s.listed, s.names = append(s.listed, nil), append(s.names, nil)
+	}
+	names := append(s.names[depth][:0], n.kids.names...)
+	javaCap := n.kids.javaCap
+	listed := s.listed[depth][:0]
+	s.pause(func() {
+		for off := 0; off < len(names); {
+			v, w := entryHeader(names, off)
+			start, end := off+w, off+w+int(v>>1)
+			if v&1 == 0 {
+				listed = append(listed, listedChild{bucket: javaBucket(names[start:end], javaCap),
+					seq: uint32(off), start: uint32(start), end: uint32(end)})
+			}
+			off = end
+		}
+		slices.SortFunc(listed, func(a, b listedChild) int {
+			if c := cmp.Compare(a.bucket, b.bucket); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.seq, b.seq)
+		})
+	})
+	s.listed[depth], s.names[depth] = listed, names
+	for i := range listed {
+		c := &listed[i]
+		name := names[c.start:c.end]
+		if n.kids == nil {
+			return
+		}
+		child := n.kids.get(string(name))
+		if child == nil {
+			continue
+		}
+		s.path = append(append(s.path[:base], '/'), name...)
+		s.node(child, depth+1)
+		if s.err != nil {
+			return
+		}
+	}
 }
 
 // Deserialize reads the tree section of a snapshot (what Serialize writes)
