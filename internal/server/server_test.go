@@ -38,6 +38,12 @@ func startServer(t testing.TB, extra string) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return &testServer{Server: s, addr: serveOnLoopback(t, s)}
+}
+
+// serveOnLoopback starts s on a free loopback port until the test ends.
+func serveOnLoopback(t testing.TB, s *Server) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +51,7 @@ func startServer(t testing.TB, extra string) *testServer {
 	s.Start()
 	go s.Serve(l)
 	t.Cleanup(func() { s.Close() })
-	return &testServer{Server: s, addr: l.Addr().String()}
+	return l.Addr().String()
 }
 
 type testWriter struct{ t testing.TB }

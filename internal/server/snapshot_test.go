@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -76,14 +75,7 @@ func TestFuzzySnapshotRecoversTheLiveTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	go s.Serve(l)
-	defer s.Close()
-	addr := l.Addr().String()
+	addr := serveOnLoopback(t, s)
 	acl := zk.WorldACL(zk.PermAll)
 
 	// ~20 pauses' worth of znodes, in multis to be quick.
