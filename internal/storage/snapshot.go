@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"encoding"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -302,9 +303,12 @@ func parseSnapshot(path string, data []byte, maxLen int, readTree func(d *jute.D
 	if n < fileHeaderSize+4+sealSize || !bytes.Equal(data[n-5:], []byte{0, 0, 0, 1, '/'}) {
 		return Snapshot{}, corrupt(max(n-5, 0), "does not end with a seal (incomplete file)")
 	}
-	// The last seal covers every byte before it: check the whole file
-	// before handing anything to readTree.
-	if got, want := binary.BigEndian.Uint64(data[n-sealSize:]), uint64(adler32.Checksum(data[:n-sealSize])); got != want {
+	// Every seal covers every byte before it, and the seals sit in the last
+	// bytes of the file: one pass checksums up to just before them, and each
+	// seal's checksum continues from there. The last seal covers the whole
+	// file and is checked before anything is handed to readTree.
+	sums := newPrefixChecksum(data, n-sealSize)
+	if got, want := binary.BigEndian.Uint64(data[n-sealSize:]), uint64(sums.upTo(n-sealSize)); got != want {
 		return Snapshot{}, corrupt(n-sealSize, "checksum %#x, computed %#x", got, want)
 	}
 	d := jute.NewDecoder(data, maxLen)
@@ -336,7 +340,7 @@ func parseSnapshot(path string, data []byte, maxLen int, readTree func(d *jute.D
 		if d.Remaining() < sealSize {
 			return corrupt(off, "seal missing")
 		}
-		want := adler32.Checksum(data[:off])
+		want := sums.upTo(off)
 		got := d.Long()
 		slash := d.String()
 		if d.Err() != nil || uint64(got) != uint64(want) || slash != "/" {
@@ -372,6 +376,41 @@ func parseSnapshot(path string, data []byte, maxLen int, readTree func(d *jute.D
 		return Snapshot{}, err
 	}
 	return snap, nil
+}
+
+// trailerReach is how far before the last seal a snapshot's other seals may
+// sit: a tree's end marker and seal, a digest section, ZooKeeper 3.9's
+// lastProcessedZxid, and seals between them, with room to spare.
+const trailerReach = 256
+
+// prefixChecksum gives the Adler-32 of data[:end] for the ends near the end
+// of the file (the seals') from one pass over the rest.
+type prefixChecksum struct {
+	data  []byte
+	from  int
+	state []byte // the digest's state after data[:from]
+}
+
+// newPrefixChecksum checksums data up to trailerReach bytes before last.
+func newPrefixChecksum(data []byte, last int) *prefixChecksum {
+	p := &prefixChecksum{data: data, from: max(last-trailerReach, 0)}
+	h := adler32.New()
+	h.Write(data[:p.from])
+	p.state, _ = h.(encoding.BinaryMarshaler).MarshalBinary()
+	return p
+}
+
+// upTo returns the Adler-32 of data[:end].
+func (p *prefixChecksum) upTo(end int) uint32 {
+	if end < p.from {
+		return adler32.Checksum(p.data[:end])
+	}
+	h := adler32.New()
+	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(p.state); err != nil {
+		return adler32.Checksum(p.data[:end]) // cannot happen: the state is adler32's own
+	}
+	h.Write(p.data[p.from:end])
+	return h.Sum32()
 }
 
 // LoadNewestSnapshot loads the newest snapshot under dataDir/version-2

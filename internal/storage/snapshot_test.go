@@ -366,3 +366,19 @@ func TestSnappyStreamFraming(t *testing.T) {
 		}
 	}
 }
+
+// The seals' checksums, continued from one pass, are Adler-32 of the prefix.
+func TestPrefixChecksumMatchesAdler32(t *testing.T) {
+	data := make([]byte, 100_000)
+	for i := range data {
+		data[i] = byte(i*7 + i/251)
+	}
+	for _, last := range []int{0, 10, trailerReach, 5_000, len(data)} {
+		p := newPrefixChecksum(data, last)
+		for _, end := range []int{0, 1, last / 2, max(last-trailerReach, 0), max(last-1, 0), last} {
+			if got, want := p.upTo(end), adler32.Checksum(data[:end]); got != want {
+				t.Errorf("last %d, end %d: %#x, want %#x", last, end, got, want)
+			}
+		}
+	}
+}
