@@ -268,16 +268,19 @@ func (ks *childSet) sortedNames() []string {
 }
 
 // get returns the child called name, or nil.
-func (ks *childSet) get(name string) *Node {
+func (ks *childSet) get(name string) *Node { return getChild(ks, name) }
+
+// getChild is get for a name held as a string or as bytes (no string made).
+func getChild[T string | []byte](ks *childSet, name T) *Node {
 	x := ks.index
 	switch {
 	case x == nil:
-		if i := ks.scan(name); i >= 0 {
+		if i := scan(ks, name); i >= 0 {
 			return ks.slots[i]
 		}
 		return nil
 	case x.flood != nil:
-		return x.flood[name]
+		return x.flood[string(name)]
 	}
 	if g, i := find(x, ks, name, nameHash(name)); g != nil {
 		return g.slots[i]
@@ -286,7 +289,9 @@ func (ks *childSet) get(name string) *Node {
 }
 
 // scan is the position of name in a small set, or -1.
-func (ks *childSet) scan(name string) int {
+func (ks *childSet) scan(name string) int { return scan(ks, name) }
+
+func scan[T string | []byte](ks *childSet, name T) int {
 	b := ks.names
 	for i, off := 0, 0; off < len(b); i++ {
 		v, w := uint64(b[off]), 1 // entryHeader, written out for speed
@@ -297,7 +302,7 @@ func (ks *childSet) scan(name string) int {
 		off += w
 		// Sibling names often differ only at the end (p0, p1, ...): the
 		// last byte rules most of them out before a full comparison.
-		if n == len(name) && (n == 0 || b[off+n-1] == name[n-1]) && string(b[off:off+n]) == name {
+		if n == len(name) && (n == 0 || b[off+n-1] == name[n-1]) && string(b[off:off+n]) == string(name) {
 			return i
 		}
 		off += n

@@ -193,7 +193,7 @@ func (s *serializer) fuzzyChildren(n *Node, depth, base int) {
 		if n.kids == nil {
 			return
 		}
-		child := n.kids.get(string(name))
+		child := getChild(n.kids, name)
 		if child == nil {
 			continue
 		}
