@@ -3,8 +3,6 @@ package durability
 import (
 	"errors"
 	"fmt"
-	"io"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -15,10 +13,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zkd/zkd/test/testnet"
 )
 
 var (
-	errNoFreePort    = errors.New("durability: no free TCP port left in 24810-24899")
 	errServerExited  = errors.New("durability: server exited before it served")
 	errServerTimeout = errors.New("durability: server did not serve in time")
 	errNotOurs       = errors.New("durability: another process's server answers on the port")
@@ -381,53 +380,13 @@ func (p *proc) tail(n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// fourLetterWord sends word on a fresh connection and returns the reply.
-func fourLetterWord(addr, word string, timeout time.Duration) (string, error) {
-	conn, err := net.DialTimeout("tcp", addr, timeout)
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(timeout)); err != nil {
-		return "", err
-	}
-	if _, err := conn.Write([]byte(word)); err != nil {
-		return "", err
-	}
-	data, err := io.ReadAll(conn)
-	return string(data), err
-}
+var (
+	fourLetterWord = testnet.FourLetterWord
+	// ports are this package's: other packages that start servers use other ranges.
+	ports = &testnet.Ports{Low: portLow, High: portHigh}
+)
 
-var ports struct {
-	sync.Mutex
-	used map[int]bool
-}
-
-// allocPort returns a port in our range that is free now and that this
-// test binary has not handed out before.
-func allocPort() (int, error) {
-	ports.Lock()
-	defer ports.Unlock()
-	if ports.used == nil {
-		ports.used = make(map[int]bool)
-	}
-	span := portHigh - portLow + 1
-	start := rand.IntN(span)
-	for i := range span {
-		p := portLow + (start+i)%span
-		if ports.used[p] {
-			continue
-		}
-		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-		if err != nil {
-			continue
-		}
-		l.Close()
-		ports.used[p] = true
-		return p, nil
-	}
-	return 0, errNoFreePort
-}
+func allocPort() (int, error) { return ports.Alloc() }
 
 // runJava runs an Apache class to completion and returns its exit code and
 // combined output.

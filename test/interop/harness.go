@@ -3,8 +3,6 @@ package interop
 import (
 	"errors"
 	"fmt"
-	"io"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -15,10 +13,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zkd/zkd/test/testnet"
 )
 
 var (
-	errNoFreePort    = errors.New("interop: no free TCP port left in 21810-21899")
 	errServerExited  = errors.New("interop: server exited before answering ruok")
 	errServerTimeout = errors.New("interop: server did not answer ruok in time")
 	errNoModuleRoot  = errors.New("interop: no go.mod above the working directory")
@@ -301,51 +300,13 @@ func (s *Server) waitReady(timeout time.Duration) error {
 // FourLetterWord sends word on a fresh connection and returns everything the
 // server writes until it closes the connection.
 func FourLetterWord(addr, word string, timeout time.Duration) (string, error) {
-	conn, err := net.DialTimeout("tcp", addr, timeout)
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(timeout)); err != nil {
-		return "", err
-	}
-	if _, err := conn.Write([]byte(word)); err != nil {
-		return "", err
-	}
-	data, err := io.ReadAll(conn)
-	return string(data), err
+	return testnet.FourLetterWord(addr, word, timeout)
 }
 
-var ports struct {
-	sync.Mutex
-	used map[int]bool
-}
+// ports are this package's: other packages that start servers use other ranges.
+var ports = &testnet.Ports{Low: portLow, High: portHigh}
 
-// allocPort returns a port in our range that is free now and that this test
-// binary has not handed out before.
-func allocPort() (int, error) {
-	ports.Lock()
-	defer ports.Unlock()
-	if ports.used == nil {
-		ports.used = make(map[int]bool)
-	}
-	span := portHigh - portLow + 1
-	start := rand.IntN(span)
-	for i := range span {
-		p := portLow + (start+i)%span
-		if ports.used[p] {
-			continue
-		}
-		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-		if err != nil {
-			continue
-		}
-		l.Close()
-		ports.used[p] = true
-		return p, nil
-	}
-	return 0, errNoFreePort
-}
+func allocPort() (int, error) { return ports.Alloc() }
 
 // serverDir is a fresh directory for one server: under $ZKD_INTEROP_OUT when set
 // (kept for inspection), else in the test's temp dir.
