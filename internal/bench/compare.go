@@ -206,6 +206,10 @@ type RunRecord struct {
 	System string  `json:"system"`
 	Repeat int     `json:"repeat"`
 	Result *Result `json:"result"`
+	// CPU seconds (user + system) spent during the timed phase by the
+	// server process and by the load generator; 0 when not measured.
+	ServerCPUSeconds float64 `json:"server_cpu_s,omitempty"`
+	ClientCPUSeconds float64 `json:"client_cpu_s,omitempty"`
 }
 
 // SystemFigures are one server's figures for a workload and client count.
@@ -213,6 +217,10 @@ type SystemFigures struct {
 	OpsPerSecond Spread `json:"ops_per_second"`
 	P99US        Spread `json:"p99_us"`
 	Errors       int64  `json:"errors"`
+	// ServerCPUUSPerOp is the server's CPU time per acknowledged request
+	// (user + system, all threads), ClientCPUUSPerOp the load generator's.
+	ServerCPUUSPerOp Spread `json:"server_cpu_us_per_op"`
+	ClientCPUUSPerOp Spread `json:"client_cpu_us_per_op"`
 }
 
 // ThroughputRow compares the servers on one workload and client count.
@@ -468,14 +476,18 @@ func (c *comparison) throughputPhase(ctx context.Context) (err error) {
 		for wi, w := range c.cfg.Workloads {
 			for ci, clients := range c.cfg.Clients {
 				for _, role := range order((r+wi+ci)%2 == 1) {
-					res, err := Run(ctx, c.runConfig(w, clients, servers[role]), Options{})
+					var cpu cpuMeter
+					res, err := Run(ctx, c.runConfig(w, clients, servers[role]),
+						Options{TimedPhase: cpu.timedPhase(servers[role].pid())})
 					if err != nil {
 						return fmt.Errorf("%s %s with %d clients: %w", role, w, clients, err)
 					}
 					done++
-					c.logf("[%d/%d] %-12s clients=%-3d repeat=%d %-9s %9.0f ops/s  p99 %7.3f ms  errors %d",
-						done, total, w, clients, r+1, role, res.OpsPerSecond, res.Latency.P99US/1000, res.Errors)
-					c.report.Runs = append(c.report.Runs, RunRecord{System: role, Repeat: r, Result: res})
+					c.logf("[%d/%d] %-12s clients=%-3d repeat=%d %-9s %9.0f ops/s  p99 %7.3f ms  errors %d  CPU/op server %.1f µs client %.1f µs",
+						done, total, w, clients, r+1, role, res.OpsPerSecond, res.Latency.P99US/1000, res.Errors,
+						perOpUS(cpu.server, res.Ops), perOpUS(cpu.client, res.Ops))
+					c.report.Runs = append(c.report.Runs, RunRecord{System: role, Repeat: r, Result: res,
+						ServerCPUSeconds: cpu.server, ClientCPUSeconds: cpu.client})
 					if !servers[role].running() {
 						return fmt.Errorf("%w during %s; log %s", ErrServerExited, w, servers[role].logPath())
 					}
@@ -500,12 +512,14 @@ func summarizeThroughput(runs []RunRecord, workloads []Workload, clients []int) 
 		for _, n := range clients {
 			ops := map[string][]float64{}
 			p99 := map[string][]float64{}
+			serverCPU := map[string][]float64{}
+			clientCPU := map[string][]float64{}
 			errs := map[string]int64{}
 			// Index by repeat so that pairs line up whatever the run order.
-			byRepeat := map[string]map[int]*Result{roleZkd: {}, roleZooKeeper: {}}
+			byRepeat := map[string]map[int]RunRecord{roleZkd: {}, roleZooKeeper: {}}
 			for _, run := range runs {
 				if run.Result.Workload == w && run.Result.Clients == n {
-					byRepeat[run.System][run.Repeat] = run.Result
+					byRepeat[run.System][run.Repeat] = run
 				}
 			}
 			repeats := make([]int, 0, len(byRepeat[roleZkd]))
@@ -517,22 +531,29 @@ func summarizeThroughput(runs []RunRecord, workloads []Workload, clients []int) 
 			slices.Sort(repeats)
 			for _, r := range repeats {
 				for _, role := range []string{roleZkd, roleZooKeeper} {
-					res := byRepeat[role][r]
+					run := byRepeat[role][r]
+					res := run.Result
 					ops[role] = append(ops[role], res.OpsPerSecond)
 					p99[role] = append(p99[role], res.Latency.P99US)
 					errs[role] += res.Errors
+					if run.ClientCPUSeconds > 0 { // measured (the server's 10 ms ticks may read 0)
+						serverCPU[role] = append(serverCPU[role], perOpUS(run.ServerCPUSeconds, res.Ops))
+						clientCPU[role] = append(clientCPU[role], perOpUS(run.ClientCPUSeconds, res.Ops))
+					}
 				}
 			}
 			if len(repeats) == 0 {
 				continue
 			}
 			rows = append(rows, ThroughputRow{
-				Workload:  w,
-				Clients:   n,
-				Zkd:       SystemFigures{OpsPerSecond: spreadOf(ops[roleZkd]), P99US: spreadOf(p99[roleZkd]), Errors: errs[roleZkd]},
-				ZooKeeper: SystemFigures{OpsPerSecond: spreadOf(ops[roleZooKeeper]), P99US: spreadOf(p99[roleZooKeeper]), Errors: errs[roleZooKeeper]},
-				Ratio:     spreadOf(ratios(ops[roleZkd], ops[roleZooKeeper])),
-				P99Ratio:  spreadOf(ratios(p99[roleZkd], p99[roleZooKeeper])),
+				Workload: w,
+				Clients:  n,
+				Zkd: SystemFigures{OpsPerSecond: spreadOf(ops[roleZkd]), P99US: spreadOf(p99[roleZkd]), Errors: errs[roleZkd],
+					ServerCPUUSPerOp: spreadOf(serverCPU[roleZkd]), ClientCPUUSPerOp: spreadOf(clientCPU[roleZkd])},
+				ZooKeeper: SystemFigures{OpsPerSecond: spreadOf(ops[roleZooKeeper]), P99US: spreadOf(p99[roleZooKeeper]), Errors: errs[roleZooKeeper],
+					ServerCPUUSPerOp: spreadOf(serverCPU[roleZooKeeper]), ClientCPUUSPerOp: spreadOf(clientCPU[roleZooKeeper])},
+				Ratio:    spreadOf(ratios(ops[roleZkd], ops[roleZooKeeper])),
+				P99Ratio: spreadOf(ratios(p99[roleZkd], p99[roleZooKeeper])),
 			})
 		}
 	}

@@ -196,6 +196,11 @@ func TestCompareShort(t *testing.T) {
 			if f.Errors != 0 {
 				t.Errorf("%s %s/%d: %d failed requests", role, row.Workload, row.Clients, f.Errors)
 			}
+			// 1 s runs: the server's 10 ms ticks may round a light run down
+			// to nothing, but the load generator always spends some CPU.
+			if f.ClientCPUUSPerOp.N != cfg.Repeats || f.ClientCPUUSPerOp.Min <= 0 {
+				t.Errorf("%s %s/%d: client CPU per request %+v", role, row.Workload, row.Clients, f.ClientCPUUSPerOp)
+			}
 		}
 		if row.Ratio.N != cfg.Repeats || row.Ratio.Median <= 0 {
 			t.Errorf("%s/%d: ratio %+v", row.Workload, row.Clients, row.Ratio)

@@ -20,6 +20,32 @@ func (r *CompareReport) roleLabel(role string) string {
 	}
 }
 
+// writeCPUTable renders the CPU each side spent per acknowledged request
+// during the timed phases, when the report has it.
+func (r *CompareReport) writeCPUTable(b *strings.Builder, zkdL, zkL string) {
+	measured := false
+	for _, row := range r.Throughput {
+		measured = measured || row.Zkd.ClientCPUUSPerOp.N > 0
+	}
+	if !measured {
+		return
+	}
+	b.WriteString("\n### CPU per request\n\n")
+	b.WriteString("CPU time (user + system, all threads) per acknowledged request during the timed phase, median of the repeats: " +
+		"the server's, from /proc/<pid>/stat (10 ms ticks), and the load generator's, from getrusage.\n\n")
+	fmt.Fprintf(b, "| workload | clients | %s µs | %s µs | %s ÷ %s | client µs, %s run | client µs, %s run |\n", zkdL, zkL, "zkd", "ZooKeeper", zkdL, zkL)
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|\n")
+	for _, row := range r.Throughput {
+		z, k := row.Zkd.ServerCPUUSPerOp.Median, row.ZooKeeper.ServerCPUUSPerOp.Median
+		ratio := "–"
+		if k > 0 {
+			ratio = fmt.Sprintf("%.2f", z/k)
+		}
+		fmt.Fprintf(b, "| %s | %d | %.1f | %.1f | %s | %.1f | %.1f |\n", r.workloadLabel(row.Workload), row.Clients,
+			z, k, ratio, row.Zkd.ClientCPUUSPerOp.Median, row.ZooKeeper.ClientCPUUSPerOp.Median)
+	}
+}
+
 // Markdown renders the report's tables for docs/benchmarks.md.
 func (r *CompareReport) Markdown() string {
 	var b strings.Builder
@@ -62,6 +88,7 @@ func (r *CompareReport) Markdown() string {
 	if errs > 0 {
 		fmt.Fprintf(&b, "\n**%d requests failed** during the timed runs; see compare.json.\n", errs)
 	}
+	r.writeCPUTable(&b, zkdL, zkL)
 
 	b.WriteString("\n### Start-up, memory and disk\n\n")
 	fmt.Fprintf(&b, "| measurement | %s | %s | %s ÷ %s |\n|---|--:|--:|--:|\n", zkdL, zkL, "zkd", "ZooKeeper")

@@ -52,6 +52,10 @@ type Options struct {
 	Progress io.Writer
 	// Terminal makes the status line overwrite itself.
 	Terminal bool
+	// TimedPhase, when set, is called just before the timed phase starts
+	// and returns the function called just after it ends (to measure what
+	// the servers and this process spend on the timed requests alone).
+	TimedPhase func() (end func())
 }
 
 // Run opens cfg.Clients sessions, makes sure the prepopulated tree exists,
@@ -339,6 +343,10 @@ func drive(ctx context.Context, cfg Config, clients []*client, opts Options) *Re
 			c.loop(ctx, state)
 		}()
 	}
+	var endTimed func()
+	if opts.TimedPhase != nil {
+		endTimed = opts.TimedPhase()
+	}
 	began := time.Now()
 	close(start)
 	if !state.bounded {
@@ -347,6 +355,9 @@ func drive(ctx context.Context, cfg Config, clients []*client, opts Options) *Re
 	}
 	stopProgress := reportProgress(opts, state, began)
 	wg.Wait()
+	if endTimed != nil {
+		endTimed()
+	}
 	stopProgress()
 
 	end := began

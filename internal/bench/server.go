@@ -200,6 +200,14 @@ func (p *serverProcess) start() error {
 	return nil
 }
 
+// pid is the server's process id (0 before start).
+func (p *serverProcess) pid() int {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
 func (p *serverProcess) running() bool {
 	if p.cmd == nil {
 		return false
