@@ -288,10 +288,13 @@ func (sn *snapshotter) take(s *Server) error {
 	}
 	var held, longest time.Duration
 	slice := time.Now()
-	pause := func(work func()) {
+	endSlice := func() {
 		d := time.Since(slice)
 		held += d
 		longest = max(longest, d)
+	}
+	pause := func(work func()) {
+		endSlice()
 		s.applyMu.Unlock()
 		work()
 		s.catchUpApplies()
@@ -306,9 +309,7 @@ func (sn *snapshotter) take(s *Server) error {
 				// written after the tree: the state the replay must reach at that zxid
 				snap.Digest.Zxid, snap.Digest.Digest = s.tree.LastZxid(), s.tree.Digest()
 			}
-			d := time.Since(slice)
-			held += d
-			longest = max(longest, d)
+			endSlice()
 			return err
 		},
 		storage.SnapshotOptions{Compression: sn.cfg.SnapshotCompression, MaxEntrySize: sn.cfg.JuteMaxBuffer, Logger: sn.log})

@@ -135,14 +135,14 @@ func (s *serializer) node(n *Node, depth int) {
 	if ks == nil || ks.count() == 0 {
 		return
 	}
-	if len(s.order) <= depth {
-		s.order = append(s.order, nil)
-	}
 	base := len(s.path)
 	if s.pause != nil {
 		s.fuzzyChildren(n, depth, base)
 		s.path = s.path[:base]
 		return
+	}
+	if len(s.order) <= depth {
+		s.order = append(s.order, nil)
 	}
 	s.order[depth] = childrenInJavaOrder(ks, s.order[depth])
 	for i := range s.order[depth] {
