@@ -72,7 +72,7 @@ func (t *Tree) applyOne(h *txn.Header, typ proto.OpCode, body txn.Body, events *
 		// still raises the parent's cversion and pzxid (DataTree.processTxn,
 		// for the create opcode only).
 		if typ == proto.OpCreate && r.Err == proto.ErrNodeExists {
-			if code := t.setCversionPzxid(parentOf(b.Path), b.ParentCVersion, h.Zxid); code != proto.OK {
+			if code := t.setCversionPzxid(ParentOf(b.Path), b.ParentCVersion, h.Zxid); code != proto.OK {
 				r.Err = code
 			}
 		}
@@ -192,9 +192,9 @@ func (t *Tree) applyMulti(h *txn.Header, m *txn.Multi, r *Result, events *[]Even
 	}
 }
 
-// parentOf is the parent path as ZooKeeper cuts it: everything before the
-// last '/' ("" for children of the root).
-func parentOf(path string) string {
+// ParentOf is the parent path as ZooKeeper cuts it: everything before the
+// last '/' ("" for children of the root, which Get also takes as the root).
+func ParentOf(path string) string {
 	i := strings.LastIndexByte(path, '/')
 	if i < 0 {
 		return ""
