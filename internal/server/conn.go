@@ -247,9 +247,9 @@ func (c *conn) handshake(frame []byte) bool {
 	}
 	timeout := session.NegotiateTimeout(req.TimeOut, int32(s.cfg.MinSessionTimeout), int32(s.cfg.MaxSessionTimeout))
 	if req.SessionID == 0 {
+		// The session enters the table when its createSession is applied.
 		s.sessMu.Lock()
 		id := s.sessions.NextID()
-		s.sessions.Add(id, timeout, time.Now().UnixMilli())
 		s.sessMu.Unlock()
 		done := make(chan *request, 1)
 		s.submit(&request{session: id, op: proto.OpCreateSession, timeout: timeout, start: time.Now(),
@@ -268,7 +268,7 @@ func (c *conn) handshake(frame []byte) bool {
 		s.sessMu.Lock()
 		_, known := s.sessions.Get(req.SessionID)
 		valid := known && bytes.Equal(req.Passwd, session.Password(req.SessionID)) &&
-			s.sessions.Touch(req.SessionID, time.Now().UnixMilli())
+			s.sessions.Touch(req.SessionID, s.now().UnixMilli())
 		var old *conn
 		if valid {
 			old = s.sessionConns[req.SessionID]

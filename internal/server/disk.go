@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"runtime"
@@ -27,6 +28,8 @@ type Recovered struct {
 	HadSnapshot bool
 	// Replayed counts the log txns applied after the snapshot.
 	Replayed int
+	// The epoch files (nil when missing), which zab checks against the log.
+	CurrentEpoch, AcceptedEpoch, CurrentEpochTmp *int64
 }
 
 // Recover loads the newest valid snapshot under cfg.DataDir and replays the
@@ -72,6 +75,19 @@ func Recover(fsys storage.FS, cfg *config.Config, log *slog.Logger) (*Recovered,
 		sessions = map[int64]int32{}
 	}
 	rec := &Recovered{Tree: t, Sessions: sessions, SnapshotZxid: snap.Zxid, HadSnapshot: hadSnapshot}
+	for _, f := range []struct {
+		name string
+		to   **int64
+	}{{storage.CurrentEpochFile, &rec.CurrentEpoch}, {storage.AcceptedEpochFile, &rec.AcceptedEpoch},
+		{storage.CurrentEpochFile + ".tmp", &rec.CurrentEpochTmp}} {
+		e, err := storage.ReadEpoch(fsys, cfg.DataDir, f.name)
+		switch {
+		case err == nil:
+			*f.to = &e
+		case !errors.Is(err, fs.ErrNotExist):
+			return nil, fmt.Errorf("reading %s: %w (fix or remove the file)", f.name, err)
+		}
+	}
 	digestMismatches := 0
 	// ZooKeeper's snapshots are fuzzy: serialized while txns go on applying,
 	// they may hold txns up to their digest's zxid. Replaying those cannot
@@ -121,28 +137,19 @@ func Recover(fsys storage.FS, cfg *config.Config, log *slog.Logger) (*Recovered,
 	return rec, nil
 }
 
-// DiskPersister is the durable persist step: entries go to the transaction
-// log through group commit, and are acknowledged only after their fsync.
-type DiskPersister struct {
+// DiskLog is the durable persist step: entries go to the transaction log
+// through group commit, and complete only after their fsync.
+type DiskLog struct {
 	fsys      storage.FS
-	cfg       *config.Config
-	log       *slog.Logger
+	dataDir   string
 	txnLog    *storage.Log
 	committer *storage.Committer
-
-	// mu orders sync markers (nil entries) behind the entries before them.
-	mu       sync.Mutex
-	inFlight int
-	// markers[i] waits for the i-th entry still in flight to complete;
-	// markers past the last entry wait for nothing.
-	markers map[int64][]func(error)
-	lastSub int64
 }
 
-var _ Persister = (*DiskPersister)(nil)
+var _ Log = (*DiskLog)(nil)
 
-// OpenDiskPersister opens the transaction log for appending.
-func OpenDiskPersister(fsys storage.FS, cfg *config.Config, log *slog.Logger) (*DiskPersister, error) {
+// OpenDiskLog opens the transaction log for appending.
+func OpenDiskLog(fsys storage.FS, cfg *config.Config, log *slog.Logger) (*DiskLog, error) {
 	l, err := storage.OpenLog(fsys, cfg.DataLogDir, storage.LogOptions{
 		PreAllocSize: cfg.PreAllocSize,
 		NoSync:       !cfg.ForceSync,
@@ -152,62 +159,45 @@ func OpenDiskPersister(fsys storage.FS, cfg *config.Config, log *slog.Logger) (*
 	if err != nil {
 		return nil, fmt.Errorf("opening the transaction log in %s: %w", cfg.DataLogDir, err)
 	}
-	p := &DiskPersister{fsys: fsys, cfg: cfg, log: log, txnLog: l, markers: map[int64][]func(error){}}
-	p.committer = storage.NewCommitter(l, storage.CommitterOptions{Logger: log})
-	return p, nil
+	return &DiskLog{fsys: fsys, dataDir: cfg.DataDir, txnLog: l,
+		committer: storage.NewCommitter(l, storage.CommitterOptions{Logger: log})}, nil
 }
 
-// Persist appends the entry; done runs after its fsync, in order.
-func (p *DiskPersister) Persist(zxid int64, entry []byte, done func(error)) {
-	p.mu.Lock()
-	if entry == nil {
-		if p.inFlight == 0 {
-			p.mu.Unlock()
-			done(nil)
-			return
-		}
-		p.markers[p.lastSub] = append(p.markers[p.lastSub], done)
-		p.mu.Unlock()
-		return
+// Append queues the entry for group commit; done runs after its fsync, in
+// order. It blocks while the committer's queue is full.
+func (p *DiskLog) Append(zxid int64, entry []byte, done func(error)) {
+	if err := p.committer.Submit(zxid, entry, done); err != nil {
+		done(err)
 	}
-	p.inFlight++
-	p.lastSub = zxid
-	p.mu.Unlock()
-	err := p.committer.Submit(zxid, entry, func(err error) {
-		p.mu.Lock()
-		p.inFlight--
-		after := p.markers[zxid]
-		delete(p.markers, zxid)
-		p.mu.Unlock()
-		done(err)
-		for _, m := range after {
-			m(err)
-		}
-	})
-	if err != nil {
-		p.mu.Lock()
-		p.inFlight--
-		after := p.markers[zxid]
-		delete(p.markers, zxid)
-		p.mu.Unlock()
-		done(err)
-		for _, m := range after {
-			m(err)
+}
+
+// WriteEpochs writes the epoch files durably, accepted first, as
+// ZooKeeper's Learner and Leader do (acceptedEpoch before currentEpoch).
+func (p *DiskLog) WriteEpochs(accepted, current int64) error {
+	if accepted >= 0 {
+		if err := storage.WriteEpoch(p.fsys, p.dataDir, storage.AcceptedEpochFile, accepted); err != nil {
+			return fmt.Errorf("writing %s: %w", storage.AcceptedEpochFile, err)
 		}
 	}
+	if current >= 0 {
+		if err := storage.WriteEpoch(p.fsys, p.dataDir, storage.CurrentEpochFile, current); err != nil {
+			return fmt.Errorf("writing %s: %w", storage.CurrentEpochFile, err)
+		}
+	}
+	return nil
 }
 
 // Durable is true.
-func (p *DiskPersister) Durable() bool { return true }
+func (p *DiskLog) Durable() bool { return true }
 
-// Roll starts a new log file for the entries persisted after it.
-func (p *DiskPersister) Roll() error { return p.committer.Roll() }
+// Roll starts a new log file for the entries appended after it.
+func (p *DiskLog) Roll() error { return p.committer.Roll() }
 
 // Stats reports group commit figures.
-func (p *DiskPersister) Stats() storage.CommitStats { return p.committer.Stats() }
+func (p *DiskLog) Stats() storage.CommitStats { return p.committer.Stats() }
 
 // Close flushes what is queued and closes the log.
-func (p *DiskPersister) Close() error {
+func (p *DiskLog) Close() error {
 	err := p.committer.Close()
 	if cerr := p.txnLog.Close(); err == nil {
 		err = cerr
@@ -378,7 +368,10 @@ func (s *Server) purge() {
 // writes are logged and fsynced before they are acknowledged, with
 // snapshots every snapCount txns and autopurge as configured.
 func OpenDurable(cfg *config.Config, log *slog.Logger, opts Options) (*Server, error) {
-	fsys := storage.OSFS{}
+	fsys := opts.FS
+	if fsys == nil {
+		fsys = storage.OSFS{}
+	}
 	for _, d := range []string{cfg.DataDir, cfg.DataLogDir} {
 		if err := fsys.MkdirAll(d); err != nil {
 			return nil, fmt.Errorf("data directory %s: %w (set dataDir/dataLogDir in zoo.cfg to a writable directory)", d, err)
@@ -388,12 +381,13 @@ func OpenDurable(cfg *config.Config, log *slog.Logger, opts Options) (*Server, e
 	if err != nil {
 		return nil, err
 	}
-	p, err := OpenDiskPersister(fsys, cfg, log)
+	p, err := OpenDiskLog(fsys, cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	opts.Config, opts.Logger, opts.Persister = cfg, log, p
+	opts.Config, opts.Logger, opts.Log, opts.FS = cfg, log, p, fsys
 	opts.Tree, opts.Sessions = rec.Tree, rec.Sessions
+	opts.CurrentEpoch, opts.AcceptedEpoch, opts.CurrentEpochTmp = rec.CurrentEpoch, rec.AcceptedEpoch, rec.CurrentEpochTmp
 	s, err := New(opts)
 	if err != nil {
 		p.Close()

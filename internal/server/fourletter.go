@@ -120,7 +120,7 @@ func (s *Server) runFourLetterWord(c *conn, word string) {
 			notServing()
 			break
 		}
-		fmt.Fprintf(&out, "datadir_size: %d\nlogdir_size: %d\n", dirSize(s.snapDir()), dirSize(s.logDir()))
+		fmt.Fprintf(&out, "datadir_size: %d\nlogdir_size: %d\n", s.dirSize(s.snapDir()), s.dirSize(s.logDir()))
 	case "dump":
 		if !serving {
 			notServing()
@@ -242,11 +242,12 @@ func (c *conn) dumpInfo(out *bytes.Buffer, brief bool) {
 func (s *Server) snapDir() string { return filepath.Join(s.cfg.DataDir, "version-2") }
 func (s *Server) logDir() string  { return filepath.Join(s.cfg.DataLogDir, "version-2") }
 
-func dirSize(dir string) int64 {
+// dirSize sums the sizes of the files in dir, through the server's FS.
+func (s *Server) dirSize(dir string) int64 {
 	var n int64
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		if info, err := e.Info(); err == nil && !info.IsDir() {
+	names, _ := s.fsys.ReadDir(dir)
+	for _, name := range names {
+		if info, err := s.fsys.Stat(filepath.Join(dir, name)); err == nil && !info.IsDir() {
 			n += info.Size()
 		}
 	}
@@ -258,9 +259,9 @@ func (s *Server) writeConf(out *bytes.Buffer) {
 	fmt.Fprintf(out, "clientPort=%d\n", cfg.ClientPort)
 	fmt.Fprintf(out, "secureClientPort=-1\n")
 	fmt.Fprintf(out, "dataDir=%s\n", s.snapDir())
-	fmt.Fprintf(out, "dataDirSize=%d\n", dirSize(s.snapDir()))
+	fmt.Fprintf(out, "dataDirSize=%d\n", s.dirSize(s.snapDir()))
 	fmt.Fprintf(out, "dataLogDir=%s\n", s.logDir())
-	fmt.Fprintf(out, "dataLogSize=%d\n", dirSize(s.logDir()))
+	fmt.Fprintf(out, "dataLogSize=%d\n", s.dirSize(s.logDir()))
 	fmt.Fprintf(out, "tickTime=%d\n", cfg.TickTime)
 	fmt.Fprintf(out, "maxClientCnxns=%d\n", cfg.MaxClientCnxns)
 	fmt.Fprintf(out, "minSessionTimeout=%d\n", cfg.MinSessionTimeout)

@@ -73,7 +73,7 @@ func (c *conn) handle(frame []byte) bool {
 		}
 	}
 	s.sessMu.Lock()
-	alive := s.sessions.Touch(c.sessionID, time.Now().UnixMilli())
+	alive := s.sessions.Touch(c.sessionID, s.now().UnixMilli())
 	s.sessMu.Unlock()
 	if !alive && h.Type != proto.OpCloseSession {
 		// The session expired or is closing: ZooKeeper answers SessionExpired.

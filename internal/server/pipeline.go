@@ -9,35 +9,41 @@ import (
 	"github.com/zkd/zkd/internal/txn"
 )
 
-// Persister is the persist step of the write pipeline. The durable
-// implementation appends entries to the transaction log and fsyncs them in
-// batches; the in-memory one completes at once.
+// Log is the persist step of the write pipeline, as the driver uses it.
+// The durable implementation appends entries to the transaction log and
+// fsyncs them in batches (group commit); the in-memory one completes at once.
 //
-// Implementations must call done exactly once per Persist, in the order of
-// the Persist calls, and only after the entry is as durable as the
-// implementation promises. A nil entry persists nothing but still completes
-// in order (it carries sync requests through the pipe). An error means the
-// entry may not be durable: the server stops accepting writes.
-type Persister interface {
-	Persist(zxid int64, entry []byte, done func(error))
+// Implementations must call done exactly once per Append, in the order of
+// the Append calls, and only after the entry is as durable as Durable
+// promises; done must not block. Append may block while too much is queued
+// (the backpressure of a slow disk), so it is called with no lock held. An
+// error means the entry may not be durable: the server stops.
+type Log interface {
+	Append(zxid int64, entry []byte, done func(error))
+	// WriteEpochs writes acceptedEpoch and then currentEpoch (each skipped
+	// when -1), durably, before it returns.
+	WriteEpochs(accepted, current int64) error
 	// Durable reports whether acknowledged entries survive a crash.
 	Durable() bool
 	Close() error
 }
 
-// MemoryPersister keeps nothing: data lives only in the tree.
-type MemoryPersister struct{}
+// MemoryLog keeps nothing: data lives only in the tree.
+type MemoryLog struct{}
 
-var _ Persister = MemoryPersister{}
+var _ Log = MemoryLog{}
 
-// Persist completes at once.
-func (MemoryPersister) Persist(_ int64, _ []byte, done func(error)) { done(nil) }
+// Append completes at once.
+func (MemoryLog) Append(_ int64, _ []byte, done func(error)) { done(nil) }
+
+// WriteEpochs does nothing.
+func (MemoryLog) WriteEpochs(_, _ int64) error { return nil }
 
 // Durable is false.
-func (MemoryPersister) Durable() bool { return false }
+func (MemoryLog) Durable() bool { return false }
 
 // Close does nothing.
-func (MemoryPersister) Close() error { return nil }
+func (MemoryLog) Close() error { return nil }
 
 // request is one client (or server-generated) request on its way through
 // the pipeline or waiting its turn in a connection's reply queue.
@@ -51,12 +57,12 @@ type request struct {
 	timeout int32 // createSession
 	start   time.Time
 
-	// Set by prep.
+	// Set by the driver.
 	txn *txn.Txn
-	// multiTypes are the types a multi's ops were prepared as (see multiOp).
+	// multiTypes are the types a multi's ops were prepared as.
 	multiTypes []proto.OpCode
 
-	// Set by apply.
+	// Set by prep (err) and apply.
 	zxid   int64
 	err    proto.Code
 	result tree.Result
@@ -64,68 +70,41 @@ type request struct {
 	// has been applied, or for reads once they may run.
 	completed bool
 	reply     []byte
-	// done runs on the apply goroutine after the txn is applied.
+	// done runs on the apply goroutine after the txn is applied (or the
+	// sync committed).
 	done func(*request)
 	// closeAfter closes the connection once the reply is written.
 	closeAfter bool
 }
 
-// isWrite: goes through prep/persist/apply (sync goes through the pipe too,
-// without a txn, so it waits for every write prepared before it).
+// viaPipeline: goes through prep/propose/persist/apply (sync goes through
+// the pipe too, without a txn, so it waits for every write before it).
 func (r *request) viaPipeline() bool {
 	return r.op.IsWrite() || r.op == proto.OpSync
 }
 
-// submit runs the prep and propose step on the caller's goroutine (a
-// connection's reader, the ticker): it orders the write, gives it the next
-// zxid, turns it into a txn and hands the entry to the persist step. Doing
-// this inline rather than on a prep goroutine saves a goroutine hand-off per
-// write. proposeMu keeps zxid order and persist order the same. Persist
-// blocks when the log's queue is full, which is the backpressure on clients
-// that write faster than the disk.
+// submit hands a write to the driver. It blocks while the driver's inbox is
+// full; a server that is stopping fails the request with ConnectionLoss.
 func (s *Server) submit(r *request) {
-	s.proposeMu.Lock()
-	defer s.proposeMu.Unlock()
+	s.inPipeline.Add(1)
 	select {
+	case s.driver.inbox <- r:
 	case <-s.stopping:
+		s.inPipeline.Add(-1)
 		r.err = proto.ErrConnectionLoss
 		if r.done != nil {
 			r.done(r)
 		}
-		return
-	default:
 	}
-	s.inPipeline.Add(1)
-	if r.op == proto.OpSync {
-		s.persist.Persist(0, nil, func(err error) { s.commit(r, err) })
-		return
-	}
-	s.prepMu.Lock()
-	s.lastZxidPrepared++
-	zxid := s.lastZxidPrepared
-	t := s.prepare(r, zxid, time.Now().UnixMilli())
-	s.prepMu.Unlock()
-	r.txn = t
-	r.zxid = zxid
-	s.proposeEnc.Reset()
-	t.Encode(s.proposeEnc)
-	entry := append([]byte(nil), s.proposeEnc.Bytes()...)
-	s.persist.Persist(zxid, entry, func(err error) { s.commit(r, err) })
 }
 
-// commit is the quorum step: a standalone server is a quorum of one, so a
-// persisted txn is committed at once.
-func (s *Server) commit(r *request, err error) {
-	if err != nil {
-		s.fatal("persisting zxid 0x%x failed, refusing further writes: %v", r.zxid, err)
-		return
-	}
-	select {
-	case s.applyCh <- r:
-	case <-s.stopping:
-		// The apply step has stopped; the txn is in the log and is
-		// replayed at the next start.
-	}
+// committed is one entry the driver hands to the apply step: a txn to
+// apply (tx, with the local request that asked for it, if any) or a
+// committed sync (req only).
+type committed struct {
+	zxid int64
+	tx   *txn.Txn
+	req  *request
 }
 
 // applyLoop applies committed txns in zxid order, triggers watches and
@@ -133,51 +112,68 @@ func (s *Server) commit(r *request, err error) {
 func (s *Server) applyLoop() {
 	defer close(s.applyDone)
 	for {
-		var r *request
+		var batch []committed
 		select {
-		case r = <-s.applyCh:
+		case batch = <-s.applyCh:
 		case <-s.stopping:
 			return
 		}
-		if r.txn != nil {
-			s.apply(r)
+		for i := range batch {
+			c := &batch[i]
+			if c.tx != nil {
+				s.apply(c)
+			}
+			if r := c.req; r != nil {
+				if r.done != nil {
+					r.done(r)
+				}
+				s.inPipeline.Add(-1)
+			}
 		}
-		if r.done != nil {
-			r.done(r)
-		}
-		s.inPipeline.Add(-1)
 	}
 }
 
-func (s *Server) apply(r *request) {
+// apply applies one committed txn. The same path serves a txn this server
+// prepared (c.req set) and one it only learnt of (a follower's commits).
+func (s *Server) apply(c *committed) {
+	tx := c.tx
 	s.applyMu.Lock()
 	s.dbMu.Lock()
-	res := s.tree.Apply(r.txn)
+	res := s.tree.Apply(tx)
 	for _, ev := range res.Events {
-		s.deliverEvent(ev, r.zxid)
+		s.deliverEvent(ev, c.zxid)
 	}
-	s.recordDigest(r.zxid)
+	s.recordDigest(c.zxid)
 	s.dbMu.Unlock()
-	s.applyMu.Unlock()
-	r.result = res
-	if r.txn.Header.Type != proto.OpError && r.op != proto.OpMulti && res.Err != proto.OK {
-		// Prep validated this txn against the pending tree, so the tree
-		// refusing it means the two disagree: a bug, not a client error.
-		s.log.Error("applying txn failed", "zxid", hexZxid(r.zxid), "op", r.op.String(), "err", res.Err.Error())
-	}
-	if r.err == proto.OK && r.txn.Header.Type == proto.OpError {
-		if e, ok := r.txn.Body.(*txn.Error); ok {
-			r.err = e.Err
-		}
-	}
-	switch r.op {
-	case proto.OpCloseSession:
+	// Sessions change here and only here (and by liveness): the table
+	// holds a session exactly when its createSession is applied, which a
+	// snapshot (taken under applyMu) relies on.
+	switch b := tx.Body.(type) {
+	case *txn.CreateSession:
 		s.sessMu.Lock()
-		s.sessions.Remove(r.session)
+		s.sessions.Add(tx.Header.ClientID, b.TimeOut, s.now().UnixMilli())
+		s.sessMu.Unlock()
+	case *txn.CloseSession:
+		s.sessMu.Lock()
+		s.sessions.Remove(tx.Header.ClientID)
 		s.sessMu.Unlock()
 	}
-	s.dropChanges(r.zxid)
-	s.stats.txnApplied(r)
+	s.applied.Store(c.zxid)
+	s.applyMu.Unlock()
+	if tx.Header.Type != proto.OpError && tx.Header.Type != proto.OpMulti && res.Err != proto.OK {
+		// Prep validated this txn against the pending tree, so the tree
+		// refusing it means the two disagree: a bug, not a client error.
+		s.log.Error("applying txn failed", "zxid", hexZxid(c.zxid), "op", tx.Header.Type.String(), "err", res.Err.Error())
+	}
+	if r := c.req; r != nil {
+		r.result = res
+		if r.err == proto.OK && tx.Header.Type == proto.OpError {
+			if e, ok := tx.Body.(*txn.Error); ok {
+				r.err = e.Err
+			}
+		}
+	}
+	s.stats.txnApplied()
 	if s.snap != nil {
 		s.snap.applied()
 	}

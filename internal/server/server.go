@@ -12,11 +12,12 @@ import (
 
 	"github.com/zkd/zkd/internal/acl"
 	"github.com/zkd/zkd/internal/config"
-	"github.com/zkd/zkd/internal/jute"
 	"github.com/zkd/zkd/internal/proto"
 	"github.com/zkd/zkd/internal/session"
+	"github.com/zkd/zkd/internal/storage"
 	"github.com/zkd/zkd/internal/tree"
 	"github.com/zkd/zkd/internal/watch"
+	"github.com/zkd/zkd/internal/zab"
 )
 
 // ErrStopped is returned by Serve after Close.
@@ -33,10 +34,20 @@ const BuildDate = "11/26/2026 00:00 GMT"
 type Options struct {
 	Config    *config.Config
 	Logger    *slog.Logger
-	Persister Persister  // nil = in memory
-	Tree      *tree.Tree // initial tree (recovered); nil = empty
+	Log    Log        // the persist step; nil = in memory
+	Tree   *tree.Tree // initial tree (recovered); nil = empty
 	// Sessions recovered from disk (id -> timeout ms).
 	Sessions map[int64]int32
+	// Epochs recovered from the epoch files (zab.Config's meaning: -1 for
+	// a missing file); zero values mean missing.
+	CurrentEpoch, AcceptedEpoch, CurrentEpochTmp *int64
+	// FS is the file system of the data directories (nil = the OS's).
+	FS storage.FS
+	// Now is the clock (nil = time.Now); Ticks drives session expiry and
+	// the container check (nil = a ticker at tickTime/2). Tests inject both
+	// to run a server deterministically.
+	Now   func() time.Time
+	Ticks <-chan time.Time
 	// ContainerCheckInterval is how often empty containers and expired TTL
 	// nodes are looked for (ZooKeeper's znode.container.checkIntervalMs,
 	// default one minute).
@@ -47,12 +58,16 @@ type Options struct {
 type Server struct {
 	cfg       *config.Config
 	log       *slog.Logger
-	persist   Persister
+	persist   Log
+	fsys      storage.FS
+	now       func() time.Time
+	ticks     <-chan time.Time
 	maxBuffer int
 	started   time.Time
 	serverID  int64
 
-	containerInterval time.Duration
+	containerInterval  time.Duration
+	lastContainerCheck time.Time // driver only
 
 	// dbMu guards tree; watch triggers happen under its write lock so that a
 	// read that registers a watch never misses the event after it.
@@ -65,14 +80,12 @@ type Server struct {
 	tree    *tree.Tree
 	watches *watch.Manager
 
-	// proposeMu serializes submit: zxid order is persist order.
-	proposeMu  sync.Mutex
-	proposeEnc *jute.Encoder
-	inPipeline atomic.Int64 // submitted, not yet applied
-
-	prepMu           sync.Mutex
-	prep             prepState
-	lastZxidPrepared int64
+	driver     *driver
+	driverDone chan struct{}
+	// outstanding counts writes submitted and not yet applied.
+	inPipeline atomic.Int64
+	// applied is the last applied zxid (set under applyMu).
+	applied atomic.Int64
 
 	sessMu       sync.Mutex
 	sessions     *session.Table
@@ -82,7 +95,7 @@ type Server struct {
 	conns     map[*conn]struct{}
 	connsByIP map[string]int
 
-	applyCh   chan *request
+	applyCh   chan []committed
 	stopping  chan struct{}
 	applyDone chan struct{}
 	stopOnce  sync.Once
@@ -127,15 +140,23 @@ func New(opts Options) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	p := opts.Persister
+	p := opts.Log
 	if p == nil {
-		p = MemoryPersister{}
+		p = MemoryLog{}
+	}
+	fsys := opts.FS
+	if fsys == nil {
+		fsys = storage.OSFS{}
+	}
+	clock := opts.Now
+	if clock == nil {
+		clock = time.Now
 	}
 	t := opts.Tree
 	if t == nil {
 		t = tree.New()
 	}
-	now := time.Now()
+	now := clock()
 	serverID := cfg.MyID
 	if serverID == 0 {
 		serverID = 1 // standalone ZooKeeper uses server id 1 for session ids
@@ -144,18 +165,20 @@ func New(opts Options) (*Server, error) {
 		cfg:          cfg,
 		log:          log,
 		persist:      p,
+		fsys:         fsys,
+		now:          clock,
+		ticks:        opts.Ticks,
 		maxBuffer:    cfg.JuteMaxBuffer,
 		started:      now,
 		serverID:     serverID,
 		tree:         t,
 		watches:      watch.NewManager(),
-		prep:         newPrepState(),
 		sessions:     session.NewTable(int64(cfg.TickTime), serverID, now.UnixMilli()),
 		sessionConns: map[int64]*conn{},
 		conns:        map[*conn]struct{}{},
 		connsByIP:    map[string]int{},
-		proposeEnc:   jute.NewEncoder(make([]byte, 0, 4096)),
-		applyCh:      make(chan *request, 8192),
+		applyCh:      make(chan []committed, 256),
+		driverDone:   make(chan struct{}),
 		stopping:     make(chan struct{}),
 		applyDone:    make(chan struct{}),
 	}
@@ -166,7 +189,20 @@ func New(opts Options) (*Server, error) {
 	if s.maxBuffer <= 0 {
 		s.maxBuffer = 0xfffff
 	}
-	s.lastZxidPrepared = t.LastZxid()
+	s.lastContainerCheck = now
+	s.applied.Store(t.LastZxid())
+	epoch := func(e *int64) int64 {
+		if e == nil {
+			return -1
+		}
+		return *e
+	}
+	node, err := zab.NewStandalone(zab.Config{ID: serverID, LastZxid: t.LastZxid(),
+		CurrentEpoch: epoch(opts.CurrentEpoch), AcceptedEpoch: epoch(opts.AcceptedEpoch), CurrentEpochTmp: epoch(opts.CurrentEpochTmp)})
+	if err != nil {
+		return nil, fmt.Errorf("%w (the epoch files in %s disagree with the transaction log)", err, cfg.DataDir)
+	}
+	s.driver = newDriver(s, node, p, nil)
 	for id, to := range opts.Sessions {
 		s.sessions.Add(id, to, now.UnixMilli())
 	}
@@ -178,8 +214,23 @@ func New(opts Options) (*Server, error) {
 // Start runs the pipeline and background tasks; Serve accepts connections.
 func (s *Server) Start() {
 	go s.applyLoop()
-	s.wg.Add(1)
-	go s.tickLoop()
+	ticks := s.ticks
+	if ticks == nil {
+		tick := time.Duration(s.cfg.TickTime) * time.Millisecond
+		if tick <= 0 {
+			tick = 2 * time.Second
+		}
+		t := time.NewTicker(tick / 2)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			<-s.stopping
+			t.Stop()
+		}()
+		ticks = t.C
+	}
+	s.driver.ticks = ticks
+	go s.driver.run()
 	if s.snap != nil {
 		s.wg.Add(1)
 		go s.snapshotLoop()
@@ -224,9 +275,7 @@ func (s *Server) Close() error {
 			c.close()
 		}
 		s.connMu.Unlock()
-		// A submit that began before stopping finishes; later ones see it.
-		s.proposeMu.Lock()
-		s.proposeMu.Unlock()
+		<-s.driverDone
 		<-s.applyDone
 		s.wg.Wait()
 	})
@@ -267,41 +316,6 @@ func (s *Server) LastZxid() int64 {
 	return s.tree.LastZxid()
 }
 
-// tickLoop expires sessions and removes empty containers and expired TTL nodes.
-func (s *Server) tickLoop() {
-	defer s.wg.Done()
-	tick := time.Duration(s.cfg.TickTime) * time.Millisecond
-	if tick <= 0 {
-		tick = 2 * time.Second
-	}
-	sessionTicker := time.NewTicker(tick / 2)
-	defer sessionTicker.Stop()
-	// ContainerManager runs every minute by default
-	// (znode.container.checkIntervalMs = 60000).
-	containerTicker := time.NewTicker(s.containerInterval)
-	defer containerTicker.Stop()
-	for {
-		select {
-		case <-s.stopping:
-			return
-		case now := <-sessionTicker.C:
-			s.expireSessions(now)
-		case now := <-containerTicker.C:
-			s.checkContainers(now)
-		}
-	}
-}
-
-func (s *Server) expireSessions(now time.Time) {
-	s.sessMu.Lock()
-	expired := s.sessions.Expired(now.UnixMilli())
-	s.sessMu.Unlock()
-	for _, id := range expired {
-		s.log.Info("session expired", "session", hexID(id))
-		s.submit(&request{session: id, op: proto.OpCloseSession, start: now, done: s.closeSessionDone})
-	}
-}
-
 // closeSessionDone closes the connection that owned a closed session.
 func (s *Server) closeSessionDone(r *request) {
 	s.sessMu.Lock()
@@ -310,19 +324,6 @@ func (s *Server) closeSessionDone(r *request) {
 	s.sessMu.Unlock()
 	if c != nil && c != r.conn {
 		c.close()
-	}
-}
-
-func (s *Server) checkContainers(now time.Time) {
-	var paths []string
-	s.dbMu.RLock()
-	paths = append(paths, s.tree.Containers()...)
-	if s.cfg.ExtendedTypesEnabled {
-		paths = append(paths, s.tree.ExpiredTTLs(now.UnixMilli())...)
-	}
-	s.dbMu.RUnlock()
-	for _, p := range paths {
-		s.submit(&request{op: proto.OpDeleteContainer, body: &proto.PathRequest{Path: p}, start: now})
 	}
 }
 

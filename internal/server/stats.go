@@ -71,7 +71,7 @@ func (st *serverStats) responseSizes() (last, min, max int) {
 	return st.lastResp, st.minRespSize, st.maxRespSize
 }
 
-func (st *serverStats) txnApplied(*request) { st.txns.Add(1) }
+func (st *serverStats) txnApplied() { st.txns.Add(1) }
 
 // latency returns min/avg/max in ms (min 0 before any request).
 func (st *serverStats) latency() (min int64, avg float64, max int64) {
