@@ -373,7 +373,7 @@ func OpenDurable(cfg *config.Config, log *slog.Logger, opts Options) (*Server, e
 		fsys = storage.OSFS{}
 	}
 	for _, d := range []string{cfg.DataDir, cfg.DataLogDir} {
-		if err := fsys.MkdirAll(d); err != nil {
+		if err := storage.EnsureDir(fsys, d); err != nil {
 			return nil, fmt.Errorf("data directory %s: %w (set dataDir/dataLogDir in zoo.cfg to a writable directory)", d, err)
 		}
 	}

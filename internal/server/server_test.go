@@ -182,44 +182,6 @@ func TestEphemeralsGoWithTheSession(t *testing.T) {
 	}
 }
 
-func TestSessionExpiryRemovesEphemerals(t *testing.T) {
-	s := startServer(t, "")
-	watcher, _ := connect(t, s.addr)
-	// A raw client that creates an ephemeral and then falls silent: no pings,
-	// so its session expires after the negotiated timeout.
-	r := dialRaw(t, s.addr)
-	r.nc.SetDeadline(time.Now().Add(30 * time.Second))
-	resp := r.handshake(true)
-	if resp.TimeOut != 4000 {
-		t.Fatalf("negotiated %d, want 4000 (20 ticks of 200 ms)", resp.TimeOut)
-	}
-	r.send(&proto.RequestHeader{Xid: 1, Type: proto.OpCreate},
-		&proto.CreateRequest{Path: "/exp", ACL: proto.OpenACLUnsafe, Flags: proto.ModeEphemeral})
-	if _, err := r.recv(); err != nil {
-		t.Fatal(err)
-	}
-	_, _, ch, err := watcher.ExistsW("/exp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	select {
-	case ev := <-ch:
-		if ev.Type != zk.EventNodeDeleted {
-			t.Fatalf("event %+v", ev)
-		}
-		if d := time.Since(start); d < 3*time.Second {
-			t.Fatalf("session expired after %v, before its 4 s timeout", d)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("session did not expire")
-	}
-	// The expired session's connection is closed.
-	if _, err := r.recv(); err == nil {
-		t.Fatal("expired session's connection still open")
-	}
-}
-
 func TestWatchEventsPrecedeReplies(t *testing.T) {
 	s := startServer(t, "")
 	c, _ := connect(t, s.addr)

@@ -144,6 +144,11 @@ func ListSnapshots(fsys FS, dataDir string) ([]SnapshotInfo, error) {
 
 // ensureDir creates dir if needed and makes each new directory's entry
 // durable by syncing its parent.
+// EnsureDir creates dir and its missing parents durably: each created
+// directory's entry is synced in its parent, so that a crash right after
+// cannot lose a directory whose files were synced.
+func EnsureDir(fsys FS, dir string) error { return ensureDir(fsys, dir) }
+
 func ensureDir(fsys FS, dir string) error {
 	dir = filepath.Clean(dir)
 	var missing []string
