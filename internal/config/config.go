@@ -27,20 +27,22 @@ var (
 // Apache ZooKeeper defaults (zkd uses the same so a zoo.cfg means the same
 // thing to both).
 const (
-	DefaultTickTime          = 3000
-	DefaultClientPort        = 2181
-	DefaultMaxClientCnxns    = 60
-	DefaultInitLimit         = 10
-	DefaultSyncLimit         = 5
-	DefaultSnapRetainCount   = 3
-	MinSnapRetainCount       = 3
-	DefaultSnapCount         = 100000
-	MinSnapCount             = 2
-	DefaultPreAllocSizeKB    = 65536
-	DefaultJuteMaxBuffer     = 0xfffff
-	DefaultListenBacklog     = -1
-	maxExtendedTypesServerID = 254 // EphemeralType reserves the top byte value
-	maxSessionServerID       = 255 // session ids carry the server id in one byte
+	DefaultTickTime        = 3000
+	DefaultClientPort      = 2181
+	DefaultMaxClientCnxns  = 60
+	DefaultInitLimit       = 10
+	DefaultSyncLimit       = 5
+	DefaultSnapRetainCount = 3
+	MinSnapRetainCount     = 3
+	DefaultSnapCount       = 100000
+	MinSnapCount           = 2
+	DefaultPreAllocSizeKB  = 65536
+	DefaultJuteMaxBuffer   = 0xfffff
+	DefaultListenBacklog   = -1
+	// DefaultGlobalOutstandingLimit is ZooKeeper's globalOutstandingLimit.
+	DefaultGlobalOutstandingLimit = 1000
+	maxExtendedTypesServerID      = 254 // EphemeralType reserves the top byte value
+	maxSessionServerID            = 255 // session ids carry the server id in one byte
 )
 
 // Server is one server.N line.
@@ -80,8 +82,11 @@ type Config struct {
 	ReconfigEnabled                      bool
 	StandaloneEnabled                    bool
 	ClientPortListenBacklog              int
-	Raw                                  map[string]string // every key as read (trimmed)
-	Warnings                             []string          // unknown or ignored keys, one line each
+	// GlobalOutstandingLimit: reading from clients pauses while this many
+	// requests are in the server (ZooKeeper's globalOutstandingLimit).
+	GlobalOutstandingLimit int
+	Raw                    map[string]string // every key as read (trimmed)
+	Warnings               []string          // unknown or ignored keys, one line each
 }
 
 // Error is a configuration error naming the key (or environment variable
@@ -218,6 +223,7 @@ func baseConfig(path string) *Config {
 		DigestEnabled:            true,
 		StandaloneEnabled:        true,
 		ClientPortListenBacklog:  DefaultListenBacklog,
+		GlobalOutstandingLimit:   DefaultGlobalOutstandingLimit,
 		Raw:                      map[string]string{},
 	}
 }
@@ -328,6 +334,7 @@ func (p *parser) parseScalars() error {
 		{keySnapCount, &c.SnapCount, wantWhole, anyInt},
 		{keyJuteMaxBuffer, &c.JuteMaxBuffer, wantBytes, positive},
 		{keyListenBacklog, &c.ClientPortListenBacklog, wantBacklog, func(n int64) bool { return n >= -1 }},
+		{keyOutstandingLimit, &c.GlobalOutstandingLimit, "want a positive number of requests", positive},
 	}
 	for _, k := range ints {
 		if err := p.parseInt(k.key, k.dst, k.want, k.ok); err != nil {

@@ -22,6 +22,7 @@ const (
 	keyReconfigEnabled     = "reconfigEnabled"
 	keyStandaloneEnabled   = "standaloneEnabled"
 	keyListenBacklog       = "clientPortListenBacklog"
+	keyOutstandingLimit    = "globalOutstandingLimit"
 	keyDynamicConfigFile   = "dynamicConfigFile"
 	keyPeerType            = "peerType"
 	keyElectionAlg         = "electionAlg"
@@ -76,7 +77,8 @@ var typedKeys = map[string]bool{
 	keyMaxSessionTimeout: true, keyInitLimit: true, keySyncLimit: true,
 	keySnapRetainCount: true, keyPurgeInterval: true, keyReconfigEnabled: true,
 	keyStandaloneEnabled: true, keyListenBacklog: true, keyDynamicConfigFile: true,
-	keyPeerType: true, keyElectionAlg: true,
+	keyOutstandingLimit: true,
+	keyPeerType:         true, keyElectionAlg: true,
 }
 
 // silentKeys are Apache ZooKeeper keys zkd accepts without a warning; they
@@ -84,7 +86,7 @@ var typedKeys = map[string]bool{
 var silentKeys = map[string]bool{
 	"secureClientPort": true, "secureClientPortAddress": true,
 	"localSessionsEnabled": true, "localSessionsUpgradingEnabled": true,
-	"globalOutstandingLimit": true, "syncEnabled": true, "leaderServes": true,
+	"syncEnabled": true, "leaderServes": true,
 	"cnxTimeout": true, "quorumListenOnAllIPs": true, "maxCnxns": true,
 	"snapSizeLimitInKb": true, "txnLogSizeLimitInKb": true, "skipACL": true,
 	"sslQuorum": true, "portUnification": true, "connectToLearnerMasterLimit": true,

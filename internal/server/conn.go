@@ -35,7 +35,9 @@ type conn struct {
 
 	outMu    sync.Mutex
 	out      [][]byte
-	writing  bool // a goroutine is writing to the socket (guarded by outMu)
+	outBytes int        // bytes in out (guarded by outMu)
+	drained  *sync.Cond // on outMu: out shrank, or the connection closed
+	writing  bool       // a goroutine is writing to the socket (guarded by outMu)
 	outReady chan struct{}
 	closed   bool
 	closeCh  chan struct{}
@@ -77,6 +79,7 @@ func (s *Server) accept(nc net.Conn) {
 		closeCh:  make(chan struct{}),
 		ids:      []proto.ID{ipID(host)},
 	}
+	c.drained = sync.NewCond(&c.outMu)
 	c.stats.init()
 	s.conns[c] = struct{}{}
 	s.connsByIP[host]++
@@ -92,6 +95,7 @@ func (c *conn) close() {
 		c.closed = true
 		close(c.closeCh)
 	}
+	c.drained.Broadcast()
 	c.outMu.Unlock()
 	c.nc.Close()
 }
@@ -194,6 +198,11 @@ func (c *conn) readLoop() {
 			return
 		}
 		if !c.handle(frame) {
+			return
+		}
+		// Backpressure: a client that does not read its replies is not
+		// read from either, and nobody reads while the server is full.
+		if !c.waitDrained() || !c.s.waitOutstanding() {
 			return
 		}
 		if cap(frame) <= 64*1024 {
@@ -310,14 +319,25 @@ func (c *conn) authIDs() []proto.ID {
 	return c.ids
 }
 
-// enqueue queues a frame for the writer; nil means "close after what is queued".
+// enqueue queues a frame for the writer; nil means "close after what is
+// queued". It never blocks (the apply step calls it): a connection whose
+// queue outgrows maxQueuedBytes, because its client reads neither replies
+// nor notifications, is closed.
 func (c *conn) enqueue(frame []byte) {
 	c.outMu.Lock()
 	if c.closed {
 		c.outMu.Unlock()
 		return
 	}
+	if c.outBytes+len(frame) > c.s.maxQueuedBytes {
+		c.outMu.Unlock()
+		c.s.log.Warn("closing connection: the client does not read what the server sends",
+			"remote", c.remote, "session", hexID(c.sessionID), "queued_bytes", c.outBytes)
+		c.close()
+		return
+	}
 	c.out = append(c.out, frame)
+	c.outBytes += len(frame)
 	c.outMu.Unlock()
 	select {
 	case c.outReady <- struct{}{}:
@@ -343,6 +363,7 @@ func (c *conn) writeLoop() {
 		batch, c.out = c.out, batch[:0]
 		c.writing = true
 		c.outMu.Unlock()
+		written := 0
 		closeAfter := false
 		bufs := make(net.Buffers, 0, len(batch))
 		for _, f := range batch {
@@ -351,6 +372,7 @@ func (c *conn) writeLoop() {
 				break
 			}
 			bufs = append(bufs, f)
+			written += len(f)
 		}
 		if len(bufs) > 0 {
 			c.stats.sent(len(bufs))
@@ -366,15 +388,20 @@ func (c *conn) writeLoop() {
 		for i := range batch {
 			batch[i] = nil
 		}
+		c.outMu.Lock()
+		c.outBytes -= written
+		c.outMu.Unlock()
 		c.wroteSignal()
 	}
 }
 
-// wroteSignal ends a write and wakes the writer if frames queued meanwhile.
+// wroteSignal ends a write and wakes the writer if frames queued meanwhile,
+// and a reader waiting for the queue to drain.
 func (c *conn) wroteSignal() {
 	c.outMu.Lock()
 	c.writing = false
 	more := len(c.out) > 0
+	c.drained.Broadcast()
 	c.outMu.Unlock()
 	if more {
 		select {
@@ -382,6 +409,17 @@ func (c *conn) wroteSignal() {
 		default:
 		}
 	}
+}
+
+// waitDrained holds the reader while more than readPauseBytes wait to be
+// written to this client; false when the connection closed meanwhile.
+func (c *conn) waitDrained() bool {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	for c.outBytes > c.s.readPauseBytes && !c.closed {
+		c.drained.Wait()
+	}
+	return !c.closed
 }
 
 // sendDirect writes a frame from the calling (reader) goroutine when nothing

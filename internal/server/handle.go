@@ -153,6 +153,7 @@ func (c *conn) enqueueRequest(r *request) {
 		return
 	}
 	c.fifo = append(c.fifo, r)
+	c.s.requests.Add(1)
 	c.fifoMu.Unlock()
 	if pipeline {
 		r.done = c.writeDone
@@ -176,6 +177,7 @@ func (c *conn) writeDone(r *request) {
 		c.fifo[0] = nil
 		c.fifo = c.fifo[1:]
 		c.finish(h, false)
+		c.s.requestDone()
 	}
 	c.fifoMu.Unlock()
 }

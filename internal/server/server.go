@@ -87,6 +87,19 @@ type Server struct {
 	// applied is the last applied zxid (set under applyMu).
 	applied atomic.Int64
 
+	// requests counts client requests queued in connections' reply order
+	// (writes in the pipeline and the reads behind them); while it is at
+	// globalOutstandingLimit no connection reads more (waitOutstanding).
+	requests         atomic.Int64
+	outstandingLimit int64
+	throttleMu       sync.Mutex
+	throttleCond     *sync.Cond
+	throttleWaiters  atomic.Int32
+	// Per-connection bounds on what waits to be written: above
+	// readPauseBytes the connection is not read from, above maxQueuedBytes
+	// it is closed.
+	readPauseBytes, maxQueuedBytes int
+
 	sessMu       sync.Mutex
 	sessions     *session.Table
 	sessionConns map[int64]*conn
@@ -190,6 +203,13 @@ func New(opts Options) (*Server, error) {
 		s.maxBuffer = 0xfffff
 	}
 	s.lastContainerCheck = now
+	s.outstandingLimit = int64(cfg.GlobalOutstandingLimit)
+	if s.outstandingLimit <= 0 {
+		s.outstandingLimit = config.DefaultGlobalOutstandingLimit
+	}
+	s.throttleCond = sync.NewCond(&s.throttleMu)
+	s.readPauseBytes = 1 << 20
+	s.maxQueuedBytes = 16<<20 + 2*s.maxBuffer
 	s.applied.Store(t.LastZxid())
 	epoch := func(e *int64) int64 {
 		if e == nil {
@@ -267,6 +287,9 @@ func (s *Server) Close() error {
 	s.stopOnce.Do(func() {
 		s.serving.Store(false)
 		close(s.stopping)
+		s.throttleMu.Lock()
+		s.throttleCond.Broadcast()
+		s.throttleMu.Unlock()
 		s.connMu.Lock()
 		for _, l := range s.listeners {
 			l.Close()
@@ -280,6 +303,38 @@ func (s *Server) Close() error {
 		s.wg.Wait()
 	})
 	return s.persist.Close()
+}
+
+// waitOutstanding holds a connection's reader while globalOutstandingLimit
+// requests are in the server, as ZooKeeper stops reading from its clients
+// then; false when the server stops meanwhile.
+func (s *Server) waitOutstanding() bool {
+	if s.requests.Load() < s.outstandingLimit {
+		return true
+	}
+	s.throttleMu.Lock()
+	defer s.throttleMu.Unlock()
+	// Counted before the check, so that requestDone cannot miss us.
+	s.throttleWaiters.Add(1)
+	defer s.throttleWaiters.Add(-1)
+	for s.requests.Load() >= s.outstandingLimit {
+		select {
+		case <-s.stopping:
+			return false
+		default:
+		}
+		s.throttleCond.Wait()
+	}
+	return true
+}
+
+// requestDone counts a queued request out and wakes throttled readers.
+func (s *Server) requestDone() {
+	if s.requests.Add(-1) < s.outstandingLimit && s.throttleWaiters.Load() > 0 {
+		s.throttleMu.Lock()
+		s.throttleCond.Broadcast()
+		s.throttleMu.Unlock()
+	}
 }
 
 // Done is closed when the server stops (Close or a fatal error).
