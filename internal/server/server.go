@@ -32,8 +32,8 @@ const BuildDate = "11/26/2026 00:00 GMT"
 
 // Options configure a Server.
 type Options struct {
-	Config    *config.Config
-	Logger    *slog.Logger
+	Config *config.Config
+	Logger *slog.Logger
 	Log    Log        // the persist step; nil = in memory
 	Tree   *tree.Tree // initial tree (recovered); nil = empty
 	// Sessions recovered from disk (id -> timeout ms).
