@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"runtime/debug"
-	"sync"
 	"time"
 
 	"github.com/zkd/zkd/internal/config"
@@ -248,9 +247,10 @@ func (sn *snapshotter) applied() {
 }
 
 // take writes a fuzzy snapshot, as ZooKeeper does: the file is named after
-// the last applied zxid when it begins, and the tree is streamed into it
-// (page cache) with the apply step held off (applyMu) only in slices of
-// about a millisecond; between them the apply step catches up. Replaying the
+// the last applied zxid when it begins, and the tree is encoded with the
+// apply step held off (applyMu) only in slices of about a millisecond;
+// between them, and while each encoded chunk is written, the apply step
+// catches up. Replaying the
 // log from the file's zxid repairs what changed meanwhile, and the digest
 // written after the tree is the one of the last txn applied before the end,
 // which recovery checks when its replay gets there. Reads go on throughout;
@@ -262,22 +262,22 @@ func (sn *snapshotter) take(s *Server) error {
 			return err
 		}
 	}
+	// The sessions and the zxid the file is named after are taken together
+	// under applyMu: a session is in the table exactly when its
+	// createSession is applied. The tree is taken later, fuzzily; replaying
+	// the log from zxid repairs both.
 	s.applyMu.Lock()
-	var unlock sync.Once
-	release := func() { unlock.Do(s.applyMu.Unlock) }
-	defer release()
-	// Under applyMu: every session whose createSession is applied is in
-	// the table (the handshake adds it before submitting the txn).
 	s.sessMu.Lock()
 	sessions := s.sessions.Snapshot()
 	s.sessMu.Unlock()
 	zxid := s.tree.LastZxid()
+	s.applyMu.Unlock()
 	snap := storage.Snapshot{Zxid: zxid, Sessions: sessions}
 	if sn.cfg.DigestEnabled {
 		snap.Digest = &storage.ZxidDigest{Version: txn.DigestVersion}
 	}
 	var held, longest time.Duration
-	slice := time.Now()
+	var slice time.Time
 	endSlice := func() {
 		d := time.Since(slice)
 		held += d
@@ -293,8 +293,17 @@ func (sn *snapshotter) take(s *Server) error {
 	}
 	info, err := storage.WriteSnapshot(sn.fsys, sn.cfg.DataDir, snap,
 		func(e *jute.Encoder, flush func([]byte) error) error {
-			defer release()
-			err := s.tree.SerializeFuzzy(e, flush, pause)
+			s.applyMu.Lock()
+			slice = time.Now()
+			defer s.applyMu.Unlock()
+			// Chunks are checksummed, compressed and written with the
+			// apply step free to run: applyMu is never held across I/O.
+			unlockedFlush := func(b []byte) error {
+				var err error
+				pause(func() { err = flush(b) })
+				return err
+			}
+			err := s.tree.SerializeFuzzy(e, unlockedFlush, pause)
 			if snap.Digest != nil {
 				// written after the tree: the state the replay must reach at that zxid
 				snap.Digest.Zxid, snap.Digest.Digest = s.tree.LastZxid(), s.tree.Digest()
@@ -303,7 +312,6 @@ func (sn *snapshotter) take(s *Server) error {
 			return err
 		},
 		storage.SnapshotOptions{Compression: sn.cfg.SnapshotCompression, MaxEntrySize: sn.cfg.JuteMaxBuffer, Logger: sn.log})
-	release()
 	if err != nil {
 		return fmt.Errorf("writing snapshot 0x%x: %w", uint64(zxid), err)
 	}

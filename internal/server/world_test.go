@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,7 +44,7 @@ func (c *fakeClock) advance(d time.Duration) time.Time {
 type worldServer struct {
 	*Server
 	addr  string
-	fs    *storage.MemFS
+	fs    storage.FS
 	clock *fakeClock
 	ticks chan time.Time
 }
@@ -57,7 +60,7 @@ func worldConfig(t testing.TB, extra string) *config.Config {
 	return cfg
 }
 
-func startWorld(t testing.TB, fsys *storage.MemFS, extra string) *worldServer {
+func startWorld(t testing.TB, fsys storage.FS, extra string) *worldServer {
 	t.Helper()
 	w := &worldServer{fs: fsys, clock: &fakeClock{now: time.Unix(1_800_000_000, 0)}, ticks: make(chan time.Time)}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -208,4 +211,72 @@ func TestCrashSweepKeepsAcknowledgedWrites(t *testing.T) {
 	if e, err := storage.ReadEpoch(last.fs, "/data", storage.CurrentEpochFile); err != nil || e != 0 {
 		t.Fatalf("currentEpoch after restart: %d, %v; want 0 written as QuorumPeer writes a missing one", e, err)
 	}
+}
+
+// A snapshot whose file writes hang on a slow disk holds off no commit:
+// the apply step is never held (applyMu) across a snapshot's I/O.
+func TestSlowSnapshotWritesStallNoCommit(t *testing.T) {
+	var gate sync.Mutex // held: snapshot writes block
+	var blocked sync.WaitGroup
+	var once sync.Once
+	blocked.Add(1)
+	var gateFrom atomic.Int64 // snapshots of zxids from this one on are gated
+	gateFrom.Store(math.MaxInt64)
+	inj := storage.InjectorFunc(func(op storage.Op, path string) error {
+		var zxid int64
+		if op != storage.OpWrite && op != storage.OpWriteAt && op != storage.OpSync {
+			return nil
+		}
+		if _, err := fmt.Sscanf(filepath.Base(path), "snapshot.%x", &zxid); err != nil || zxid < gateFrom.Load() {
+			return nil
+		}
+		once.Do(blocked.Done)
+		gate.Lock()
+		gate.Unlock()
+		return nil
+	})
+	// snapCount=2: a snapshot is due after every txn.
+	w := startWorld(t, storage.NewErrorFS(storage.NewMemFS(), inj), "snapCount=2\n")
+	c, _, err := zk.Connect([]string{w.addr}, 30*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// More than one snapshot chunk (1 MiB) of data, so that a snapshot
+	// writes while it walks the tree, not only at its end.
+	for i := range 4 {
+		if _, err := c.Create(fmt.Sprintf("/big%d", i), make([]byte, 900<<10), 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gate.Lock()
+	gateFrom.Store(w.LastZxid() + 1)
+	// Snapshots go on being due; the first one named after a zxid from
+	// here on hangs in its first write, while it walks the tree.
+	go func() {
+		for i := 0; i < 20; i++ {
+			c.Create(fmt.Sprintf("/trigger%d", i), nil, 0, zk.WorldACL(zk.PermAll))
+		}
+	}()
+	blocked.Wait() // a snapshot is stuck in a write
+	done := make(chan error, 1)
+	go func() {
+		for i := range 50 {
+			if _, err := c.Create(fmt.Sprintf("/n%d", i), nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		gate.Unlock()
+		t.Fatal("writes stalled behind a snapshot blocked on its file")
+	}
+	gate.Unlock()
 }
