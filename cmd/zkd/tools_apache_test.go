@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -16,7 +15,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	"github.com/zkd/zkd/internal/server"
+	"github.com/zkd/zkd/internal/recovery"
 	"github.com/zkd/zkd/internal/storage"
 )
 
@@ -338,6 +337,6 @@ func TestToolsOnApacheDataDir(t *testing.T) {
 }
 
 // recoverSource recovers a data directory without changing it.
-func recoverSource(dataDir, dataLogDir string) (*server.Recovered, error) {
-	return server.Recover(newSourceFS(), recoverConfig(dataDir, dataLogDir, 0), slog.New(slog.DiscardHandler))
+func recoverSource(dataDir, dataLogDir string) (*recovery.State, error) {
+	return recovery.Read(readOnlyFS{}, recoveryDirs(dataDir, dataLogDir, 0), nil)
 }

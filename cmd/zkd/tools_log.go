@@ -263,7 +263,7 @@ func (o *oneLogFS) OpenFile(name string, flag int) (storage.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &readOnlyFile{f: f, name: o.real, read: o.read, size: -1}, nil
+	return &readOnlyFile{f: f, name: o.real, read: o.read}, nil
 }
 
 func (o *oneLogFS) Create(name string) (storage.File, error) {
@@ -294,42 +294,55 @@ func (o *oneLogFS) Stat(name string) (fs.FileInfo, error) {
 	return os.Stat(o.real)
 }
 
+// readOnlyFS is the OS file system, read-only, counting the bytes read:
+// what the tools read a data directory through, so that they cannot
+// change it.
+type readOnlyFS struct {
+	read *atomic.Int64
+}
+
+var _ storage.FS = readOnlyFS{}
+
+func (r readOnlyFS) OpenFile(name string, flag int) (storage.File, error) {
+	if flag != os.O_RDONLY {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: errReadOnly}
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return &readOnlyFile{f: f, name: name, read: r.read}, nil
+}
+func (readOnlyFS) Create(name string) (storage.File, error) {
+	return nil, &fs.PathError{Op: "create", Path: name, Err: errReadOnly}
+}
+func (readOnlyFS) Rename(oldname, newname string) error {
+	return &fs.PathError{Op: "rename", Path: oldname, Err: errReadOnly}
+}
+func (readOnlyFS) Remove(name string) error {
+	return &fs.PathError{Op: "remove", Path: name, Err: errReadOnly}
+}
+func (readOnlyFS) MkdirAll(dir string) error {
+	return &fs.PathError{Op: "mkdir", Path: dir, Err: errReadOnly}
+}
+func (readOnlyFS) SyncDir(dir string) error              { return nil }
+func (readOnlyFS) ReadDir(dir string) ([]string, error)  { return storage.OSFS{}.ReadDir(dir) }
+func (readOnlyFS) Stat(name string) (fs.FileInfo, error) { return os.Stat(name) }
+
 // readOnlyFile reads an OS file and counts the bytes read; it refuses
 // every change.
 type readOnlyFile struct {
 	f    *os.File
 	name string
 	read *atomic.Int64
-	// size, when >= 0, hides the bytes past it: a truncation that was
-	// recorded but not applied (see sourceFS); -1 shows the whole file.
-	size int64
-	// truncate records a truncation instead of applying it; nil refuses.
-	truncate func(size int64) error
 }
 
 func (r *readOnlyFile) ReadAt(p []byte, off int64) (int, error) {
-	if r.size >= 0 {
-		if off >= r.size {
-			return 0, io.EOF
-		}
-		if off+int64(len(p)) > r.size {
-			n, err := r.f.ReadAt(p[:r.size-off], off)
-			r.count(n)
-			if err == nil {
-				err = io.EOF
-			}
-			return n, err
-		}
-	}
 	n, err := r.f.ReadAt(p, off)
-	r.count(n)
-	return n, err
-}
-
-func (r *readOnlyFile) count(n int) {
 	if r.read != nil {
 		r.read.Add(int64(n))
 	}
+	return n, err
 }
 
 func (r *readOnlyFile) Write(p []byte) (int, error) {
@@ -339,10 +352,7 @@ func (r *readOnlyFile) WriteAt(p []byte, off int64) (int, error) {
 	return 0, &fs.PathError{Op: "write", Path: r.name, Err: errReadOnly}
 }
 func (r *readOnlyFile) Truncate(size int64) error {
-	if r.truncate == nil {
-		return &fs.PathError{Op: "truncate", Path: r.name, Err: errReadOnly}
-	}
-	return r.truncate(size)
+	return &fs.PathError{Op: "truncate", Path: r.name, Err: errReadOnly}
 }
 func (r *readOnlyFile) Sync() error  { return nil }
 func (r *readOnlyFile) Close() error { return r.f.Close() }

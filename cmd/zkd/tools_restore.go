@@ -18,7 +18,7 @@ import (
 
 	"github.com/zkd/zkd/internal/config"
 	"github.com/zkd/zkd/internal/jute"
-	"github.com/zkd/zkd/internal/server"
+	"github.com/zkd/zkd/internal/recovery"
 	"github.com/zkd/zkd/internal/storage"
 	"github.com/zkd/zkd/internal/tree"
 	"github.com/zkd/zkd/internal/txn"
@@ -134,16 +134,13 @@ func zkFilesIn(dir string) ([]string, error) {
 	return out, nil
 }
 
-// recoverConfig is a config whose data directories are dataDir and
-// dataLogDir, as server.Recover reads them.
-func recoverConfig(dataDir, dataLogDir string, maxEntry int) *config.Config {
-	cfg := config.Default()
-	cfg.Path = ""
-	cfg.DataDir, cfg.DataLogDir = dataDir, dataLogDir
-	if maxEntry > 0 {
-		cfg.JuteMaxBuffer = maxEntry
+// recoveryDirs names dataDir and dataLogDir for recovery.Read, with the
+// server's default jute.maxbuffer unless maxEntry is set.
+func recoveryDirs(dataDir, dataLogDir string, maxEntry int) recovery.Dirs {
+	if maxEntry <= 0 {
+		maxEntry = config.Default().JuteMaxBuffer
 	}
-	return cfg
+	return recovery.Dirs{DataDir: dataDir, DataLogDir: dataLogDir, MaxEntrySize: maxEntry}
 }
 
 // warnCounter counts warnings passing through to a handler.
@@ -220,13 +217,14 @@ func runRestore(out, stderr io.Writer, f restoreFlags) error {
 	if len(existing) > 0 && !f.force {
 		return fmt.Errorf("%w: %s", errTargetNotEmpty, strings.Join(existing, ", "))
 	}
-	// Recover the source as zkd serve would, without changing it.
-	src := newSourceFS()
+	// Read the source as zkd serve would, without changing it.
+	var read atomic.Int64
+	src := readOnlyFS{read: &read}
 	var phase atomic.Value
 	phase.Store("recovering the source")
 	var written atomic.Int64
 	p := startProgress(out, stderr, f.progress, func() string {
-		return fmt.Sprintf("restore: %s: read %s, wrote %s", phase.Load(), mib(src.read.Load()), mib(written.Load()))
+		return fmt.Sprintf("restore: %s: read %s, wrote %s", phase.Load(), mib(read.Load()), mib(written.Load()))
 	})
 	defer p.finish()
 	var warns atomic.Int64
@@ -238,12 +236,12 @@ func runRestore(out, stderr io.Writer, f restoreFlags) error {
 			return a
 		},
 	}), &warns})
-	rec, err := server.Recover(src, recoverConfig(f.from, f.fromLog, f.maxEntry), log)
+	rec, err := recovery.Read(src, recoveryDirs(f.from, f.fromLog, f.maxEntry), log)
 	if err != nil {
 		return corruptExit(fmt.Errorf("restore: recovering %s: %w", f.from, err))
 	}
-	for _, c := range src.Changes() {
-		fmt.Fprintln(out, "note:", c)
+	for _, r := range rec.Repairs {
+		fmt.Fprintf(out, "note: a server starting on the source would %s; restore left the source as it is\n", r)
 	}
 	t := rec.Tree
 	zxid := t.LastZxid()
@@ -272,7 +270,7 @@ func runRestore(out, stderr io.Writer, f restoreFlags) error {
 		fmt.Fprintf(out, "note: recovery logged %s (on stderr)\n", plural(int(warns.Load()), "warning"))
 	}
 
-	// Write the snapshot, then read it back through server.Recover. The
+	// Write the snapshot, then read it back through recovery.Read. The
 	// target is cleared only now, when there is something to replace it.
 	phase.Store("writing the snapshot")
 	for _, path := range existing {
@@ -299,7 +297,7 @@ func runRestore(out, stderr io.Writer, f restoreFlags) error {
 		return fmt.Errorf("restore: writing the snapshot into %s: %w", f.to, err)
 	}
 	phase.Store("verifying the snapshot written")
-	back, err := server.Recover(storage.OSFS{}, recoverConfig(f.to, f.toLog, f.maxEntry), slog.New(slog.DiscardHandler))
+	back, err := recovery.Read(readOnlyFS{}, recoveryDirs(f.to, f.toLog, f.maxEntry), nil)
 	if err == nil {
 		err = compareRecovered(rec, back)
 	}
@@ -324,7 +322,7 @@ func runRestore(out, stderr io.Writer, f restoreFlags) error {
 
 // compareRecovered reports the first difference between two recovered
 // data directories: last zxid, sessions, digest, then znode by znode.
-func compareRecovered(want, got *server.Recovered) error {
+func compareRecovered(want, got *recovery.State) error {
 	if w, g := want.Tree.LastZxid(), got.Tree.LastZxid(); w != g {
 		return fmt.Errorf("last zxid %s, want %s", hexID(g), hexID(w))
 	}

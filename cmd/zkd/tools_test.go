@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -20,7 +19,7 @@ import (
 
 	"github.com/zkd/zkd/internal/jute"
 	"github.com/zkd/zkd/internal/proto"
-	"github.com/zkd/zkd/internal/server"
+	"github.com/zkd/zkd/internal/recovery"
 	"github.com/zkd/zkd/internal/storage"
 	"github.com/zkd/zkd/internal/tree"
 	"github.com/zkd/zkd/internal/txn"
@@ -691,9 +690,14 @@ func TestPurgeReadsConfigAndRefusesBadCounts(t *testing.T) {
 	}
 }
 
-func recoverDir(t *testing.T, dataDir, dataLogDir string) *server.Recovered {
+// recoverDir reads and repairs a data directory, as a server starting on
+// it does.
+func recoverDir(t *testing.T, dataDir, dataLogDir string) *recovery.State {
 	t.Helper()
-	rec, err := server.Recover(storage.OSFS{}, recoverConfig(dataDir, dataLogDir, 0), slog.New(slog.DiscardHandler))
+	rec, err := recovery.Read(storage.OSFS{}, recoveryDirs(dataDir, dataLogDir, 0), nil)
+	if err == nil {
+		err = recovery.Repair(storage.OSFS{}, rec, nil)
+	}
 	if err != nil {
 		t.Fatalf("recover %s: %v", dataDir, err)
 	}
@@ -765,7 +769,7 @@ func TestRestoreReplaysLogsAndLeavesTornSourceAlone(t *testing.T) {
 	if err != nil {
 		t.Fatalf("restore: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "note: recovery cut "+newest) || !strings.Contains(out, "loaded snapshot 0x5, replayed 10 txns; last zxid 0xf") {
+	if !strings.Contains(out, "note: a server starting on the source would cut "+newest) || !strings.Contains(out, "loaded snapshot 0x5, replayed 10 txns; last zxid 0xf") {
 		t.Errorf("output:\n%s", out)
 	}
 	if !strings.Contains(out, "start zkd (or Apache ZooKeeper) with dataDir="+dst+" dataLogDir="+dstLog) {
@@ -974,7 +978,7 @@ func TestRestoreFallsBackFromBrokenSnapshot(t *testing.T) {
 		t.Fatalf("restore: %v\n%s", err, out)
 	}
 	for _, want := range []string{
-		"note: recovery moved " + broken + " aside as snapshot.3.broken; the source file was left as it is",
+		"note: a server starting on the source would move " + broken + " aside as snapshot.3.broken",
 		"loaded snapshot 0x2, replayed 2 txns; last zxid 0x4",
 		"note: recovery logged 1 warning (on stderr)",
 	} {

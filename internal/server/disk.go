@@ -1,140 +1,18 @@
 package server
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"runtime"
-	"runtime/debug"
 	"time"
 
 	"github.com/zkd/zkd/internal/config"
 	"github.com/zkd/zkd/internal/jute"
+	"github.com/zkd/zkd/internal/recovery"
 	"github.com/zkd/zkd/internal/storage"
-	"github.com/zkd/zkd/internal/tree"
 	"github.com/zkd/zkd/internal/txn"
 )
-
-// Recovered is what a data directory held at start.
-type Recovered struct {
-	Tree     *tree.Tree
-	Sessions map[int64]int32
-	// SnapshotZxid is the zxid of the snapshot loaded (0 for none).
-	SnapshotZxid int64
-	// HadSnapshot is false when the directory held no snapshot.
-	HadSnapshot bool
-	// Replayed counts the log txns applied after the snapshot.
-	Replayed int
-	// The epoch files (nil when missing), which zab checks against the log.
-	CurrentEpoch, AcceptedEpoch, CurrentEpochTmp *int64
-}
-
-// Recover loads the newest valid snapshot under cfg.DataDir and replays the
-// transaction log after it, repairing a torn tail of the newest log file
-// first. A data directory with neither gives an empty tree.
-func Recover(fsys storage.FS, cfg *config.Config, log *slog.Logger) (*Recovered, error) {
-	start := time.Now()
-	for _, d := range []string{cfg.DataDir, cfg.DataLogDir} {
-		info, err := fsys.Stat(d)
-		if err != nil {
-			return nil, fmt.Errorf("data directory %s: %w (create it or set dataDir/dataLogDir in zoo.cfg)", d, err)
-		}
-		if !info.IsDir() {
-			return nil, fmt.Errorf("data directory %s is not a directory (check dataDir/dataLogDir in zoo.cfg)", d)
-		}
-	}
-	maxEntry := cfg.JuteMaxBuffer
-	var t *tree.Tree
-	snap, info, err := storage.LoadNewestSnapshot(fsys, cfg.DataDir, storage.SnapshotOptions{MaxEntrySize: maxEntry, Logger: log},
-		func(d *jute.Decoder) error {
-			var err error
-			t, err = tree.Deserialize(d)
-			return err
-		})
-	hadSnapshot := err == nil
-	switch {
-	case errors.Is(err, storage.ErrNoSnapshot):
-		t = tree.New()
-		snap.Sessions = map[int64]int32{}
-	case err != nil:
-		return nil, fmt.Errorf("loading snapshot: %w", err)
-	default:
-		t.SetLastZxid(snap.Zxid)
-		log.Info("snapshot loaded", "path", info.Path, "zxid", hexZxid(snap.Zxid), "nodes", t.NodeCount(),
-			"sessions", len(snap.Sessions), "took", time.Since(start).Round(time.Millisecond).String())
-	}
-	readOpts := storage.ReadOptions{MaxEntrySize: maxEntry, Logger: log}
-	if _, err := storage.RecoverLog(fsys, cfg.DataLogDir, readOpts); err != nil {
-		return nil, fmt.Errorf("recovering the transaction log: %w", err)
-	}
-	sessions := snap.Sessions
-	if sessions == nil {
-		sessions = map[int64]int32{}
-	}
-	rec := &Recovered{Tree: t, Sessions: sessions, SnapshotZxid: snap.Zxid, HadSnapshot: hadSnapshot}
-	for _, f := range []struct {
-		name string
-		to   **int64
-	}{{storage.CurrentEpochFile, &rec.CurrentEpoch}, {storage.AcceptedEpochFile, &rec.AcceptedEpoch},
-		{storage.CurrentEpochFile + ".tmp", &rec.CurrentEpochTmp}} {
-		e, err := storage.ReadEpoch(fsys, cfg.DataDir, f.name)
-		switch {
-		case err == nil:
-			*f.to = &e
-		case !errors.Is(err, fs.ErrNotExist):
-			return nil, fmt.Errorf("reading %s: %w (fix or remove the file)", f.name, err)
-		}
-	}
-	digestMismatches := 0
-	// ZooKeeper's snapshots are fuzzy: serialized while txns go on applying,
-	// they may hold txns up to their digest's zxid. Replaying those cannot
-	// reproduce their recorded digests, so, like DataTree.compareDigest,
-	// compare only after that zxid.
-	fuzzyUntil := snap.Zxid
-	if snap.Digest != nil && snap.Digest.Zxid > fuzzyUntil {
-		fuzzyUntil = snap.Digest.Zxid
-	}
-	_, err = storage.ReadLog(fsys, cfg.DataLogDir, snap.Zxid, readOpts, func(zxid int64, entry []byte) error {
-		tx, err := txn.Unmarshal(entry, maxEntry+max(1024, maxEntry))
-		if err != nil {
-			return fmt.Errorf("txn 0x%x: %w", uint64(zxid), err)
-		}
-		t.Apply(tx)
-		switch b := tx.Body.(type) {
-		case *txn.CreateSession:
-			sessions[tx.Header.ClientID] = b.TimeOut
-		case *txn.CloseSession:
-			delete(sessions, tx.Header.ClientID)
-		}
-		if tx.Digest != nil && zxid > fuzzyUntil && tx.Digest.TreeDigest != t.Digest() {
-			digestMismatches++
-		}
-		// As DataTree.compareSnapshotDigests: a snapshot's digest is checked
-		// when the replay reaches its zxid. A snapshot's digest at its own
-		// zxid is never checked: ZooKeeper's fuzzy snapshots can hold part
-		// of the next txn under that digest.
-		if d := snap.Digest; d != nil && d.Digest != 0 && zxid == d.Zxid && d.Zxid > snap.Zxid && d.Digest != t.Digest() {
-			log.Warn("tree digest differs from the snapshot's digest at its zxid", "snapshot", info.Path,
-				"zxid", hexZxid(zxid), "recorded", d.Digest, "computed", t.Digest())
-		}
-		rec.Replayed++
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("replaying the transaction log: %w", err)
-	}
-	if digestMismatches > 0 {
-		log.Warn("tree digest differs from the digest recorded in logged txns", "txns", digestMismatches)
-	}
-	// Loading held the snapshot file and decode buffers; hand that memory
-	// back now rather than when the scavenger gets to it.
-	debug.FreeOSMemory()
-	log.Info("data recovered", "last_zxid", hexZxid(t.LastZxid()), "replayed_txns", rec.Replayed,
-		"nodes", t.NodeCount(), "sessions", len(sessions), "took", time.Since(start).Round(time.Millisecond).String())
-	return rec, nil
-}
 
 // DiskLog is the durable persist step: entries go to the transaction log
 // through group commit, and complete only after their fsync.
@@ -372,6 +250,11 @@ func (s *Server) purge() {
 	s.log.Info("autopurge done", "removed", len(removed), "retain", s.cfg.AutopurgeSnapRetainCount)
 }
 
+// recoveryDirs names the directories cfg's server recovers from.
+func recoveryDirs(cfg *config.Config) recovery.Dirs {
+	return recovery.Dirs{DataDir: cfg.DataDir, DataLogDir: cfg.DataLogDir, MaxEntrySize: cfg.JuteMaxBuffer}
+}
+
 // OpenDurable recovers the data directory and returns a server whose
 // writes are logged and fsynced before they are acknowledged, with
 // snapshots every snapCount txns and autopurge as configured.
@@ -385,8 +268,11 @@ func OpenDurable(cfg *config.Config, log *slog.Logger, opts Options) (*Server, e
 			return nil, fmt.Errorf("data directory %s: %w (set dataDir/dataLogDir in zoo.cfg to a writable directory)", d, err)
 		}
 	}
-	rec, err := Recover(fsys, cfg, log)
+	rec, err := recovery.Read(fsys, recoveryDirs(cfg), log)
 	if err != nil {
+		return nil, err
+	}
+	if err := recovery.Repair(fsys, rec, log); err != nil {
 		return nil, err
 	}
 	p, err := OpenDiskLog(fsys, cfg, log)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/zkd/zkd/internal/config"
 	"github.com/zkd/zkd/internal/jute"
+	"github.com/zkd/zkd/internal/recovery"
 	"github.com/zkd/zkd/internal/storage"
 	"github.com/zkd/zkd/internal/tree"
 )
@@ -170,7 +171,7 @@ func TestFuzzySnapshotRecoversTheLiveTree(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	rec, err := Recover(storage.OSFS{}, cfg, log)
+	rec, err := recovery.Read(storage.OSFS{}, recoveryDirs(cfg), log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/zkd/zkd/internal/config"
 	"github.com/zkd/zkd/internal/proto"
+	"github.com/zkd/zkd/internal/recovery"
 	"github.com/zkd/zkd/internal/storage"
 )
 
@@ -176,9 +177,21 @@ func TestCrashSweepKeepsAcknowledgedWrites(t *testing.T) {
 		crashes = append(crashes, crash{fsys.CrashClone(), snap})
 	}
 	for i, cr := range crashes {
-		rec, err := Recover(cr.fs, worldConfig(t, ""), slog.New(slog.DiscardHandler))
+		dirs := recoveryDirs(worldConfig(t, ""))
+		rec, err := recovery.Read(cr.fs, dirs, nil)
 		if err != nil {
 			t.Fatalf("crash after step %d: recovery failed: %v", i, err)
+		}
+		// Repairing changes no content: read again after it, the same tree.
+		if err := recovery.Repair(cr.fs, rec, nil); err != nil {
+			t.Fatalf("crash after step %d: repair failed: %v", i, err)
+		}
+		again, err := recovery.Read(cr.fs, dirs, nil)
+		if err != nil {
+			t.Fatalf("crash after step %d: read after repair: %v", i, err)
+		}
+		if len(again.Repairs) > 0 || again.Tree.Digest() != rec.Tree.Digest() || again.Tree.LastZxid() != rec.Tree.LastZxid() {
+			t.Fatalf("crash after step %d: read after repair differs (repairs left %v)", i, again.Repairs)
 		}
 		for k := 0; k < 7; k++ {
 			path := fmt.Sprintf("/k%d", k)

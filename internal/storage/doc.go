@@ -86,7 +86,7 @@ Damage confined to the last record of the newest file that makes it look
 torn (say a bit flip in its length that points into the zero tail) cannot
 be told apart from a torn write, so that record is dropped, as etcd does.
 
-OpenLog (RecoverLog) repairs only the newest file: a torn tail is cut off
+OpenLog (RecoverLog: CheckLog, then ApplyRepairs) repairs only the newest file: a torn tail is cut off
 (logging the offset and bytes dropped) and fsynced; a newest file left
 without records is removed. ReadLog never modifies files and ends a file at
 a torn tail, going on with the next one, because ZooKeeper leaves torn tails

@@ -132,69 +132,6 @@ func OpenLog(fsys FS, dataLogDir string, opts LogOptions) (*Log, error) {
 	return l, nil
 }
 
-// RecoverLog repairs the newest log file under dataLogDir/version-2 and
-// returns the zxid of the last good record in the logs (0 if none).
-//
-// A torn tail of the newest file (see the package doc) is cut off and the
-// number of bytes dropped is logged; a newest file left with no records
-// (created but never written, or only a torn record) is removed and the
-// next newest is examined. Corruption is an error matching ErrCorrupt that
-// names the file and offset; files other than the newest are not read.
-func RecoverLog(fsys FS, dataLogDir string, opts ReadOptions) (int64, error) {
-	logger := orDiscard(opts.Logger)
-	maxLen := maxRecordLen(opts.MaxEntrySize)
-	dir := filepath.Join(dataLogDir, VersionDir)
-	for {
-		logs, err := ListLogs(fsys, dataLogDir)
-		if err != nil || len(logs) == 0 {
-			return 0, err
-		}
-		newest := logs[len(logs)-1]
-		res, err := recoverFile(fsys, newest.Path, maxLen, logger)
-		if err != nil {
-			return 0, err
-		}
-		if res.records > 0 {
-			return res.lastZxid, nil
-		}
-		logger.Warn("storage: removing log file without records", "file", newest.Path)
-		if err := fsys.Remove(newest.Path); err != nil {
-			return 0, err
-		}
-		if err := fsys.SyncDir(dir); err != nil {
-			return 0, err
-		}
-	}
-}
-
-func recoverFile(fsys FS, path string, maxLen int, logger *slog.Logger) (scanResult, error) {
-	f, err := fsys.OpenFile(path, os.O_RDWR)
-	if err != nil {
-		return scanResult{}, err
-	}
-	defer f.Close()
-	info, err := fsys.Stat(path)
-	if err != nil {
-		return scanResult{}, err
-	}
-	size := info.Size()
-	res, err := scanLog(f, path, size, maxLen, math.MinInt64, nil)
-	if err != nil {
-		return res, err
-	}
-	if res.tornAt >= 0 && res.records > 0 {
-		logger.Warn("storage: truncating torn tail of transaction log", "file", path,
-			"offset", res.tornAt, "droppedBytes", size-res.tornAt, "lastZxid", fmt.Sprintf("%#x", res.lastZxid))
-		if err := f.Truncate(res.tornAt); err != nil {
-			return res, err
-		}
-		if err := f.Sync(); err != nil {
-			return res, err
-		}
-	}
-	return res, nil
-}
-
 // LastZxid is the zxid of the last record appended or recovered (0 if none).
 func (l *Log) LastZxid() int64 {
 	l.mu.Lock()

@@ -413,43 +413,46 @@ func (p *prefixChecksum) upTo(end int) uint32 {
 	return h.Sum32()
 }
 
-// LoadNewestSnapshot loads the newest snapshot under dataDir/version-2
-// that verifies, trying at most MaxSnapshotCandidates. A snapshot that
-// fails (ErrCorrupt: bad format, checksum or tree body) is renamed to
-// "<name>.broken", logged, and the previous one is tried, as etcd's
-// snapshotter does; ZooKeeper skips it the same way but leaves it in
-// place. readTree may thus be called several times: only the call for the
-// snapshot returned counts. An I/O error stops the search and is returned.
-func LoadNewestSnapshot(fsys FS, dataDir string, opts SnapshotOptions, readTree func(d *jute.Decoder) error) (Snapshot, SnapshotInfo, error) {
+// FindNewestSnapshot loads the newest snapshot under dataDir/version-2
+// that verifies, trying at most MaxSnapshotCandidates, and changes
+// nothing. A snapshot that fails (ErrCorrupt: bad format, checksum or tree
+// body) is skipped, as ZooKeeper skips it, and returned as a repair that
+// moves it aside. readTree may thus be called several times: only the call
+// for the snapshot returned counts. An I/O error stops the search and is
+// returned.
+func FindNewestSnapshot(fsys FS, dataDir string, opts SnapshotOptions, readTree func(d *jute.Decoder) error) (Snapshot, SnapshotInfo, []Repair, error) {
 	logger := orDiscard(opts.Logger)
 	snaps, err := ListSnapshots(fsys, dataDir)
 	if err != nil {
-		return Snapshot{}, SnapshotInfo{}, err
+		return Snapshot{}, SnapshotInfo{}, nil, err
 	}
 	if len(snaps) == 0 {
-		return Snapshot{}, SnapshotInfo{}, ErrNoSnapshot
+		return Snapshot{}, SnapshotInfo{}, nil, ErrNoSnapshot
 	}
 	var lastErr error
+	var repairs []Repair
 	for i := len(snaps) - 1; i >= 0 && i >= len(snaps)-MaxSnapshotCandidates; i-- {
 		info := snaps[i]
 		snap, err := ReadSnapshot(fsys, info.Path, opts, readTree)
 		if err == nil {
-			return snap, info, nil
+			return snap, info, repairs, nil
 		}
 		if !errors.Is(err, ErrCorrupt) {
-			return Snapshot{}, SnapshotInfo{}, err
+			return Snapshot{}, SnapshotInfo{}, nil, err
 		}
 		lastErr = err
-		broken := info.Path + brokenSuffix
-		logger.Warn("storage: snapshot failed to load; moving it aside and trying the previous one",
-			"file", info.Path, "renamedTo", broken, "err", err)
-		if rerr := fsys.Rename(info.Path, broken); rerr != nil {
-			logger.Warn("storage: cannot rename broken snapshot", "file", info.Path, "err", rerr)
-		} else if serr := fsys.SyncDir(filepath.Dir(info.Path)); serr != nil {
-			logger.Warn("storage: cannot sync snapshot directory", "err", serr)
-		}
+		logger.Warn("storage: snapshot failed to load; trying the previous one", "file", info.Path, "err", err)
+		repairs = append(repairs, Repair{Kind: MoveSnapshotAside, Path: info.Path, Why: err.Error()})
 	}
-	return Snapshot{}, SnapshotInfo{}, fmt.Errorf("%w: %w", ErrNoValidSnapshot, lastErr)
+	return Snapshot{}, SnapshotInfo{}, repairs, fmt.Errorf("%w: %w", ErrNoValidSnapshot, lastErr)
+}
+
+// LoadNewestSnapshot is FindNewestSnapshot followed by ApplyRepairs: the
+// snapshots that failed are renamed to "<name>.broken".
+func LoadNewestSnapshot(fsys FS, dataDir string, opts SnapshotOptions, readTree func(d *jute.Decoder) error) (Snapshot, SnapshotInfo, error) {
+	snap, info, repairs, err := FindNewestSnapshot(fsys, dataDir, opts, readTree)
+	ApplyRepairs(fsys, repairs, opts.Logger) // snapshot repairs only log their failures
+	return snap, info, err
 }
 
 // quickSnapshotCheck is ZooKeeper's SnapStream.isValidSnapshot: an
