@@ -1,23 +1,50 @@
 // Package server is the glue of zkd: it accepts client connections on the
-// client port, runs the write pipeline (prep → propose → persist → commit →
-// apply → reply) and answers reads from the tree.
+// client port, runs the write path (prep → propose → persist → commit →
+// apply → reply) around zab's state machine and answers reads from the tree.
 //
-// A standalone server is an ensemble of one: the propose/commit step is a
-// local quorum of one voter, so the pipeline the replicated ensemble uses is
-// the same code path.
+// A standalone server is an ensemble of one voter: zab assigns the zxids,
+// says what to persist and what is committed, and the server's local fsync
+// completion is stepped back into it as that voter's ACK. A leader and a
+// follower run the same driver and the same apply path.
 //
-// Concurrency: each connection has a reader goroutine that decodes requests
-// and a writer goroutine that flushes replies and notifications in batches.
-// The submitting goroutine (a connection's reader, the ticker) runs prep under
-// proposeMu: it validates a write against the tree plus the changes of
-// writes still in flight (ZooKeeper's outstanding changes), gives it the next
-// zxid and hands its txn to the log's group commit; one apply goroutine
-// applies committed txns in zxid order, triggers watches and completes the
-// requests. Snapshots are fuzzy: the snapshot goroutine holds applyMu in
-// slices of about a millisecond while it writes the tree. Reads run on the connection's
-// goroutine under the tree's read lock, behind that connection's pending
-// writes (ZooKeeper's FIFO client order).
+// Goroutines:
+//   - each connection has a reader, which decodes requests, answers reads
+//     with nothing ahead of them at once, and submits writes to the
+//     driver's bounded inbox; and a writer, which flushes queued replies
+//     and notifications in batches;
+//   - the driver (driver.go) is the only goroutine that touches zab and
+//     prep: it prepares writes against the tree plus the changes still in
+//     flight (ZooKeeper's outstanding changes), proposes them, carries out
+//     each Ready (epoch files, appends through the log's group commit,
+//     committed txns handed to the apply step) and runs the ticks (session
+//     expiry, containers, TTLs). It holds no lock while it waits;
+//   - the log's committer fsyncs and completes appends;
+//   - the apply goroutine applies committed txns in zxid order, keyed on
+//     the txn, not on a request: the connection that asked for it, if it
+//     is here, is matched by the request the driver recorded for the zxid;
+//   - the snapshot goroutine writes fuzzy snapshots, holding applyMu only
+//     in slices of about a millisecond and never across I/O.
 //
-// Lock order: proposeMu → prepMu → dbMu, applyMu → dbMu; sessMu, the watch
-// manager's mutex and a connection's locks are leaves.
+// Reads run on the goroutine that finds them at the head of their
+// connection's FIFO (the reader, or the apply goroutine completing the
+// write ahead of them) under the tree's read lock, behind that connection's
+// pending writes (ZooKeeper's FIFO client order).
+//
+// Every queue is bounded: the driver's inbox, globalOutstandingLimit on
+// requests queued in the server (readers pause, as ZooKeeper's do), and per
+// connection the replies waiting to be written (reading pauses past
+// readPauseBytes, the connection is closed past maxQueuedBytes).
+//
+// Lock order (a lock is only taken while holding locks to its left):
+//
+//	applyMu → dbMu → digestMu
+//	applyMu → sessMu
+//	fifoMu → dbMu (read) → watch manager → a connection's authMu
+//	dbMu → a connection's outMu (watch events are queued under the tree's lock)
+//	fifoMu → outMu, fifoMu → throttleMu, fifoMu → stats
+//	connMu → outMu (Close closes every connection)
+//
+// sessMu, digestMu, throttleMu, authMu, outMu and the stats mutexes are
+// leaves: nothing is locked while one of them is held. No lock is held
+// across a wait on the disk or a socket.
 package server
