@@ -12,9 +12,12 @@
 // thus separate steps, so a leader can send its proposals while its own
 // fsync runs.
 //
-// Today a Node is an ensemble of one voter, leading at once (standalone);
-// election, discovery, synchronisation and broadcast to learners come with
-// the ensemble.
+// Today a Node is an ensemble of one voter, leading at once (standalone).
+// Election is Fast Leader Election (ZooKeeper 3.8's FastLeaderElection:
+// lookForLeader and WorkerReceiver) in the same shape: Start a round, Step
+// each notification, Tick, drain Messages, read Decided. Discovery,
+// synchronisation and broadcast to learners, and the Node that runs the
+// election when it is LOOKING, come next.
 //
 // The package never does I/O, reads a clock, uses randomness or starts a
 // goroutine; time is ticks.
