@@ -33,7 +33,9 @@ func startServer(t testing.TB, extra string) *testServer {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
+	// A fuzz target may not call f.Log, and the server logs from its own
+	// goroutines while the target runs: fuzz servers stay quiet under -v.
+	if _, fuzz := t.(*testing.F); testing.Verbose() && !fuzz {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	s, err := New(Options{Config: cfg, Logger: log, ContainerCheckInterval: 100 * time.Millisecond})
