@@ -34,5 +34,11 @@ if [ -n "$unformatted" ]; then
 	echo "test.sh: gofmt would change: $unformatted" >&2
 	exit 1
 fi
+# go.mod and go.sum must be what go mod tidy makes of the imports.
+if ! tidy=$(go mod tidy -diff 2>&1); then
+	echo "test.sh: go mod tidy would change go.mod/go.sum (run: go mod tidy):" >&2
+	echo "$tidy" >&2
+	exit 1
+fi
 echo "test.sh: go test -race ./..."
 go test -race -count=1 -timeout 40m "$@" ./...

@@ -35,6 +35,9 @@ const (
 // the tools' compatibility claims rest on this test.
 func requireApache(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("starts Apache ZooKeeper (a JVM): slow; runs without -short")
+	}
 	if _, err := exec.LookPath("java"); err != nil {
 		t.Fatalf("java not found (%v): install the Debian package zookeeper (apt-get install zookeeper), which brings Apache ZooKeeper 3.8 and a Java runtime", err)
 	}

@@ -28,6 +28,9 @@ const (
 // them for the comparison to keep working.
 func requireApache(t *testing.T) ServerSpec {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("starts Apache ZooKeeper (a JVM): slow; runs without -short")
+	}
 	spec, err := DiscoverApache("", "")
 	if err != nil {
 		t.Fatalf("the benchmark tests need Apache ZooKeeper 3.8 and Java (apt-get install zookeeper): %v", err)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,7 +33,9 @@ func startServer(t testing.TB, extra string) *testServer {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
+	// A fuzz target may not call f.Log, and the server logs from its own
+	// goroutines while the target runs: fuzz servers stay quiet under -v.
+	if _, fuzz := t.(*testing.F); testing.Verbose() && !fuzz {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	s, err := New(Options{Config: cfg, Logger: log, ContainerCheckInterval: 100 * time.Millisecond})
@@ -328,6 +332,32 @@ func (r *rawConn) recv() ([]byte, error) {
 	return b, err
 }
 
+// closeWithin bounds how long a refusing server may take to close: well
+// under the 4 s sessions of startServer, whose expiry would close the
+// connection anyway and so prove nothing.
+const closeWithin = 3 * time.Second
+
+// requireClosed fails unless the server closes the connection next, within
+// closeWithin: EOF or a reset at a frame boundary. Another frame, a
+// truncated one, or the deadline (a server gone silent with the socket
+// open) all fail.
+func (r *rawConn) requireClosed(what string) {
+	r.t.Helper()
+	r.nc.SetReadDeadline(time.Now().Add(closeWithin))
+	b, err := r.recv()
+	var ne net.Error
+	switch {
+	case err == nil:
+		r.t.Fatalf("%s: got a %d-byte frame %x, want the connection closed", what, len(b), b)
+	case errors.As(err, &ne) && ne.Timeout():
+		r.t.Fatalf("%s: the connection stayed open and silent (%v), want it closed", what, err)
+	case b != nil:
+		r.t.Fatalf("%s: a truncated %d-byte frame (%v), want the connection closed after a whole frame", what, len(b), err)
+	case !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET):
+		r.t.Fatalf("%s: %v, want the connection closed (EOF or reset)", what, err)
+	}
+}
+
 func (r *rawConn) handshake(readOnlyByte bool) proto.ConnectResponse {
 	r.send(&proto.ConnectRequest{TimeOut: 4000, Passwd: make([]byte, 16), HasReadOnly: readOnlyByte})
 	b, err := r.recv()
@@ -368,14 +398,14 @@ func TestUnknownOpcodeGetsUnimplementedAndClose(t *testing.T) {
 		if err != nil {
 			t.Fatalf("op %d: %v", op, err)
 		}
+		// As UnimplementedRequestProcessor: (xid, -1, UNIMPLEMENTED), then close.
 		var h proto.ReplyHeader
-		h.Decode(jute.NewDecoder(b, 0))
-		if h.Xid != 7 || h.Err != proto.ErrUnimplemented {
-			t.Fatalf("op %d: reply %+v", op, h)
+		d := jute.NewDecoder(b, 0)
+		h.Decode(d)
+		if h.Xid != 7 || h.Zxid != -1 || h.Err != proto.ErrUnimplemented || d.Remaining() != 0 {
+			t.Fatalf("op %d: reply %+v with %d body bytes, want xid 7, zxid -1, Unimplemented and no body", op, h, d.Remaining())
 		}
-		if _, err := r.recv(); err == nil {
-			t.Fatalf("op %d: connection stayed open", op)
-		}
+		r.requireClosed(fmt.Sprintf("op %d after its Unimplemented reply", op))
 	}
 }
 
@@ -412,14 +442,14 @@ func TestReconnectWithWrongPasswordIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As ZooKeeper's finishSessionInit(valid=false): timeOut 0, sessionId
+	// 0, 16 zero password bytes, then the connection closes.
 	var resp proto.ConnectResponse
 	resp.Decode(jute.NewDecoder(b, 0))
-	if resp.SessionID != 0 || resp.TimeOut != 0 {
-		t.Fatalf("wrong password accepted: %+v", resp)
+	if len(b) != 37 || resp.SessionID != 0 || resp.TimeOut != 0 || !bytes.Equal(resp.Passwd, make([]byte, 16)) {
+		t.Fatalf("wrong password: %d-byte connect response %+v, want 37 bytes with timeOut 0, sessionId 0, zero password", len(b), resp)
 	}
-	if _, err := r.recv(); err == nil {
-		t.Fatal("connection stayed open")
-	}
+	r.requireClosed("after refusing a reconnect with a wrong password")
 	// The right password is accepted.
 	r2 := dialRaw(t, s.addr)
 	r2.send(&proto.ConnectRequest{TimeOut: 4000, SessionID: first.SessionID, Passwd: first.Passwd, HasReadOnly: true})
@@ -440,8 +470,15 @@ func fourLetter(t testing.TB, addr, word string) string {
 	}
 	defer nc.Close()
 	nc.SetDeadline(time.Now().Add(5 * time.Second))
-	nc.Write([]byte(word))
-	b, _ := io.ReadAll(nc)
+	if _, err := nc.Write([]byte(word)); err != nil {
+		t.Fatal(err)
+	}
+	// The answer ends when the server closes: a deadline is a failure
+	// even when the expected text has arrived.
+	b, err := io.ReadAll(nc)
+	if err != nil {
+		t.Fatalf("%s: %v after %q, want the connection closed", word, err, b)
+	}
 	return string(b)
 }
 

@@ -42,7 +42,7 @@
 // slf4j-log4j12 abort at start.
 //
 // Missing Java or Debian's ZooKeeper jars fail the tests (they are never
-// skipped). Required Debian packages: default-jre-headless, zookeeper
+// skipped for it); -short skips them all, as each takes seconds. Required Debian packages: default-jre-headless, zookeeper
 // (libzookeeper-java), libslf4j-java, liblog4j1.2-java.
 //
 // Set ZKD_BIN to test a prebuilt zkd, ZKD_DURABILITY_SEED to replay the

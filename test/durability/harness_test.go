@@ -2,6 +2,7 @@ package durability
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -59,6 +60,10 @@ var apacheClasspath = []string{
 var zkdBin string
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run()) // every test skips (skipIfShort): no zkd to build
+	}
 	dir, err := os.MkdirTemp("", "zkd-durability-build-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -102,6 +107,7 @@ func buildZkd(dir string) (string, error) {
 // missing: skipping would hide every incompatibility the test looks for.
 func requireApache(t testing.TB) {
 	t.Helper()
+	skipIfShort(t)
 	if _, err := exec.LookPath("java"); err != nil {
 		t.Fatalf("java not found (%v): %s", err, installMsg)
 	}
@@ -109,6 +115,15 @@ func requireApache(t testing.TB) {
 		if _, err := os.Stat(jar); err != nil {
 			t.Fatalf("Apache ZooKeeper 3.8 jar missing (%v): %s", err, installMsg)
 		}
+	}
+}
+
+// skipIfShort skips under -short: every test here starts, kills and
+// restarts server processes, Apache ZooKeeper's JVM among them.
+func skipIfShort(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs zkd and Apache ZooKeeper processes: slow; runs without -short")
 	}
 }
 
@@ -229,6 +244,7 @@ func startServer(t testing.TB, kind string, cfg *zooConfig) *proc {
 // launch starts the process without waiting for it to serve.
 func launch(t testing.TB, kind string, cfg *zooConfig) (*proc, error) {
 	t.Helper()
+	skipIfShort(t)
 	if err := cfg.write(); err != nil {
 		return nil, err
 	}

@@ -23,7 +23,7 @@
 //	ZKD_BIN=/path/to/zkd go test ./test/interop/       # use a prebuilt zkd
 //	ZKD_INTEROP_SELFTEST=1 go test ./test/interop/     # Apache on both sides (validates the harness)
 //	ZKD_INTEROP_OUT=/tmp/out go test ./test/interop/   # keep transcripts and server dirs there
-//	go test -short ./test/interop/                     # skip go-zookeeper's own suite
+//	go test -short ./test/interop/                     # only the normalizer and diff: every scenario starts Apache
 //	ZKD_GOZK_SUITE_SKIP='Cluster|NoQuorum|RecurringReAuthHang|DNSHostProviderReconnect|Reconfig' \
 //	    go test ./test/interop/ -run TestGoZookeeperSuite  # that suite without its 3-server tests
 //

@@ -351,6 +351,9 @@ func tailFile(path string, n int) string {
 
 func requireApache(t testing.TB) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("starts Apache ZooKeeper (a JVM) and zkd: slow; runs without -short")
+	}
 	if _, err := exec.LookPath("java"); err != nil {
 		t.Fatalf("java not found (%v): %s", err, installHint)
 	}
