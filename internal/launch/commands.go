@@ -17,9 +17,10 @@ var (
 
 // Where Debian's packages put Apache ZooKeeper.
 const (
-	ZooKeeperJar      = "/usr/share/java/zookeeper.jar"
-	debianConfDir     = "/etc/zookeeper/conf"
-	debianEnvironment = debianConfDir + "/environment"
+	ZooKeeperJar  = "/usr/share/java/zookeeper.jar"
+	debianConfDir = "/etc/zookeeper/conf"
+	// DebianEnvironment is the shell file that sets CLASSPATH for Debian's scripts.
+	DebianEnvironment = debianConfDir + "/environment"
 	// debianClasspath is the environment file's CLASSPATH when it has none.
 	debianClasspath = debianConfDir + ":" + ZooKeeperJar
 )
@@ -102,9 +103,9 @@ func (a Apache) Check() error {
 	return nil
 }
 
-// DebianClasspath is the CLASSPATH of Debian's /etc/zookeeper/conf/environment,
+// DebianClasspath is the CLASSPATH of DebianEnvironment,
 // which the package's own scripts use.
-func DebianClasspath() string { return classpathFromEnvironment(debianEnvironment) }
+func DebianClasspath() string { return classpathFromEnvironment(DebianEnvironment) }
 
 func classpathFromEnvironment(path string) string {
 	data, err := os.ReadFile(path)
