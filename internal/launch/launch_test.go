@@ -121,6 +121,23 @@ func TestZkdStartsServesAndStops(t *testing.T) {
 	}
 }
 
+func TestZkdRefusingItsConfigSaysWhy(t *testing.T) {
+	bin, err := ZkdBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "zoo.cfg")
+	if err := os.WriteFile(cfg, []byte("dataDir="+dir+"\nclientPort=abc\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = StartServing(Options{Name: "zkd", Argv: ZkdArgv(bin, cfg), Addr: unusedAddr(t),
+		LogPath: filepath.Join(dir, "zkd.log")}, 30*time.Second)
+	if !errors.Is(err, ErrExited) || !strings.Contains(err.Error(), "clientPort") {
+		t.Fatalf("zkd on clientPort=abc: %v; want ErrExited with zkd's complaint", err)
+	}
+}
+
 func TestApacheStartsWithItsLogOnStdout(t *testing.T) {
 	apache := Apache{JVMFlags: []string{"-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"}}
 	if err := apache.Check(); err != nil {
