@@ -3,18 +3,16 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkd/zkd/internal/launch"
 	"github.com/zkd/zkd/internal/recovery"
 	"github.com/zkd/zkd/internal/storage"
 )
@@ -26,10 +24,10 @@ const (
 	apacheRestorePort = 25811
 )
 
-const (
-	zkCliScript = "/usr/share/zookeeper/bin/zkCli.sh"
-	zkJar       = "/usr/share/java/zookeeper.jar"
-)
+const zkCliScript = "/usr/share/zookeeper/bin/zkCli.sh"
+
+// apacheJVM takes a snapshot every 5-10 txns, so that the data dir has several.
+var apacheJVM = launch.Apache{JVMFlags: []string{"-Dzookeeper.snapCount=10"}}
 
 // requireApache fails (never skips) when Apache ZooKeeper is not installed:
 // the tools' compatibility claims rest on this test.
@@ -38,31 +36,18 @@ func requireApache(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Apache ZooKeeper (a JVM): slow; runs without -short")
 	}
-	if _, err := exec.LookPath("java"); err != nil {
-		t.Fatalf("java not found (%v): install the Debian package zookeeper (apt-get install zookeeper), which brings Apache ZooKeeper 3.8 and a Java runtime", err)
+	const install = "install the Debian package zookeeper (apt-get install zookeeper), which brings Apache ZooKeeper 3.8 and a Java runtime"
+	if err := apacheJVM.Check(); err != nil {
+		t.Fatalf("%v: %s", err, install)
 	}
-	for _, f := range []string{zkJar, zkCliScript} {
-		if _, err := os.Stat(f); err != nil {
-			t.Fatalf("%s not found: install the Debian package zookeeper (apt-get install zookeeper)", f)
-		}
+	if _, err := os.Stat(zkCliScript); err != nil {
+		t.Fatalf("%s not found: %s", zkCliScript, install)
 	}
 }
 
-// fourLetterWord sends a four-letter word and returns the answer.
-func fourLetterWord(port int, word string) string {
-	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
-	if err != nil {
-		return ""
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * time.Second))
-	c.Write([]byte(word))
-	b, _ := io.ReadAll(c)
-	return string(b)
-}
-
-// startApache runs ZooKeeperServerMain on a zoo.cfg written into dir.
-func startApache(t *testing.T, dir, dataDir, dataLogDir string, port int) *exec.Cmd {
+// startApache runs ZooKeeperServerMain on a zoo.cfg written into dir and
+// waits until it serves; it is stopped when the test ends, if not before.
+func startApache(t *testing.T, dir, dataDir, dataLogDir string, port int) *launch.Process {
 	t.Helper()
 	cfg := filepath.Join(dir, fmt.Sprintf("zoo-%d.cfg", port))
 	conf := fmt.Sprintf("tickTime=2000\ndataDir=%s\ndataLogDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
@@ -70,53 +55,19 @@ func startApache(t *testing.T, dir, dataDir, dataLogDir string, port int) *exec.
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("apache-%d.log", port)))
+	p, err := launch.StartServing(launch.Options{
+		Name:      "apache",
+		Argv:      apacheJVM.Argv(cfg),
+		Dir:       dir,
+		Addr:      launch.Loopback(port),
+		LogPath:   filepath.Join(dir, fmt.Sprintf("apache-%d.log", port)),
+		StopGrace: 20 * time.Second,
+	}, 60*time.Second)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("Apache ZooKeeper did not start on port %d: %v", port, err)
 	}
-	t.Cleanup(func() { logf.Close() })
-	cmd := exec.Command("java", "-cp", "/etc/zookeeper/conf:/usr/share/java/*",
-		"-Dzookeeper.snapCount=10", // a snapshot every 5-10 txns, so that the data dir has several
-		"-Dzookeeper.root.logger=INFO,CONSOLE",
-		"org.apache.zookeeper.server.ZooKeeperServerMain", cfg)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			stopApache(cmd)
-		}
-	})
-	deadline := time.Now().Add(60 * time.Second)
-	for fourLetterWord(port, "ruok") != "imok" {
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(logf.Name())
-			t.Fatalf("Apache ZooKeeper did not start on port %d:\n%s", port, b)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	// ruok answers before the data is loaded; srvr only after.
-	for !strings.Contains(fourLetterWord(port, "srvr"), "Mode: standalone") {
-		if time.Now().After(deadline) {
-			t.Fatalf("Apache ZooKeeper on port %d is not serving", port)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return cmd
-}
-
-func stopApache(cmd *exec.Cmd) {
-	cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
-		<-done
-	}
+	t.Cleanup(func() { p.Stop() })
+	return p
 }
 
 type quietLogger struct{}
@@ -209,7 +160,7 @@ func TestToolsOnApacheDataDir(t *testing.T) {
 	}
 	mustCreate("/app/eph", []byte("mine"), zk.FlagEphemeral)
 	// The session stays open: Apache stops with it (and its ephemeral) alive.
-	stopApache(srv)
+	srv.Stop()
 	c.Close()
 
 	// log dump and verify: every log of the data directory.
@@ -325,7 +276,7 @@ func TestToolsOnApacheDataDir(t *testing.T) {
 
 	// Apache ZooKeeper starts from the import and serves the same data.
 	srv2 := startApache(t, dir, dst, dst, apacheRestorePort)
-	defer stopApache(srv2)
+	defer srv2.Stop()
 	c2 := connectZK(t, apacheRestorePort)
 	defer c2.Close()
 	for path, data := range map[string][]byte{"/x": []byte("y2"), "/x/child": []byte("from zkCli"), "/app/bin": {0x00, 0x01, 0xfe, 0xff}, "/app/n-11": []byte("11")} {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/zkd/zkd/internal/launch"
 )
 
 func compareCommand() *cobra.Command {
@@ -132,7 +134,7 @@ harness itself: every ratio should then be near 1.`,
 	f.StringVar(&zkdBin, "zkd-bin", "", "zkd binary, started as: zkd serve --config zoo.cfg (default: this executable)")
 	f.BoolVar(&selftest, "selftest", false, "run Apache ZooKeeper in zkd's place too, to check the harness")
 	f.StringVar(&java, "java", "java", "java executable for Apache ZooKeeper")
-	f.StringVar(&classpath, "zk-classpath", "", "class path of Apache ZooKeeper (default: CLASSPATH from "+debianEnvironment+")")
+	f.StringVar(&classpath, "zk-classpath", "", "class path of Apache ZooKeeper (default: CLASSPATH from "+launch.DebianEnvironment+")")
 	f.StringVar(&workloads, "workloads", joinWorkloads(def.Workloads), "comma-separated workloads")
 	f.StringVar(&clients, "clients", joinInts(def.Clients), "comma-separated client counts")
 	f.DurationVar(&duration, "duration", def.Duration, "timed phase of each run")

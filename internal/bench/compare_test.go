@@ -9,12 +9,13 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zkd/zkd/internal/launch"
 )
 
 // Ports of this package's tests; compare uses base and base+1.
@@ -167,10 +168,9 @@ func TestCompareShort(t *testing.T) {
 	if os.Getenv("ZKD_BENCH_SELFTEST") == "1" {
 		cfg.Zkd, cfg.SelfTest = apache, true
 	} else {
-		bin := filepath.Join(t.TempDir(), "zkd")
-		build := exec.Command("go", "build", "-o", bin, "github.com/zkd/zkd/cmd/zkd")
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("build zkd (set ZKD_BENCH_SELFTEST=1 to test the harness against Apache alone): %v\n%s", err, out)
+		bin, err := launch.BuildZkd(t.TempDir())
+		if err != nil {
+			t.Fatalf("build zkd (set ZKD_BENCH_SELFTEST=1 to test the harness against Apache alone): %v", err)
 		}
 		cfg.Zkd = ZkdSpec(bin)
 	}

@@ -12,10 +12,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zkd/zkd/internal/launch"
 )
 
 var (
@@ -42,33 +43,21 @@ type ServerSpec struct {
 // as ZooKeeperServerMain, which is what zkServer.sh runs for a server
 // without peers.
 func ApacheSpec(java, classpath string) ServerSpec {
-	return ServerSpec{
-		Name: "zookeeper",
-		Argv: func(zooCfg string) []string {
-			return []string{java, "-Xmx1g", "-Xms1g", "-cp", classpath,
-				"org.apache.zookeeper.server.ZooKeeperServerMain", zooCfg}
-		},
-	}
+	jvm := launch.Apache{Java: java, Classpath: classpath, Main: launch.StandaloneMain, JVMFlags: []string{"-Xmx1g", "-Xms1g"}}
+	return ServerSpec{Name: "zookeeper", Argv: jvm.Argv}
 }
 
 // ZkdSpec starts `zkd serve --config zoo.cfg` from the given binary.
 func ZkdSpec(bin string) ServerSpec {
 	return ServerSpec{
 		Name: "zkd",
-		Argv: func(zooCfg string) []string { return []string{bin, "serve", "--config", zooCfg} },
+		Argv: func(zooCfg string) []string { return launch.ZkdArgv(bin, zooCfg) },
 	}
 }
 
-// debianClasspath is what Debian's zookeeper package puts on the class path
-// (/etc/zookeeper/conf/environment); zookeeper.jar's manifest names the
-// rest of its dependencies.
-const (
-	debianEnvironment = "/etc/zookeeper/conf/environment"
-	debianClasspath   = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar"
-)
-
 // DiscoverApache finds java and the ZooKeeper class path. An explicit
-// classpath is used as given; otherwise Debian's environment file decides.
+// classpath is used as given; otherwise Debian's environment file decides
+// (/etc/zookeeper/conf/environment, what the package's own scripts use).
 func DiscoverApache(java, classpath string) (ServerSpec, error) {
 	if java == "" {
 		java = "java"
@@ -78,42 +67,12 @@ func DiscoverApache(java, classpath string) (ServerSpec, error) {
 		return ServerSpec{}, fmt.Errorf("%w: %v", ErrNoJava, err)
 	}
 	if classpath == "" {
-		classpath = classpathFromEnvironment(debianEnvironment)
+		classpath = launch.DebianClasspath()
 	}
-	if !classpathHasZooKeeper(classpath) {
+	if !launch.HasZooKeeperJar(classpath) {
 		return ServerSpec{}, fmt.Errorf("%w: no zookeeper jar on class path %q", ErrNoZooKeeper, classpath)
 	}
 	return ApacheSpec(javaPath, classpath), nil
-}
-
-func classpathFromEnvironment(path string) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return debianClasspath
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if value, ok := strings.CutPrefix(strings.TrimSpace(line), "CLASSPATH="); ok {
-			return strings.Trim(value, `"'`)
-		}
-	}
-	return debianClasspath
-}
-
-// classpathHasZooKeeper checks that some class path entry is, or expands to,
-// a zookeeper jar.
-func classpathHasZooKeeper(classpath string) bool {
-	for _, entry := range filepath.SplitList(classpath) {
-		matches, _ := filepath.Glob(entry)
-		if strings.HasSuffix(entry, "*") {
-			matches, _ = filepath.Glob(entry + ".jar")
-		}
-		for _, m := range matches {
-			if strings.HasPrefix(filepath.Base(m), "zookeeper") && strings.HasSuffix(m, ".jar") {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // zooCfg is the one configuration both servers run with: forceSync on,
@@ -135,16 +94,13 @@ admin.enableServer=false
 `, dataDir, clientPort)
 }
 
-// serverProcess is one server this package started and must stop.
+// serverProcess is one server this package started and must stop; it
+// may be started again on the same directory.
 type serverProcess struct {
-	spec    ServerSpec
-	dir     string // holds zoo.cfg, data/ and server.log
-	port    int
-	cmd     *exec.Cmd
-	started time.Time
-	exited  chan struct{}
-	exitErr error
-	logFile *os.File
+	spec ServerSpec
+	dir  string // holds zoo.cfg, data/ and server.log
+	port int
+	proc *launch.Process // nil when not started or stopped
 }
 
 // newServerProcess lays out dir with a zoo.cfg and an empty data directory.
@@ -162,105 +118,65 @@ func newServerProcess(spec ServerSpec, dir string, port int) (*serverProcess, er
 func (p *serverProcess) dataDir() string  { return filepath.Join(p.dir, "data") }
 func (p *serverProcess) cfgPath() string  { return filepath.Join(p.dir, "zoo.cfg") }
 func (p *serverProcess) logPath() string  { return filepath.Join(p.dir, "server.log") }
-func (p *serverProcess) endpoint() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(p.port)) }
+func (p *serverProcess) endpoint() string { return launch.Loopback(p.port) }
 
 // start execs the server; the clock for time-to-first-write starts here.
 // A port that already answers is refused: the probe would otherwise time
-// another server.
+// another server. The server runs in its own process group, which keeps a
+// terminal's Ctrl-C away from it (the benchmark stops it in order), and
+// dies with the benchmark, which keeps a crashed benchmark from leaving
+// servers behind.
 func (p *serverProcess) start() error {
-	if conn, err := net.DialTimeout("tcp", p.endpoint(), time.Second); err == nil {
-		conn.Close()
+	proc, err := launch.Start(launch.Options{
+		Name:      p.spec.Name,
+		Argv:      p.spec.Argv(p.cfgPath()),
+		Dir:       p.dir,
+		Addr:      p.endpoint(),
+		LogPath:   p.logPath(),
+		StopGrace: stopGrace,
+		OwnGroup:  true,
+	})
+	if errors.Is(err, launch.ErrPortInUse) {
 		return fmt.Errorf("%w: %s (another server would be measured instead of %s)", ErrPortInUse, p.endpoint(), p.spec.Name)
 	}
-	logFile, err := os.OpenFile(p.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return err
-	}
-	argv := p.spec.Argv(p.cfgPath())
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Dir = p.dir
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	// Its own process group keeps a terminal's Ctrl-C away from the server
-	// (the benchmark stops it in order); the death signal keeps a crashed
-	// benchmark from leaving servers behind.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	p.started = time.Now()
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
 		return fmt.Errorf("bench: start %s: %w", p.spec.Name, err)
 	}
-	p.cmd, p.logFile = cmd, logFile
-	p.exited = make(chan struct{})
-	go func() {
-		p.exitErr = cmd.Wait()
-		logFile.Close()
-		close(p.exited)
-	}()
+	p.proc = proc
 	return nil
 }
 
 // pid is the server's process id (0 before start).
 func (p *serverProcess) pid() int {
-	if p.cmd == nil || p.cmd.Process == nil {
+	if p.proc == nil {
 		return 0
 	}
-	return p.cmd.Process.Pid
+	return p.proc.Pid()
 }
 
-func (p *serverProcess) running() bool {
-	if p.cmd == nil {
-		return false
-	}
-	select {
-	case <-p.exited:
-		return false
-	default:
-		return true
-	}
-}
+func (p *serverProcess) running() bool { return p.proc != nil && p.proc.Running() }
 
 // stop sends SIGTERM and waits; a server still up after stopGrace is
-// killed. Exiting by SIGTERM, or with 0 or 143 after it, counts as clean.
+// killed and reported. Exiting by SIGTERM, or with 0 or 143 after it,
+// counts as clean; any other exit is reported with the log's tail.
 func (p *serverProcess) stop() error {
-	if p.cmd == nil {
+	if p.proc == nil {
 		return nil
 	}
-	if p.running() {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.exited:
-		case <-time.After(stopGrace):
-			_ = p.cmd.Process.Kill()
-			<-p.exited
-			return fmt.Errorf("bench: %s ignored SIGTERM for %v and was killed", p.spec.Name, stopGrace)
-		}
+	err := p.proc.Stop()
+	p.proc = nil
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
 	}
-	err := p.exitErr
-	p.cmd = nil
-	var exitErr *exec.ExitError
-	if err == nil || !errors.As(err, &exitErr) {
-		return err
-	}
-	if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok {
-		if (ws.Signaled() && ws.Signal() == syscall.SIGTERM) || ws.ExitStatus() == 143 {
-			return nil
-		}
-	}
-	return fmt.Errorf("bench: %s exited with %v; log %s:\n%s", p.spec.Name, err, p.logPath(), p.logTail())
+	return nil
 }
 
 // logTail returns the end of the server's log, for error messages.
 func (p *serverProcess) logTail() string {
-	data, err := os.ReadFile(p.logPath())
-	if err != nil {
+	if p.proc == nil {
 		return ""
 	}
-	const keep = 2000
-	if len(data) > keep {
-		data = data[len(data)-keep:]
-	}
-	return string(data)
+	return p.proc.Tail(40)
 }
 
 // MemoryUsage is a process's resident memory as the kernel counts it.
@@ -273,7 +189,7 @@ func (p *serverProcess) memory() (MemoryUsage, error) {
 	if !p.running() {
 		return MemoryUsage{}, fmt.Errorf("%w before its memory could be read", ErrServerExited)
 	}
-	return readProcMemory(p.cmd.Process.Pid)
+	return readProcMemory(p.pid())
 }
 
 func readProcMemory(pid int) (MemoryUsage, error) {
@@ -353,9 +269,10 @@ const (
 func (p *serverProcess) awaitFirstWrite(ctx context.Context, within time.Duration) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
+	exited := p.proc.Exited()
 	go func() {
 		select {
-		case <-p.exited:
+		case <-exited:
 			cancel()
 		case <-ctx.Done():
 		}
@@ -373,7 +290,7 @@ func (p *serverProcess) awaitFirstWrite(ctx context.Context, within time.Duratio
 			break
 		}
 		_, err = conn.Create(fmt.Sprintf("%s-first-write-%d", benchRoot, time.Now().UnixNano()), []byte("ready"), 0, openACL)
-		acked := time.Since(p.started)
+		acked := time.Since(p.proc.Started())
 		closeSessions([]*zk.Conn{conn})
 		if err == nil {
 			return acked, nil

@@ -17,18 +17,17 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zkd/zkd/internal/launch"
 )
 
 const genPort = 21990
@@ -96,18 +95,8 @@ func statJSON(s *zk.Stat) *jsonStat {
 
 func fourLetter(t *testing.T, cmd string) string {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", genPort), 2*time.Second)
-	if err != nil {
-		return ""
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.Write([]byte(cmd)); err != nil {
-		return ""
-	}
-	var buf bytes.Buffer
-	_, _ = buf.ReadFrom(c)
-	return buf.String()
+	out, _ := launch.FourLetterWord(launch.Loopback(genPort), cmd, 5*time.Second)
+	return out
 }
 
 func serverZxid(t *testing.T) int64 {
@@ -186,8 +175,22 @@ type genLogger struct{ t *testing.T }
 
 func (l genLogger) Printf(f string, a ...any) { l.t.Logf(f, a...) }
 
-func startApache(t *testing.T, dir string) *exec.Cmd {
+// genJVM runs Apache with TTL nodes, a container check every 300 ms and a
+// snapshot every 15-30 txns.
+var genJVM = launch.Apache{JVMFlags: []string{
+	"-Dzookeeper.extendedTypesEnabled=true",
+	"-Dznode.container.checkIntervalMs=300",
+	"-Dzookeeper.snapCount=30",
+}}
+
+// startApache starts Apache on dir's data and waits until it serves; every
+// start appends its log to dir/server.log. It is stopped when the test
+// ends, if not before.
+func startApache(t *testing.T, dir string) *launch.Process {
 	t.Helper()
+	if err := genJVM.Check(); err != nil {
+		t.Fatalf("%v: install the Debian package zookeeper", err)
+	}
 	cfg := filepath.Join(dir, "zoo.cfg")
 	conf := fmt.Sprintf("tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
 		"4lw.commands.whitelist=*\nadmin.enableServer=false\nmaxSessionTimeout=600000\n",
@@ -195,44 +198,19 @@ func startApache(t *testing.T, dir string) *exec.Cmd {
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	logf, err := os.OpenFile(filepath.Join(dir, "server.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	p, err := launch.StartServing(launch.Options{
+		Name:      "apache",
+		Argv:      genJVM.Argv(cfg),
+		Dir:       dir,
+		Addr:      launch.Loopback(genPort),
+		LogPath:   filepath.Join(dir, "server.log"),
+		StopGrace: 20 * time.Second,
+	}, 60*time.Second)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("apache zookeeper did not start: %v", err)
 	}
-	cmd := exec.Command("java", "-cp", "/etc/zookeeper/conf:/usr/share/java/*",
-		"-Dzookeeper.extendedTypesEnabled=true",
-		"-Dznode.container.checkIntervalMs=300",
-		"-Dzookeeper.snapCount=30",
-		"-Dzookeeper.root.logger=INFO,CONSOLE",
-		"org.apache.zookeeper.server.ZooKeeperServerMain", cfg)
-	cmd.Stdout = logf
-	cmd.Stderr = logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if fourLetter(t, "ruok") == "imok" {
-			return cmd
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	_ = cmd.Process.Kill()
-	t.Fatal("apache zookeeper did not start")
-	return nil
-}
-
-func stopApache(t *testing.T, cmd *exec.Cmd) {
-	t.Helper()
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
+	t.Cleanup(func() { p.Stop() })
+	return p
 }
 
 func TestGenerateApacheFixture(t *testing.T) {
@@ -241,12 +219,6 @@ func TestGenerateApacheFixture(t *testing.T) {
 	}
 	dir := t.TempDir()
 	srv := startApache(t, dir)
-	stopped := false
-	defer func() {
-		if !stopped {
-			stopApache(t, srv)
-		}
-	}()
 
 	connect := func(timeout time.Duration) *zk.Conn {
 		c, events, err := zk.Connect([]string{fmt.Sprintf("127.0.0.1:%d", genPort)}, timeout,
@@ -483,12 +455,10 @@ func TestGenerateApacheFixture(t *testing.T) {
 	dumper.Close()
 	time.Sleep(300 * time.Millisecond)
 	finalZxid := serverZxid(t)
-	stopApache(t, srv)
-	stopped = true
+	srv.Stop()
 
 	// Restart: loading the database ends with a snapshot of the final tree.
 	srv = startApache(t, dir)
-	stopped = false
 	want := filepath.Join(dir, "data", "version-2", fmt.Sprintf("snapshot.%x", finalZxid))
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -501,8 +471,7 @@ func TestGenerateApacheFixture(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	time.Sleep(500 * time.Millisecond)
-	stopApache(t, srv)
-	stopped = true
+	srv.Stop()
 
 	out := filepath.Join("testdata", "apache")
 	if err := os.RemoveAll(out); err != nil {

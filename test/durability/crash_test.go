@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zkd/zkd/internal/launch"
 )
 
 const (
@@ -406,7 +408,7 @@ func (r *crashRun) run(n int, budget time.Duration) {
 			// replaying the log may still be in progress as it serves.
 			early := r.start()
 			time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
-			early.kill()
+			early.Kill()
 			r.killedRecovering++
 		}
 		p := r.start()
@@ -419,7 +421,7 @@ func (r *crashRun) run(n int, budget time.Duration) {
 		} else {
 			verifyCrashRecovery(t, cfg, model, iter)
 			if t.Failed() {
-				t.Fatalf("after crash %d of %s (seed %d); server output:\n%s", iter, r.kind, r.seed, p.tail(40))
+				t.Fatalf("after crash %d of %s (seed %d); server output:\n%s", iter, r.kind, r.seed, p.Tail(40))
 			}
 		}
 
@@ -444,7 +446,7 @@ func (r *crashRun) run(n int, budget time.Duration) {
 		for _, c := range clients {
 			c.block()
 		}
-		p.kill()
+		p.Kill()
 		close(stop)
 		for _, c := range clients {
 			r.closing.Add(1)
@@ -489,7 +491,7 @@ func (r *crashRun) run(n int, budget time.Duration) {
 func (r *crashRun) start() *proc {
 	t := r.t
 	t.Helper()
-	p, err := launch(t, r.kind, r.cfg)
+	p, err := spawn(t, r.kind, r.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -497,7 +499,7 @@ func (r *crashRun) start() *proc {
 	if err == nil {
 		return p
 	}
-	if r.kind == kindApache && errors.Is(err, errServerExited) && strings.Contains(p.output(), "FileHeader.deserialize") {
+	if r.kind == kindApache && errors.Is(err, launch.ErrExited) && strings.Contains(p.output(), "FileHeader.deserialize") {
 		logs, lerr := listDataFiles(r.cfg.DataDir, "log")
 		if lerr != nil {
 			t.Fatal(lerr)
@@ -516,7 +518,7 @@ func (r *crashRun) start() *proc {
 			return startServer(t, r.kind, r.cfg)
 		}
 	}
-	t.Fatalf("start %s on %s: %v\n--- %s ---\n%s", r.kind, r.cfg.Addr(), err, p.outPath, p.tail(40))
+	t.Fatalf("start %s on %s: %v", r.kind, r.cfg.Addr(), err)
 	return nil
 }
 
@@ -527,7 +529,7 @@ func (r *crashRun) restartAndCheck(t *testing.T, kind string, cfg *zooConfig) (*
 	p := startServer(t, kind, cfg)
 	verifyCrashRecovery(t, cfg, r.model, r.iterations)
 	if t.Failed() {
-		t.Fatalf("%s after the last crash of %s (seed %d); server output:\n%s", kind, r.kind, r.seed, p.tail(40))
+		t.Fatalf("%s after the last crash of %s (seed %d); server output:\n%s", kind, r.kind, r.seed, p.Tail(40))
 	}
 	return p, dumpServer(t, cfg)
 }
@@ -543,10 +545,10 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 	r := newCrashRun(t, kindZkd)
 	r.run(crashIterations, crashBudget)
 	zkd, zkdView := r.restartAndCheck(t, kindZkd, r.cfg)
-	zkd.stop()
+	zkd.Stop()
 	apache, apacheView := r.restartAndCheck(t, kindApache, r.cfg)
 	requireSameTree(t, "Apache ZooKeeper on zkd's crash-test dataDir (diffs: Apache's view, want zkd's)", zkdView, apacheView)
-	apache.stop()
+	apache.Stop()
 }
 
 // TestZkdRecoversApacheCrashes is the reverse: Apache ZooKeeper is killed
@@ -628,9 +630,9 @@ func TestZkdRecoversApacheCrashes(t *testing.T) {
 				return cfg
 			}
 			zkd, zkdView := r.restartAndCheck(t, kindZkd, copyFrom())
-			zkd.stop()
+			zkd.Stop()
 			apache, apacheView := r.restartAndCheck(t, kindApache, copyFrom())
-			apache.stop()
+			apache.Stop()
 			requireSameTree(t, "zkd on Apache's crash-test dataDir (diffs: zkd's view, want Apache's)", apacheView, zkdView)
 			// A snapshot cut short by a kill is passed over (zkd moves it
 			// aside and says so); anything else is a complaint about data

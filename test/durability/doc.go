@@ -28,18 +28,16 @@
 //     gzip and snappy snapshots) and TxnLogToolkit read zkd's files.
 //
 // Everything lives in _test.go files. The package sees zkd only as a binary
-// (built once from ./cmd/zkd in TestMain) on TCP ports 24810-24899, and
+// (built once from ./cmd/zkd in TestMain) on TCP ports 24810-24899,
+// started and stopped through internal/launch like Apache ZooKeeper, and
 // reads the servers' files with its own small decoder, never with
 // internal/storage.
 //
-// Apache ZooKeeper runs as
+// Apache ZooKeeper runs as launch.Apache does, with its log on stdout:
 //
-//	java -cp zookeeper.jar:slf4j-log4j12.jar:log4j-1.2.jar org.apache.zookeeper.server.ZooKeeperServerMain zoo.cfg
-//
-// zookeeper.jar's manifest names every other jar it needs. The wildcard
-// classpath /usr/share/java/* is not used: it holds six SLF4J bindings
-// (the NOP one wins, hiding Apache's log) and log4j-over-slf4j, which makes
-// slf4j-log4j12 abort at start.
+//	java -Dzookeeper.root.logger=INFO,CONSOLE ... \
+//	    -cp /etc/zookeeper/conf:zookeeper.jar:slf4j-log4j12.jar:log4j-1.2.jar \
+//	    org.apache.zookeeper.server.ZooKeeperServerMain zoo.cfg
 //
 // Missing Java or Debian's ZooKeeper jars fail the tests (they are never
 // skipped for it); -short skips them all, as each takes seconds. Required Debian packages: default-jre-headless, zookeeper

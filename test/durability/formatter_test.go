@@ -59,7 +59,7 @@ func TestApacheFormattersReadZkdFiles(t *testing.T) {
 	live, _ := writeVariedTree(t, cfg.Addr())
 	want := dumpServer(t, cfg)
 	live.block()
-	zkd.stop()
+	zkd.Stop()
 	live.abandon()
 	// A restart replays the log and snapshots the whole tree, the live
 	// session and its ephemerals included.
@@ -89,10 +89,10 @@ func TestApacheFormattersReadZkdFiles(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no snapshot at zxid %#x after the restart:\n%s", lastZxid, zkd.tail(20))
+			t.Fatalf("no snapshot at zxid %#x after the restart:\n%s", lastZxid, zkd.Tail(20))
 		}
 	}
-	zkd.stop()
+	zkd.Stop()
 	if len(logs) < 2 || len(snaps) < 3 {
 		t.Fatalf("want several logs and snapshots (snapCount=%d), have %d and %d", cfg.SnapCount, len(logs), len(snaps))
 	}
@@ -172,7 +172,7 @@ func TestApacheFormattersReadZkdFiles(t *testing.T) {
 			live, _ := writeVariedTree(t, cfg.Addr())
 			want := dumpServer(t, cfg)
 			live.block()
-			zkd.stop()
+			zkd.Stop()
 			live.abandon()
 			all, err := filepath.Glob(filepath.Join(cfg.DataDir, "version-2", "snapshot.*."+compression))
 			if err != nil || len(all) == 0 {

@@ -27,12 +27,12 @@ func TestFuzzySnapshotReplay(t *testing.T) {
 	apache := startServer(t, kindApache, cfg)
 	live, _ := writeVariedTree(t, cfg.Addr())
 	live.Close() // its closeSession, with the ephemerals, is in the log
-	apache.stop()
+	apache.Stop()
 	// Apache snapshots the replayed tree when it starts.
 	apache = startServer(t, kindApache, cfg)
 	live, _ = writeMoreTree(t, cfg.Addr())
 	live.Close()
-	apache.stop()
+	apache.Stop()
 
 	snaps, err := listDataFiles(cfg.DataDir, "snapshot")
 	if err != nil {
@@ -58,10 +58,10 @@ func TestFuzzySnapshotReplay(t *testing.T) {
 				}
 				p := startServer(t, kind, c)
 				if !strings.Contains(p.output(), name) {
-					t.Fatalf("%s did not start from %s:\n%s", kind, name, p.tail(30))
+					t.Fatalf("%s did not start from %s:\n%s", kind, name, p.Tail(30))
 				}
 				views[kind] = dumpServer(t, c)
-				p.stop()
+				p.Stop()
 				servers[kind] = p
 			}
 			requireSameTree(t, "zkd replaying a fuzzy snapshot (diffs: zkd's view, want Apache's)", views[kindApache], views[kindZkd])

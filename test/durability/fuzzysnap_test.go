@@ -105,14 +105,14 @@ func TestApacheReadsZkdFuzzySnapshot(t *testing.T) {
 		if time.Now().After(deadline) {
 			close(stop)
 			wg.Wait()
-			t.Fatalf("no snapshot written while txns applied after 90 s:\n%s", zkd.tail(20))
+			t.Fatalf("no snapshot written while txns applied after 90 s:\n%s", zkd.Tail(20))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	close(stop)
 	wg.Wait()
 	want := dumpServer(t, cfg)
-	zkd.stop()
+	zkd.Stop()
 	if info, _ := newestSnapshotIsFuzzy(t, cfg.DataDir); info.Path != fuzzy.Path {
 		t.Fatalf("newest snapshot is %s, not the fuzzy %s: the test would not start from it", info.Path, fuzzy.Path)
 	}
@@ -125,9 +125,9 @@ func TestApacheReadsZkdFuzzySnapshot(t *testing.T) {
 				t.Fatal(err)
 			}
 			p := startServer(t, kind, c)
-			defer p.stop()
+			defer p.Stop()
 			if !strings.Contains(p.output(), filepath.Base(fuzzy.Path)) {
-				t.Fatalf("%s did not start from %s:\n%s", kind, filepath.Base(fuzzy.Path), p.tail(30))
+				t.Fatalf("%s did not start from %s:\n%s", kind, filepath.Base(fuzzy.Path), p.Tail(30))
 			}
 			requireSameTree(t, kind+" on zkd's data directory (diffs: what it serves, want zkd's)", want, dumpServer(t, c))
 			if bad := complaints(p); len(bad) > 0 {

@@ -10,19 +10,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/zkd/zkd/test/testnet"
+	"github.com/zkd/zkd/internal/launch"
 )
 
-var (
-	errServerExited  = errors.New("durability: server exited before it served")
-	errServerTimeout = errors.New("durability: server did not serve in time")
-	errNotOurs       = errors.New("durability: another process's server answers on the port")
-)
+var errNotOurs = errors.New("durability: another process's server answers on the port")
 
 const (
 	// Our slice of the machine's loopback ports; other engineers use others.
@@ -40,23 +34,17 @@ const (
 	kindZkd    = "zkd"
 	kindApache = "apache"
 
-	apacheJar  = "/usr/share/java/zookeeper.jar"
-	apacheMain = "org.apache.zookeeper.server.ZooKeeperServerMain"
+	apacheJar  = launch.ZooKeeperJar
 	installMsg = "install the Debian packages default-jre-headless zookeeper libzookeeper-java libslf4j-java liblog4j1.2-java"
 
-	envKeep   = "ZKD_DURABILITY_KEEP"
-	envZkdBin = "ZKD_BIN"
+	envKeep = "ZKD_DURABILITY_KEEP"
 )
 
-// apacheClasspath is zookeeper.jar (its manifest lists the jars it needs)
-// plus one SLF4J binding so that Apache's log reaches the output file.
-var apacheClasspath = []string{
-	apacheJar,
-	"/usr/share/java/slf4j-log4j12.jar",
-	"/usr/share/java/log4j-1.2.jar",
-}
+// apache runs Apache ZooKeeper with its log on stdout, in a small JVM that
+// starts fast (the crash tests restart it often).
+var apacheJVM = launch.Apache{JVMFlags: []string{"-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"}}
 
-// zkdBin is the zkd binary TestMain builds.
+// zkdBin is the zkd binary TestMain builds (or $ZKD_BIN).
 var zkdBin string
 
 func TestMain(m *testing.M) {
@@ -64,43 +52,15 @@ func TestMain(m *testing.M) {
 	if testing.Short() {
 		os.Exit(m.Run()) // every test skips (skipIfShort): no zkd to build
 	}
-	dir, err := os.MkdirTemp("", "zkd-durability-build-")
+	var err error
+	zkdBin, err = launch.ZkdBinary()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	zkdBin, err = buildZkd(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
+		fmt.Fprintln(os.Stderr, "durability:", err)
 		os.Exit(1)
 	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	launch.RemoveZkdBuild()
 	os.Exit(code)
-}
-
-// buildZkd runs go build ./cmd/zkd from the module root into dir, or
-// returns $ZKD_BIN when set (a prebuilt binary).
-func buildZkd(dir string) (string, error) {
-	if bin := os.Getenv(envZkdBin); bin != "" {
-		return bin, nil
-	}
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("durability: go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("durability: not inside the zkd module (go env GOMOD is empty)")
-	}
-	bin := filepath.Join(dir, "zkd")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/zkd")
-	cmd.Dir = filepath.Dir(gomod)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("durability: go build ./cmd/zkd: %w\n%s", err, out)
-	}
-	return bin, nil
 }
 
 // requireApache fails the test when Java or Debian's ZooKeeper jars are
@@ -108,13 +68,8 @@ func buildZkd(dir string) (string, error) {
 func requireApache(t testing.TB) {
 	t.Helper()
 	skipIfShort(t)
-	if _, err := exec.LookPath("java"); err != nil {
-		t.Fatalf("java not found (%v): %s", err, installMsg)
-	}
-	for _, jar := range apacheClasspath {
-		if _, err := os.Stat(jar); err != nil {
-			t.Fatalf("Apache ZooKeeper 3.8 jar missing (%v): %s", err, installMsg)
-		}
+	if err := apacheJVM.Check(); err != nil {
+		t.Fatalf("%v: %s", err, installMsg)
 	}
 }
 
@@ -215,114 +170,73 @@ func (c *zooConfig) write() error {
 
 // proc is one server process (zkd or Apache) on a zooConfig.
 type proc struct {
-	kind    string
-	cfg     *zooConfig
-	outPath string
-	cmd     *exec.Cmd
-	started time.Time // launched
-	ready   time.Time // first seen serving
-	exited  chan struct{}
-	waitErr error
-	endOnce sync.Once
+	*launch.Process
+	kind string
+	cfg  *zooConfig
 }
 
 // startServer starts kind on cfg and waits until it serves; the process is
 // killed when the test ends.
 func startServer(t testing.TB, kind string, cfg *zooConfig) *proc {
 	t.Helper()
-	p, err := launch(t, kind, cfg)
+	p, err := spawn(t, kind, cfg)
 	if err != nil {
 		t.Fatalf("start %s: %v", kind, err)
 	}
 	if err := p.waitReady(startTimeout); err != nil {
-		p.kill()
-		t.Fatalf("start %s on %s: %v\n--- %s ---\n%s", kind, cfg.Addr(), err, p.outPath, p.tail(40))
+		p.Kill()
+		t.Fatalf("start %s on %s: %v", kind, cfg.Addr(), err)
 	}
 	return p
 }
 
-// launch starts the process without waiting for it to serve.
-func launch(t testing.TB, kind string, cfg *zooConfig) (*proc, error) {
+// spawn starts the process without waiting for it to serve; its output
+// goes to a file of its own in cfg.Dir.
+func spawn(t testing.TB, kind string, cfg *zooConfig) (*proc, error) {
 	t.Helper()
 	skipIfShort(t)
 	if err := cfg.write(); err != nil {
 		return nil, err
 	}
 	cfg.starts++
-	outPath := filepath.Join(cfg.Dir, fmt.Sprintf("%s-%02d.out", kind, cfg.starts))
-	var cmd *exec.Cmd
+	var argv []string
 	switch kind {
 	case kindZkd:
-		cmd = exec.Command(zkdBin, "serve", "--config", cfg.Path())
+		argv = launch.ZkdArgv(zkdBin, cfg.Path())
 	case kindApache:
 		requireApache(t)
-		log4j := filepath.Join(cfg.Dir, "log4j.properties")
-		props := "log4j.rootLogger=INFO, CONSOLE\n" +
-			"log4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender\n" +
-			"log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout\n" +
-			"log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} %-5p [%t:%C{1}@%L] %m%n\n"
-		if err := os.WriteFile(log4j, []byte(props), 0o644); err != nil {
-			return nil, err
-		}
-		cmd = exec.Command("java", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-			"-Dlog4j.configuration=file:"+log4j,
-			"-cp", strings.Join(apacheClasspath, ":"), apacheMain, cfg.Path())
+		argv = apacheJVM.Argv(cfg.Path())
 	default:
 		return nil, fmt.Errorf("unknown server kind %q", kind)
 	}
-	out, err := os.Create(outPath)
+	lp, err := launch.Start(launch.Options{
+		Name:      kind,
+		Argv:      argv,
+		Dir:       cfg.Dir,
+		Addr:      cfg.Addr(),
+		LogPath:   filepath.Join(cfg.Dir, fmt.Sprintf("%s-%02d.out", kind, cfg.starts)),
+		StopGrace: stopTimeout,
+	})
 	if err != nil {
 		return nil, err
 	}
-	cmd.Dir = cfg.Dir
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		out.Close()
-		return nil, err
-	}
-	p := &proc{kind: kind, cfg: cfg, outPath: outPath, cmd: cmd, started: time.Now(), exited: make(chan struct{})}
-	go func() {
-		p.waitErr = cmd.Wait()
-		out.Close()
-		close(p.exited)
-	}()
-	t.Cleanup(p.kill)
-	return p, nil
+	t.Cleanup(func() { lp.Kill() })
+	return &proc{Process: lp, kind: kind, cfg: cfg}, nil
 }
 
-func (p *proc) alive() bool {
-	select {
-	case <-p.exited:
-		return false
-	default:
-		return true
-	}
-}
-
-// waitReady polls ruok, then srvr: Apache answers imok before it accepts
-// sessions, srvr only says "Zookeeper version:" once it serves.
+// waitReady waits until the process serves, then checks that it is ours:
+// the port may be answered by another test binary's server (ports are free
+// when picked, not reserved), and conf names the dataDir of the server
+// that answers.
 func (p *proc) waitReady(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if !p.alive() {
-			return fmt.Errorf("%w (%v)", errServerExited, p.waitErr)
-		}
-		if reply, err := fourLetterWord(p.cfg.Addr(), "ruok", time.Second); err == nil && reply == "imok" {
-			if srvr, err := fourLetterWord(p.cfg.Addr(), "srvr", time.Second); err == nil && strings.HasPrefix(srvr, "Zookeeper version:") {
-				// The port may be answered by another test binary's server
-				// (ports are free when picked, not reserved): conf names
-				// the dataDir of the server that answers.
-				conf, err := fourLetterWord(p.cfg.Addr(), "conf", time.Second)
-				if err == nil && !strings.Contains(conf, "dataDir="+filepath.Join(p.cfg.DataDir, "version-2")+"\n") {
-					return fmt.Errorf("%w %s:\n%s", errNotOurs, p.cfg.Addr(), conf)
-				}
-				p.ready = time.Now()
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := p.WaitServing(timeout); err != nil {
+		return err
 	}
-	return errServerTimeout
+	conf, err := fourLetterWord(p.cfg.Addr(), "conf", time.Second)
+	if err == nil && !strings.Contains(conf, "dataDir="+filepath.Join(p.cfg.DataDir, "version-2")+"\n") {
+		return fmt.Errorf("%w %s:\n%s", errNotOurs, p.cfg.Addr(), conf)
+	}
+	return nil
 }
 
 // serveOrExit waits until the process serves (true) or exits by itself
@@ -332,74 +246,26 @@ func (p *proc) serveOrExit(timeout time.Duration) (bool, int, error) {
 	if err == nil {
 		return true, 0, nil
 	}
-	if !errors.Is(err, errServerExited) {
+	if !errors.Is(err, launch.ErrExited) {
 		return false, 0, err
 	}
-	code, err := p.waitExit(time.Second)
+	code, err := p.WaitExit(time.Second)
 	return false, code, err
-}
-
-// waitExit waits for the process to end by itself and returns its exit
-// code, or an error if it is still running after timeout.
-func (p *proc) waitExit(timeout time.Duration) (int, error) {
-	select {
-	case <-p.exited:
-	case <-time.After(timeout):
-		return 0, fmt.Errorf("%s still running after %v", p.kind, timeout)
-	}
-	var ee *exec.ExitError
-	if errors.As(p.waitErr, &ee) {
-		return ee.ExitCode(), nil
-	}
-	if p.waitErr != nil {
-		return 0, p.waitErr
-	}
-	return 0, nil
-}
-
-// kill ends the process at once (SIGKILL), like a crash.
-func (p *proc) kill() { p.end(syscall.SIGKILL) }
-
-// stop asks the process to shut down (SIGTERM) and kills it after 15 s.
-func (p *proc) stop() { p.end(syscall.SIGTERM) }
-
-func (p *proc) end(sig syscall.Signal) {
-	p.endOnce.Do(func() {
-		if !p.alive() {
-			return
-		}
-		_ = p.cmd.Process.Signal(sig)
-		select {
-		case <-p.exited:
-		case <-time.After(stopTimeout):
-			_ = p.cmd.Process.Kill()
-			<-p.exited
-		}
-	})
 }
 
 // output is everything the process wrote to stdout and stderr so far.
 func (p *proc) output() string {
-	data, err := os.ReadFile(p.outPath)
+	data, err := os.ReadFile(p.LogPath())
 	if err != nil {
-		return fmt.Sprintf("(cannot read %s: %v)", p.outPath, err)
+		return fmt.Sprintf("(cannot read %s: %v)", p.LogPath(), err)
 	}
 	return string(data)
 }
 
-// tail is the last n lines of the output, for failure messages.
-func (p *proc) tail(n int) string {
-	lines := strings.Split(strings.TrimRight(p.output(), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
 var (
-	fourLetterWord = testnet.FourLetterWord
+	fourLetterWord = launch.FourLetterWord
 	// ports are this package's: other packages that start servers use other ranges.
-	ports = &testnet.Ports{Low: portLow, High: portHigh}
+	ports = &launch.Ports{Low: portLow, High: portHigh}
 )
 
 func allocPort() (int, error) { return ports.Alloc() }
@@ -410,7 +276,7 @@ func runJava(t testing.TB, timeout time.Duration, class string, args ...string) 
 	t.Helper()
 	requireApache(t)
 	cmdArgs := append([]string{"-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-		"-cp", apacheJar + ":/usr/share/java/slf4j-nop.jar", class}, args...)
+		"-cp", launch.ZooKeeperJar + ":/usr/share/java/slf4j-nop.jar", class}, args...)
 	cmd := exec.Command("java", cmdArgs...)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -46,7 +46,7 @@ func requireLoadedSnapshot(t *testing.T, p *proc) {
 	}
 	re := regexp.MustCompile(snapshotLoadedLine[p.kind] + regexp.QuoteMeta(suffix) + `(\s|$)`)
 	if !re.MatchString(p.output()) {
-		t.Fatalf("%s did not start from a snapshot.<zxid>%s file (no line matches %s):\n%s", p.kind, suffix, re, p.tail(30))
+		t.Fatalf("%s did not start from a snapshot.<zxid>%s file (no line matches %s):\n%s", p.kind, suffix, re, p.Tail(30))
 	}
 }
 
@@ -59,20 +59,20 @@ func requireLoadedSnapshot(t *testing.T, p *proc) {
 func handOver(t *testing.T, cfg *zooConfig, from *proc, toKind string, live *client, ephemerals []string, want map[string]nodeDump) *proc {
 	t.Helper()
 	live.block()
-	from.stop()
+	from.Stop()
 	live.abandon()
 	to := startServer(t, toKind, cfg)
 	requireLoadedSnapshot(t, to)
 	got := dumpServer(t, cfg)
 	what := fmt.Sprintf("%s started on %s's dataDir (diffs: %s's view, want %s's)", toKind, from.kind, toKind, from.kind)
 	if diffs := diffTrees(want, got); len(diffs) > 0 {
-		t.Fatalf("%s: %d differences:\n%s\n--- %s output ---\n%s", what, len(diffs), strings.Join(diffs, "\n"), toKind, to.tail(30))
+		t.Fatalf("%s: %d differences:\n%s\n--- %s output ---\n%s", what, len(diffs), strings.Join(diffs, "\n"), toKind, to.Tail(30))
 	}
 
 	c := dialAlice(t, cfg.Addr())
 	defer c.Close()
 	timeout := liveSessionMs * time.Millisecond
-	deadline := to.ready.Add(timeout + 10*time.Second)
+	deadline := to.ServingSince().Add(timeout + 10*time.Second)
 	for {
 		// One session's ephemerals go in one closeSession txn, and one
 		// session's reads see txns in order: once one is gone, the ones
@@ -97,15 +97,15 @@ func handOver(t *testing.T, cfg *zooConfig, from *proc, toKind string, live *cli
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("ephemerals %v of the abandoned session still exist %v after %s served (session timeout %v)",
-				ephemerals, time.Since(to.ready).Round(time.Millisecond), toKind, timeout)
+				ephemerals, time.Since(to.ServingSince()).Round(time.Millisecond), toKind, timeout)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if gone := time.Since(to.started); gone < timeout {
+	if gone := time.Since(to.Started()); gone < timeout {
 		t.Errorf("ephemerals expired %v after %s started, before the session timeout %v", gone.Round(time.Millisecond), toKind, timeout)
 	}
 	t.Logf("%s: the abandoned session's ephemerals expired %v after launch, %v after serving (session timeout %v)",
-		toKind, time.Since(to.started).Round(100*time.Millisecond), time.Since(to.ready).Round(100*time.Millisecond), timeout)
+		toKind, time.Since(to.Started()).Round(100*time.Millisecond), time.Since(to.ServingSince()).Round(100*time.Millisecond), timeout)
 
 	// Expiry removes the ephemerals and touches their parents' child
 	// stats; everything else stays as it was.
@@ -174,7 +174,7 @@ func TestApacheReadsZkdData(t *testing.T) {
 	live, ephemerals := writeVariedTree(t, cfg.Addr())
 	want := dumpServer(t, cfg)
 	apache := handOver(t, cfg, zkd, kindApache, live, ephemerals, want)
-	apache.stop()
+	apache.Stop()
 }
 
 // TestZkdReadsApacheData: "zkd started on a directory written by Apache
@@ -196,7 +196,7 @@ func TestZkdReadsApacheData(t *testing.T) {
 	live, ephemerals = writeMoreTree(t, cfg.Addr())
 	want = dumpServer(t, cfg)
 	apache = handOver(t, cfg, zkd, kindApache, live, ephemerals, want)
-	apache.stop()
+	apache.Stop()
 	if logs, _ := listDataFiles(cfg.DataDir, "log"); len(logs) > 0 {
 		t.Errorf("transaction logs in dataDir, not dataLogDir: %v", logs)
 	}

@@ -54,7 +54,7 @@ func prepareTornData(t *testing.T) tornData {
 		t.Fatal(err)
 	}
 	acked := append([]string{tornRoot}, writeTornNodes(t, cfg, "a", 30)...)
-	p.kill()
+	p.Kill()
 
 	p = startServer(t, kindZkd, cfg)
 	// The restart snapshots the replayed tree in the background; wait for
@@ -62,7 +62,7 @@ func prepareTornData(t *testing.T) tornData {
 	var snaps []dataFile
 	for deadline := time.Now().Add(10 * time.Second); len(snaps) < 2; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no snapshot after the replay; output:\n%s", p.tail(20))
+			t.Fatalf("no snapshot after the replay; output:\n%s", p.Tail(20))
 		}
 		var err error
 		if snaps, err = listDataFiles(cfg.DataDir, "snapshot"); err != nil {
@@ -70,7 +70,7 @@ func prepareTornData(t *testing.T) tornData {
 		}
 	}
 	acked = append(acked, writeTornNodes(t, cfg, "b", 30)...)
-	p.kill()
+	p.Kill()
 
 	logs, err := listDataFiles(cfg.DataDir, "log")
 	if err != nil {
@@ -329,16 +329,16 @@ func TestTornTailRecovery(t *testing.T) {
 				t.Fatal(err)
 			}
 			tc.damage(t, d, apacheCfg.DataDir)
-			apache, err := launch(t, kindApache, apacheCfg)
+			apache, err := spawn(t, kindApache, apacheCfg)
 			if err != nil {
 				t.Fatal(err)
 			}
 			apacheServes, apacheCode, err := apache.serveOrExit(startTimeout)
 			if err != nil {
-				t.Fatalf("Apache ZooKeeper neither served nor exited: %v\n%s", err, apache.tail(20))
+				t.Fatalf("Apache ZooKeeper neither served nor exited: %v", err)
 			}
 
-			p, err := launch(t, kindZkd, cfg)
+			p, err := spawn(t, kindZkd, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -352,7 +352,7 @@ func TestTornTailRecovery(t *testing.T) {
 				return
 			}
 			if err := p.waitReady(startTimeout); err != nil {
-				t.Fatalf("zkd did not start: %v\n%s", err, p.tail(30))
+				t.Fatalf("zkd did not start: %v", err)
 			}
 			checkTruncation(t, p, wantTrunc)
 			checkTornTree(t, cfg, want, lost)
@@ -360,12 +360,12 @@ func TestTornTailRecovery(t *testing.T) {
 			case !apacheServes && tc.apacheRefuses != "":
 				t.Logf("Apache ZooKeeper refuses it (exit %d), a known bug: %s", apacheCode, tc.apacheRefuses)
 			case !apacheServes:
-				t.Errorf("zkd serves this directory, Apache ZooKeeper refuses it (exit %d):\n%s", apacheCode, apache.tail(20))
+				t.Errorf("zkd serves this directory, Apache ZooKeeper refuses it (exit %d):\n%s", apacheCode, apache.Tail(20))
 			case tc.apacheRefuses != "":
 				t.Errorf("Apache ZooKeeper serves this directory though %s", tc.apacheRefuses)
 			default:
 				checkTornTree(t, apacheCfg, want, lost)
-				apache.kill()
+				apache.Kill()
 			}
 
 			// The repaired directory goes on: one more write, a crash, a restart.
@@ -375,10 +375,10 @@ func TestTornTailRecovery(t *testing.T) {
 				t.Fatalf("create %s: %v", after, err)
 			}
 			c.Close()
-			p.kill()
+			p.Kill()
 			p = startServer(t, kindZkd, cfg)
 			checkTornTree(t, cfg, append(want, after), lost)
-			p.stop()
+			p.Stop()
 		})
 	}
 }
@@ -434,12 +434,12 @@ func checkTruncation(t *testing.T, p *proc, want *truncation) {
 	m := truncLine.FindAllStringSubmatch(out, -1)
 	if want == nil {
 		if len(m) > 0 || strings.Contains(out, "torn") {
-			t.Errorf("zkd dropped log bytes, want none:\n%s", p.tail(20))
+			t.Errorf("zkd dropped log bytes, want none:\n%s", p.Tail(20))
 		}
 		return
 	}
 	if len(m) != 1 {
-		t.Fatalf("want one torn-tail truncation logged, got %d:\n%s", len(m), p.tail(20))
+		t.Fatalf("want one torn-tail truncation logged, got %d:\n%s", len(m), p.Tail(20))
 	}
 	off, _ := strconv.ParseInt(m[0][2], 10, 64)
 	dropped, _ := strconv.ParseInt(m[0][3], 10, 64)
@@ -461,9 +461,9 @@ func checkTruncation(t *testing.T, p *proc, want *truncation) {
 // checkRefusal checks that zkd exits non-zero and names the damage.
 func checkRefusal(t *testing.T, p *proc, want corruption) {
 	t.Helper()
-	code, err := p.waitExit(20 * time.Second)
+	code, err := p.WaitExit(20 * time.Second)
 	if err != nil {
-		t.Fatalf("zkd should refuse to start on a corrupt log: %v\n%s", err, p.tail(20))
+		t.Fatalf("zkd should refuse to start on a corrupt log: %v\n%s", err, p.Tail(20))
 	}
 	out := p.output()
 	if code == 0 {
@@ -471,7 +471,7 @@ func checkRefusal(t *testing.T, p *proc, want corruption) {
 	}
 	wantText := fmt.Sprintf("%s: corrupt at offset %d", want.file, want.offset)
 	if !strings.Contains(out, wantText) || !strings.Contains(out, want.reason) {
-		t.Errorf("zkd's message should contain %q and %q:\n%s", wantText, want.reason, p.tail(10))
+		t.Errorf("zkd's message should contain %q and %q:\n%s", wantText, want.reason, p.Tail(10))
 	}
 }
 

@@ -13,9 +13,11 @@
 //
 // The package owns the server harness (harness.go, importable by other test
 // packages: Options, Server, StartApache, StartZkd, FourLetterWord), which
-// starts servers on TCP ports 21810-21899 only; the normalizer, the diff and
-// the scenarios live in _test.go files. It never imports zkd's internal
-// packages: it sees zkd only as a process on a port.
+// writes both servers' zoo.cfg, starts them through internal/launch on TCP
+// ports 21810-21899 only, with their logs in <dir>/server.out; the
+// normalizer, the diff and the scenarios live in _test.go files. Of zkd's
+// internal packages it imports only launch, which runs processes: it sees
+// zkd only as a process on a port.
 //
 // Running:
 //

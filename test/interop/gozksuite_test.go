@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zkd/zkd/internal/launch"
 )
 
 var errNoNetNamespace = errors.New("interop: cannot create a private network namespace (unshare -n)")
@@ -70,7 +72,7 @@ func TestGoZookeeperSuite(t *testing.T) {
 		}
 		env = append(env, "ZKD_SHIM_APACHE_EXTRA_CP="+classes)
 	} else {
-		bin, err := zkdBinary()
+		bin, err := launch.ZkdBinary()
 		if err != nil {
 			t.Fatalf("zkd binary: %v", err)
 		}

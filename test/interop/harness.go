@@ -3,25 +3,18 @@ package interop
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/zkd/zkd/test/testnet"
+	"github.com/zkd/zkd/internal/launch"
 )
 
-var (
-	errServerExited  = errors.New("interop: server exited before answering ruok")
-	errServerTimeout = errors.New("interop: server did not answer ruok in time")
-	errNoModuleRoot  = errors.New("interop: no go.mod above the working directory")
-)
+var errNoModuleRoot = errors.New("interop: no go.mod above the working directory")
 
 const (
 	// Our slice of the machine's loopback ports; other engineers use other ranges.
@@ -33,27 +26,17 @@ const (
 
 	installHint = "install Debian packages zookeeper zookeeper-bin python3-kazoo"
 
-	apacheJar    = "/usr/share/java/zookeeper.jar"
-	apacheMain   = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
 	zkCliPath    = "/usr/share/zookeeper/bin/zkCli.sh"
 	cliMtPath    = "/usr/lib/zookeeper/bin/cli_mt"
 	pythonPath   = "/usr/bin/python3"
 	envSelftest  = "ZKD_INTEROP_SELFTEST"
-	envZkdBin    = "ZKD_BIN"
+	envZkdBin    = launch.EnvZkdBin
 	envOutputDir = "ZKD_INTEROP_OUT"
 
 	// superDigest is the digest of "super:test", as go-zookeeper's own suite uses.
 	superDigest   = "super:D/InIHSb7yEEbrWz8b9l71RjZJU="
 	superPassword = "super:test"
 )
-
-// apacheClasspath is zookeeper.jar (its manifest names the other Debian jars it
-// needs) plus a log4j 1.2 binding so the server logs to a file we can show.
-var apacheClasspath = strings.Join([]string{
-	apacheJar,
-	"/usr/share/java/slf4j-log4j12.jar",
-	"/usr/share/java/log4j-1.2.jar",
-}, ":")
 
 // Options configure one server. Apache and zkd get the same zoo.cfg.
 type Options struct {
@@ -75,63 +58,30 @@ type Options struct {
 type Server struct {
 	// Kind is "apache" or "zkd" (or "zkd=apache" in self-test mode).
 	Kind string
-	// Dir holds zoo.cfg, the data dir and the logs.
+	// Dir holds zoo.cfg, the data dir and the log.
 	Dir string
 
-	addr    string
-	logPath string
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	waitErr error
-	endOnce sync.Once
+	proc *launch.Process
 }
 
 // Addr is host:port of the client port.
-func (s *Server) Addr() string { return s.addr }
+func (s *Server) Addr() string { return s.proc.Addr() }
 
-// LogPath is the file holding the server's own log.
-func (s *Server) LogPath() string { return s.logPath }
+// LogPath is the file holding the server's stdout and stderr, its log.
+func (s *Server) LogPath() string { return s.proc.LogPath() }
 
 // Alive reports whether the process is still running.
-func (s *Server) Alive() bool {
-	select {
-	case <-s.exited:
-		return false
-	default:
-		return true
-	}
-}
+func (s *Server) Alive() bool { return s.proc.Running() }
 
 // Stop asks the server to shut down (SIGTERM) and kills it if it has not exited
 // after 10 s.
-func (s *Server) Stop() {
-	s.end(syscall.SIGTERM)
-}
+func (s *Server) Stop() { s.proc.Stop() }
 
 // Kill ends the server at once (SIGKILL), like a crash.
-func (s *Server) Kill() {
-	s.end(syscall.SIGKILL)
-}
-
-func (s *Server) end(sig syscall.Signal) {
-	s.endOnce.Do(func() {
-		if !s.Alive() {
-			return
-		}
-		_ = s.cmd.Process.Signal(sig)
-		select {
-		case <-s.exited:
-		case <-time.After(stopTimeout):
-			_ = s.cmd.Process.Kill()
-			<-s.exited
-		}
-	})
-}
+func (s *Server) Kill() { s.proc.Kill() }
 
 // LogTail returns the last n lines of the server log, for failure messages.
-func (s *Server) LogTail(n int) string {
-	return tailFile(s.logPath, n)
-}
+func (s *Server) LogTail(n int) string { return s.proc.Tail(n) }
 
 // StartApache starts Debian's Apache ZooKeeper 3.8 standalone and waits until it
 // answers ruok (and srvr shows it serving). It is killed when the test ends.
@@ -166,27 +116,20 @@ func StartZkd(t testing.TB, o Options) *Server {
 // which is how the harness itself is validated.
 func SelfTest() bool { return os.Getenv(envSelftest) == "1" }
 
+// apacheJVM runs Apache with its log on stdout. QuorumPeerMain, as
+// zkServer.sh does, hands the standalone zoo.cfg to ZooKeeperServerMain.
+var apacheJVM = launch.Apache{Main: launch.QuorumPeerMain, JVMFlags: []string{"-Xmx1g", "-XX:+UseSerialGC"}}
+
 func startApache(o Options, dir string) (*Server, error) {
 	cfg, addr, err := writeConfig(o, dir)
 	if err != nil {
 		return nil, err
 	}
-	log4j := filepath.Join(dir, "log4j.properties")
-	logPath := filepath.Join(dir, "zookeeper.log")
-	props := "log4j.rootLogger=INFO, FILE\n" +
-		"log4j.appender.FILE=org.apache.log4j.FileAppender\n" +
-		"log4j.appender.FILE.File=" + logPath + "\n" +
-		"log4j.appender.FILE.layout=org.apache.log4j.PatternLayout\n" +
-		"log4j.appender.FILE.layout.ConversionPattern=%d{ISO8601} %-5p [%t:%C{1}@%L] %m%n\n"
-	if err := os.WriteFile(log4j, []byte(props), 0o644); err != nil {
-		return nil, err
-	}
-	args := []string{"-Xmx1g", "-XX:+UseSerialGC", "-Dlog4j.configuration=file:" + log4j}
+	jvm := apacheJVM
 	if o.SuperDigest != "" {
-		args = append(args, "-Dzookeeper.DigestAuthenticationProvider.superDigest="+o.SuperDigest)
+		jvm.JVMFlags = append(slices.Clone(jvm.JVMFlags), "-Dzookeeper.DigestAuthenticationProvider.superDigest="+o.SuperDigest)
 	}
-	args = append(args, "-cp", apacheClasspath, apacheMain, cfg)
-	return launch("apache", dir, addr, logPath, "java", args...)
+	return start("apache", dir, addr, jvm.Argv(cfg))
 }
 
 func startZkd(o Options, dir string) (*Server, error) {
@@ -197,7 +140,7 @@ func startZkd(o Options, dir string) (*Server, error) {
 		}
 		return s, err
 	}
-	bin, err := zkdBinary()
+	bin, err := launch.ZkdBinary()
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +148,7 @@ func startZkd(o Options, dir string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return launch("zkd", dir, addr, filepath.Join(dir, "server.out"), bin, "serve", "--config", cfg)
+	return start("zkd", dir, addr, launch.ZkdArgv(bin, cfg))
 }
 
 // writeConfig writes dir/zoo.cfg on a fresh port and returns its path and the
@@ -242,69 +185,36 @@ func writeConfig(o Options, dir string) (cfgPath, addr string, err error) {
 	if err := os.WriteFile(cfgPath, []byte(b.String()), 0o644); err != nil {
 		return "", "", err
 	}
-	return cfgPath, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), nil
+	return cfgPath, launch.Loopback(port), nil
 }
 
-// launch starts the process with stdout and stderr in dir/server.out and waits
-// for ruok.
-func launch(kind, dir, addr, logPath, bin string, args ...string) (*Server, error) {
-	out, err := os.Create(filepath.Join(dir, "server.out"))
+// start runs argv with stdout and stderr in dir/server.out and waits until it
+// serves: launch's probe accepts a ruok that is not whitelisted, and needs
+// srvr to report a running server, since Apache answers imok before it
+// accepts sessions.
+func start(kind, dir, addr string, argv []string) (*Server, error) {
+	p, err := launch.StartServing(launch.Options{
+		Name:      kind,
+		Argv:      argv,
+		Dir:       dir,
+		Addr:      addr,
+		LogPath:   filepath.Join(dir, "server.out"),
+		StopGrace: stopTimeout,
+	}, startTimeout)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s on %s: %w", kind, addr, err)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Stdout = out
-	cmd.Stderr = out
-	if err := cmd.Start(); err != nil {
-		out.Close()
-		return nil, fmt.Errorf("%s: %w", kind, err)
-	}
-	s := &Server{Kind: kind, Dir: dir, addr: addr, logPath: logPath, cmd: cmd, exited: make(chan struct{})}
-	go func() {
-		s.waitErr = cmd.Wait()
-		out.Close()
-		close(s.exited)
-	}()
-	if err := s.waitReady(startTimeout); err != nil {
-		s.Kill()
-		return nil, fmt.Errorf("%s on %s: %w\n%s\n--- server.out ---\n%s", kind, addr, err,
-			s.LogTail(30), tailFile(filepath.Join(dir, "server.out"), 30))
-	}
-	return s, nil
-}
-
-// waitReady polls ruok, then srvr. A server with the default whitelist answers
-// that ruok is not allowed, which proves it serves four-letter words just as
-// well. Apache answers imok before it accepts sessions (its ruok does not look
-// at the server state), so readiness also needs srvr to report a running
-// server ("Zookeeper version: ..." rather than "... not currently serving requests").
-func (s *Server) waitReady(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if !s.Alive() {
-			return fmt.Errorf("%w (%v)", errServerExited, s.waitErr)
-		}
-		reply, err := FourLetterWord(s.addr, "ruok", time.Second)
-		if err == nil && (reply == "imok" || strings.Contains(reply, "is not in the whitelist")) {
-			srvr, err := FourLetterWord(s.addr, "srvr", time.Second)
-			if err == nil && strings.HasPrefix(srvr, "Zookeeper version:") {
-				return nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return errServerTimeout
+	return &Server{Kind: kind, Dir: dir, proc: p}, nil
 }
 
 // FourLetterWord sends word on a fresh connection and returns everything the
 // server writes until it closes the connection.
 func FourLetterWord(addr, word string, timeout time.Duration) (string, error) {
-	return testnet.FourLetterWord(addr, word, timeout)
+	return launch.FourLetterWord(addr, word, timeout)
 }
 
 // ports are this package's: other packages that start servers use other ranges.
-var ports = &testnet.Ports{Low: portLow, High: portHigh}
+var ports = &launch.Ports{Low: portLow, High: portHigh}
 
 func allocPort() (int, error) { return ports.Alloc() }
 
@@ -338,14 +248,6 @@ func tailLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-func tailFile(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Sprintf("(cannot read %s: %v)", path, err)
-	}
-	return tailLines(string(data), n)
-}
-
 // Dependencies fail the test rather than skip it: a missing client would
 // otherwise hide every incompatibility that client would have found.
 
@@ -354,13 +256,8 @@ func requireApache(t testing.TB) {
 	if testing.Short() {
 		t.Skip("starts Apache ZooKeeper (a JVM) and zkd: slow; runs without -short")
 	}
-	if _, err := exec.LookPath("java"); err != nil {
-		t.Fatalf("java not found (%v): %s", err, installHint)
-	}
-	for _, jar := range strings.Split(apacheClasspath, ":") {
-		if _, err := os.Stat(jar); err != nil {
-			t.Fatalf("Apache ZooKeeper jar missing (%v): %s", err, installHint)
-		}
+	if err := apacheJVM.Check(); err != nil {
+		t.Fatalf("%v: %s", err, installHint)
 	}
 }
 
@@ -379,43 +276,6 @@ func requireKazoo(t testing.TB) {
 	}
 }
 
-// The zkd binary is built at most once per test binary.
-var zkdBuild struct {
-	once sync.Once
-	dir  string
-	bin  string
-	err  error
-}
-
-func zkdBinary() (string, error) {
-	zkdBuild.once.Do(func() {
-		if bin := os.Getenv(envZkdBin); bin != "" {
-			zkdBuild.bin = bin
-			return
-		}
-		root, err := repoRoot()
-		if err != nil {
-			zkdBuild.err = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "zkd-interop-build-")
-		if err != nil {
-			zkdBuild.err = err
-			return
-		}
-		zkdBuild.dir = dir
-		bin := filepath.Join(dir, "zkd")
-		cmd := exec.Command("go", "build", "-o", bin, "./cmd/zkd")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			zkdBuild.err = fmt.Errorf("go build ./cmd/zkd: %v\n%s", err, out)
-			return
-		}
-		zkdBuild.bin = bin
-	})
-	return zkdBuild.bin, zkdBuild.err
-}
-
 // repoRoot is the module root: the nearest directory above the working
 // directory (a test's package directory) that holds go.mod.
 func repoRoot() (string, error) {
@@ -432,13 +292,5 @@ func repoRoot() (string, error) {
 			return "", errNoModuleRoot
 		}
 		dir = parent
-	}
-}
-
-// RemoveZkdBuild deletes the zkd binary StartZkd built, if any. Call it from
-// TestMain after m.Run.
-func RemoveZkdBuild() {
-	if zkdBuild.dir != "" {
-		os.RemoveAll(zkdBuild.dir)
 	}
 }

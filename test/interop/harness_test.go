@@ -5,6 +5,8 @@ import (
 	"os"
 	"sync"
 	"testing"
+
+	"github.com/zkd/zkd/internal/launch"
 )
 
 // pair is one Apache server and one zkd server started with the same Options.
@@ -57,7 +59,7 @@ func sharedPair(t testing.TB) *pair {
 	}
 	for _, s := range []*Server{shared.p.apache, shared.p.zkd} {
 		if !s.Alive() {
-			t.Fatalf("shared %s server %s died earlier (%v); log tail:\n%s", s.Kind, s.addr, s.waitErr, s.LogTail(40))
+			t.Fatalf("shared %s server %s died earlier (%v); log tail:\n%s", s.Kind, s.Addr(), s.proc.ExitErr(), s.LogTail(40))
 		}
 	}
 	return shared.p
@@ -132,6 +134,6 @@ func startTestPair(t *testing.T, o Options) *pair {
 func TestMain(m *testing.M) {
 	code := m.Run()
 	stopShared()
-	RemoveZkdBuild()
+	launch.RemoveZkdBuild()
 	os.Exit(code)
 }

@@ -1,15 +1,11 @@
-// Package testnet holds what the test suites that start real servers share:
-// loopback ports from a range of their own and four-letter words.
-package testnet
+package launch
 
 import (
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"strconv"
 	"sync"
-	"time"
 )
 
 // Ports hands out loopback ports from [Low, High]. Each test package that
@@ -23,7 +19,8 @@ type Ports struct {
 }
 
 // Alloc returns a port in the range that is free now and that this Ports
-// has not handed out before.
+// has not handed out before. Free now is not reserved: Start's refusal of a
+// port that answers catches most of what comes between.
 func (p *Ports) Alloc() (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -45,23 +42,8 @@ func (p *Ports) Alloc() (int, error) {
 		p.used[port] = true
 		return port, nil
 	}
-	return 0, fmt.Errorf("testnet: no free TCP port left in %d-%d", p.Low, p.High)
+	return 0, fmt.Errorf("launch: no free TCP port left in %d-%d", p.Low, p.High)
 }
 
-// FourLetterWord sends word on a fresh connection and returns everything the
-// server writes until it closes the connection.
-func FourLetterWord(addr, word string, timeout time.Duration) (string, error) {
-	conn, err := net.DialTimeout("tcp", addr, timeout)
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(timeout)); err != nil {
-		return "", err
-	}
-	if _, err := conn.Write([]byte(word)); err != nil {
-		return "", err
-	}
-	data, err := io.ReadAll(conn)
-	return string(data), err
-}
+// Loopback is 127.0.0.1:port.
+func Loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
