@@ -12,12 +12,20 @@
 // thus separate steps, so a leader can send its proposals while its own
 // fsync runs.
 //
-// Today a Node is an ensemble of one voter, leading at once (standalone).
-// Election is Fast Leader Election (ZooKeeper 3.8's FastLeaderElection:
-// lookForLeader and WorkerReceiver) in the same shape: Start a round, Step
-// each notification, Tick, drain Messages, read Decided. Discovery,
-// synchronisation and broadcast to learners, and the Node that runs the
-// election when it is LOOKING, come next.
+// Node is an ensemble of one voter, leading at once: the standalone server
+// runs it. Election is Fast Leader Election (ZooKeeper 3.8's
+// FastLeaderElection: lookForLeader and WorkerReceiver) in the same shape:
+// Start a round, Step each notification, Tick, drain Messages, read
+// Decided. Peer is a server of an ensemble: it elects with an Election,
+// then leads or learns through ZooKeeper's discovery (FOLLOWERINFO,
+// LEADERINFO, ACKEPOCH, a new epoch from a quorum's accepted epochs),
+// synchronisation (DIFF, TRUNC or SNAP from its committed history, then
+// NEWLEADER and UPTODATE) and broadcast (PROPOSAL, ACK after the
+// learner's fsync, COMMIT in zxid order on a quorum of voters, INFORM to
+// observers, PING both ways), and looks again on a timeout (initLimit,
+// syncLimit), a lost connection or a zxid counter running out.
+// peer_sim_test.go runs whole ensembles of Peers through crashes, power
+// failures, partitions and slow fsyncs and checks ZAB's invariants.
 //
 // The package never does I/O, reads a clock, uses randomness or starts a
 // goroutine; time is ticks.

@@ -80,12 +80,16 @@ const (
 	MsgPersisted MessageType = iota
 )
 
-// Message is an input to Step (and, with the ensemble, an output to send).
+// Message is an input to Step, and an output to send to a peer.
 type Message struct {
 	Type MessageType
 	From int64
 	To   int64
 	Zxid int64
+	// Epoch is ACKEPOCH's data: the learner's currentEpoch, or -1.
+	Epoch int64
+	// Data is a txn's log record (PROPOSAL, INFORM) or a snapshot (SNAP).
+	Data []byte
 }
 
 // Config is the node's starting state, as recovery found it.
