@@ -204,7 +204,7 @@ type learning struct {
 	held        []Entry
 	heldCommits []int64
 	snap        *Snapshot // SNAP received, installed at NEWLEADER
-	acked       int64 // last zxid ACKed
+	acked       int64     // last zxid ACKed
 }
 
 var (
