@@ -28,6 +28,7 @@ func FuzzInitialMessage(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add(cat(be64(uint64(0xffffffffffff0000)), be64(1), be32(0xffffffff)))
+	f.Add(unhex(f, capturedInitialMessage))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, n, err := DecodeInitialMessage(b)
 		read, readErr := ReadInitialMessage(bytes.NewReader(b))
@@ -84,6 +85,7 @@ func FuzzNotification(f *testing.F) {
 		}
 		f.Add(b)
 	}
+	f.Add(unhex(f, capturedNotification))
 	f.Add(make([]byte, 28))
 	f.Add(append(make([]byte, 36), 0, 0, 0, 2, 0x7f, 0xff, 0xff, 0xff))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -109,6 +111,9 @@ func FuzzConfig(f *testing.F) {
 	f.Add("server.1=127.0.0.1:2888:3888:participant;127.0.0.1:2181\nserver.2=[::1]:2889:3889:observer\nversion=100000000")
 	f.Add("server.3=a:1:2|b:3:4;2181\n# c\nversion=0")
 	f.Add("server.1 = x:1:2:Participant\r\n")
+	if n, err := DecodeNotification(unhex(f, capturedNotification)); err == nil {
+		f.Add(n.Config)
+	}
 	f.Fuzz(func(t *testing.T, text string) {
 		c, err := ParseConfig(text)
 		if err != nil {
@@ -138,6 +143,9 @@ func FuzzPacket(f *testing.F) {
 		f.Add(EncodePacket(p))
 	}
 	f.Add(cat(be32(1), be64(0), be32(0xffffffff), be32(1), be32(0xffffffff), be32(0xffffffff)))
+	for _, h := range []string{capturedFollowerInfo1, capturedAckEpoch1, capturedAckEpoch2} {
+		f.Add(unhex(f, h))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		const max = 1 << 16
 		p, err := DecodePacket(b, max)
