@@ -1,6 +1,7 @@
 package quorum
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -135,18 +136,8 @@ func ParseConfig(text string) (QuorumConfig, error) {
 			return QuorumConfig{}, fmt.Errorf("%w: unrecognised parameter %q", ErrConfig, key)
 		}
 	}
-	slices.SortFunc(c.Members, func(a, b Member) int { return compareInt64(a.ID, b.ID) })
+	slices.SortFunc(c.Members, func(a, b Member) int { return cmp.Compare(a.ID, b.ID) })
 	return c, nil
-}
-
-func compareInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // parseMember is QuorumServer.initializeWithAddressString:

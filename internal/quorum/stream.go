@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/zkd/zkd/internal/jute"
 )
@@ -105,7 +106,7 @@ func readLengthPrefixed(r io.Reader, buf []byte, off, max int) ([]byte, error) {
 // means it ended between messages.
 func readN(r io.Reader, buf []byte, n int) ([]byte, error) {
 	off := len(buf)
-	buf = append(buf, make([]byte, n)...)
+	buf = slices.Grow(buf, n)[:off+n]
 	if _, err := io.ReadFull(r, buf[off:]); err != nil {
 		if err == io.EOF && off > 0 {
 			err = io.ErrUnexpectedEOF
