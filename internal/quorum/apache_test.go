@@ -29,9 +29,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkd/zkd/internal/launch"
 	"github.com/zkd/zkd/internal/quorum"
 	"github.com/zkd/zkd/internal/zab"
-	"github.com/zkd/zkd/test/testnet"
 )
 
 const (
@@ -61,7 +61,7 @@ const (
 // ourVote beats Apache's: a newer epoch than either server's currentEpoch.
 var ourVote = zab.Vote{Leader: ourID, Zxid: zab.MakeZxid(8, 0x2a), PeerEpoch: 8}
 
-var ports = &testnet.Ports{Low: portLow, High: portHigh}
+var ports = &launch.Ports{Low: portLow, High: portHigh}
 
 func TestApacheFollowsAGoPeer(t *testing.T) {
 	requireApache(t)
