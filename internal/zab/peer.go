@@ -117,7 +117,10 @@ type Peer struct {
 	hist []Entry
 	// histBase is the zxid of the entry just before hist[0] (or the last
 	// logged one when hist is empty): a learner there needs no snapshot.
-	histBase   int64
+	histBase int64
+	// snapZxid is the zxid of the snapshot the durable state starts from
+	// (HistoryBase at start): a TRUNC cannot cut below it.
+	snapZxid   int64
 	lastLogged int64
 	persisted  int64
 	committed  int64
@@ -142,7 +145,9 @@ type Peer struct {
 
 type pendingMessage struct {
 	zxid int64
-	msg  Message
+	// epoch, when not 0, is the currentEpoch to write before msg leaves.
+	epoch int64
+	msg   Message
 }
 
 type readyMarks struct {
@@ -214,6 +219,7 @@ var (
 
 // NewPeer returns a peer that starts LOOKING.
 func NewPeer(cfg PeerConfig) (*Peer, error) {
+	cfg.Config = epochAfterSnapshot(cfg.Config)
 	cur, acc, wCur, wAcc, err := initialEpochs(cfg.Config)
 	if err != nil {
 		return nil, err
@@ -254,11 +260,24 @@ func NewPeer(cfg PeerConfig) (*Peer, error) {
 	if len(p.hist) > 0 {
 		p.histBase = cfg.HistoryBase
 	}
+	p.snapZxid = min(cfg.HistoryBase, cfg.LastZxid)
 	p.trimHistory()
 	p.election = NewElection(ElectionConfig{ID: cfg.ID, Voters: cfg.Voters,
 		FinalizeWait: cfg.FinalizeWait, MaxNotificationInterval: cfg.MaxNotificationInterval})
 	p.lookAgain("start")
 	return p, nil
+}
+
+// epochAfterSnapshot: a learner installs the leader's snapshot before it
+// writes currentEpoch; a crash in between leaves a last zxid of the
+// accepted epoch beside the older currentEpoch. The data is the leader's
+// (its epoch was accepted first), so the epoch is taken as written, as
+// ZooKeeper takes a leftover currentEpoch.tmp.
+func epochAfterSnapshot(c Config) Config {
+	if e := EpochOf(c.LastZxid); c.CurrentEpoch >= 0 && e > c.CurrentEpoch && e <= c.AcceptedEpoch && c.CurrentEpochTmp < 0 {
+		c.CurrentEpochTmp = e
+	}
+	return c
 }
 
 // Role is the peer state.
@@ -451,6 +470,9 @@ func (p *Peer) Step(m Message) error {
 func (p *Peer) releasePersisted() {
 	i := 0
 	for ; i < len(p.afterPersist) && p.afterPersist[i].zxid <= p.persisted; i++ {
+		if e := p.afterPersist[i].epoch; e > 0 {
+			p.currentEpoch, p.writeCurrent = e, e
+		}
 		p.msgs = append(p.msgs, p.afterPersist[i].msg)
 	}
 	p.afterPersist = p.afterPersist[i:]
@@ -560,9 +582,10 @@ func (p *Peer) stepLeader(m Message) error {
 			}
 		}
 		h.stage = stageSyncing
-		p.maybeEpochAcked()
 		if l.epochAcked {
 			p.syncLearner(h)
+		} else {
+			p.maybeEpochAcked() // syncs every learner that acked, h too
 		}
 	case MsgAck:
 		if h == nil {
@@ -573,9 +596,10 @@ func (p *Peer) stepLeader(m Message) error {
 			if !h.observer {
 				l.newLeader[m.From] = true
 			}
-			p.maybeRunning()
 			if l.running {
 				p.upToDate(h)
+			} else {
+				p.maybeRunning() // tells every learner that acked, h too
 			}
 			return nil
 		}
@@ -844,6 +868,17 @@ func (p *Peer) stepLearner(m Message) error {
 		ln.stage = stageSyncing
 	case MsgTrunc:
 		ln.stage = stageSyncing
+		if m.Zxid < p.snapZxid {
+			// The txns to drop are inside this server's snapshot (taken
+			// from a leader whose epoch then failed). Apache truncates the
+			// log and reloads that snapshot, keeping them; instead the
+			// data goes, and the next leader sends a snapshot.
+			p.snapshot = &Snapshot{Zxid: 0}
+			p.hist, p.unstable, p.histBase, p.snapZxid = nil, nil, 0, 0
+			p.lastLogged, p.persisted, p.committed = 0, 0, 0
+			p.lookAgain(fmt.Sprintf("TRUNC to 0x%x is inside this server's snapshot; its data is discarded", uint64(m.Zxid)))
+			return nil
+		}
 		p.truncateTo(m.Zxid)
 	case MsgSnap:
 		// Installed at NEWLEADER, after currentEpoch is written: a crash
@@ -863,6 +898,9 @@ func (p *Peer) stepLearner(m Message) error {
 		if m.Zxid <= p.lastLogged {
 			return nil
 		}
+		if p.gap(m.Zxid) {
+			return nil
+		}
 		p.logEntry(e)
 		if m.Type == MsgInform {
 			p.commitTo(m.Zxid)
@@ -877,20 +915,23 @@ func (p *Peer) stepLearner(m Message) error {
 		if ln.stage != stageSyncing {
 			return nil
 		}
-		p.currentEpoch = ln.newEpoch
-		p.writeCurrent = ln.newEpoch
 		if sn := ln.snap; sn != nil {
 			ln.snap = nil
 			p.snapshot = sn
-			p.hist, p.unstable, p.histBase = nil, nil, sn.Zxid
+			p.hist, p.unstable, p.histBase, p.snapZxid = nil, nil, sn.Zxid, sn.Zxid
 			p.lastLogged, p.persisted, p.committed = sn.Zxid, sn.Zxid, sn.Zxid
 			ln.acked = sn.Zxid
 		}
-		p.logHeld()
+		if !p.logHeld() {
+			return nil
+		}
 		ln.stage = stageNewLeaderAcked
-		// ZOOKEEPER-3911: NEWLEADER is acked only once the proposals
-		// logged with it are durable.
-		p.afterPersist = append(p.afterPersist, pendingMessage{zxid: p.lastLogged,
+		// currentEpoch is written, and NEWLEADER acked, only once the
+		// proposals logged with it are durable: a crash in between must
+		// not leave the new epoch beside a log that lacks them, or the
+		// server would win elections it should lose (ZOOKEEPER-4646;
+		// ZOOKEEPER-3911 for the ACK).
+		p.afterPersist = append(p.afterPersist, pendingMessage{zxid: p.lastLogged, epoch: ln.newEpoch,
 			msg: Message{Type: MsgAck, From: p.cfg.ID, To: ln.leader, Zxid: m.Zxid}})
 		p.releasePersisted()
 	case MsgUpToDate:
@@ -900,7 +941,9 @@ func (p *Peer) stepLearner(m Message) error {
 		ln.stage = stageUpToDate
 		p.send(Message{Type: MsgAck, To: ln.leader, Zxid: MakeZxid(ln.newEpoch, 0)})
 		p.election.Settled(p.role, Vote{Leader: ln.leader, Zxid: p.election.current.Zxid, PeerEpoch: ln.newEpoch})
-		p.logHeld()
+		if !p.logHeld() {
+			return nil
+		}
 		for _, z := range ln.heldCommits {
 			p.commitTo(z)
 		}
@@ -908,20 +951,43 @@ func (p *Peer) stepLearner(m Message) error {
 		ln.acked = max(ln.acked, p.committed)
 		p.releasePersisted()
 	case MsgPing:
-		p.send(Message{Type: MsgPing, To: ln.leader, Zxid: m.Zxid})
+		// Answered once serving: during the sync a leader reads the
+		// NEWLEADER ACK next and drops a learner that sends anything else
+		// (LearnerHandler), and Apache's learner ignores PING there.
+		if ln.stage == stageUpToDate {
+			p.send(Message{Type: MsgPing, To: ln.leader, Zxid: m.Zxid})
+		}
 	case MsgDisconnected:
 		p.lookAgain("lost the leader's connection")
 	}
 	return nil
 }
 
-func (p *Peer) logHeld() {
-	for _, e := range p.learn.held {
+// logHeld logs the proposals held during the sync; false when a gap
+// among them ended the role.
+func (p *Peer) logHeld() bool {
+	held := p.learn.held
+	p.learn.held = nil
+	for _, e := range held {
 		if e.Zxid > p.lastLogged {
+			if p.gap(e.Zxid) {
+				return false
+			}
 			p.logEntry(e)
 		}
 	}
-	p.learn.held = nil
+	return true
+}
+
+// gap reports (and ends the role on) a txn that does not follow the last
+// one logged in its epoch: the stream lost a packet, and logging past the
+// hole would diverge (Apache only warns "Got zxid ... expected ...").
+func (p *Peer) gap(zxid int64) bool {
+	if EpochOf(zxid) != EpochOf(p.lastLogged) || zxid == p.lastLogged+1 {
+		return false
+	}
+	p.lookAgain(fmt.Sprintf("txn 0x%x does not follow 0x%x", uint64(zxid), uint64(p.lastLogged)))
+	return true
 }
 
 // truncateTo drops every logged entry after zxid (TRUNC); the driver cuts
@@ -1009,19 +1075,19 @@ func (p *Peer) tickLeader() {
 	}
 }
 
-// PeerReady is what the driver must do, in this order: write
-// AcceptedEpoch, then CurrentEpoch (each durably, when not -1); install
-// Snapshot (durably, replacing the state and the log) or cut the log after
-// Truncate and reload the state from it;
+// PeerReady is what the driver must do, in this order: install Snapshot
+// (durably, replacing the state and the log) or cut the log after Truncate
+// and reload the state from it; write AcceptedEpoch, then CurrentEpoch
+// (each durably, when not -1);
 // append Entries to the log (stepping MsgPersisted once they are
 // durable); apply Committed in order; send Messages (a SNAP's Data is the
 // state after applying Committed, serialized by the driver); send
 // Notifications.
 type PeerReady struct {
-	AcceptedEpoch int64
-	CurrentEpoch  int64
 	Snapshot      *Snapshot
 	Truncate      int64
+	AcceptedEpoch int64
+	CurrentEpoch  int64
 	Entries       []Entry
 	Committed     []Entry
 	Messages      []Message

@@ -44,6 +44,9 @@ type simServer struct {
 	// The applied state.
 	state []simEntry
 	gen   uint64
+	// link changes when the server is cut off: its TCP connections die,
+	// and nothing sent on them arrives afterwards.
+	link uint64
 }
 
 type simSync struct {
@@ -52,12 +55,13 @@ type simSync struct {
 }
 
 type simMsg struct {
-	at             int
-	quorum         bool
-	fromGen, toGen uint64
-	msg            Message
-	note           Notification
-	from, to       int64
+	at               int
+	quorum           bool
+	fromGen, toGen   uint64
+	fromLink, toLink uint64
+	msg              Message
+	note             Notification
+	from, to         int64
 }
 
 type peerSim struct {
@@ -122,8 +126,8 @@ func (s *peerSim) states() string {
 			continue
 		}
 		p := sv.peer
-		fmt.Fprintf(&b, "%d:%s(leader %d, epoch %d/%d, logged 0x%x, committed 0x%x, serving %v) ", id, p.Role(), p.Leader(),
-			p.CurrentEpoch(), p.AcceptedEpoch(), uint64(p.LastLogged()), uint64(p.Committed()), p.Serving())
+		fmt.Fprintf(&b, "%d:%s(leader %d, epoch %d/%d, logged 0x%x, committed 0x%x, serving %v, applied %d, volatile %d) ", id, p.Role(), p.Leader(),
+			p.CurrentEpoch(), p.AcceptedEpoch(), uint64(p.LastLogged()), uint64(p.Committed()), p.Serving(), len(sv.state), len(sv.volatile))
 	}
 	return b.String()
 }
@@ -191,6 +195,8 @@ func (s *peerSim) enqueue(m simMsg) {
 		s.lastAt[link] = at
 		m.fromGen = s.servers[m.from].gen
 		m.toGen = s.servers[m.to].gen
+		m.fromLink = s.servers[m.from].link
+		m.toLink = s.servers[m.to].link
 	}
 	m.at = at
 	s.inflight = append(s.inflight, m)
@@ -201,12 +207,6 @@ func (s *peerSim) handle(sv *simServer) {
 	p := sv.peer
 	for p.HasReady() {
 		rd := p.Ready()
-		if rd.AcceptedEpoch >= 0 {
-			sv.accepted = rd.AcceptedEpoch
-		}
-		if rd.CurrentEpoch >= 0 {
-			sv.current = rd.CurrentEpoch
-		}
 		if rd.Snapshot != nil {
 			sv.snapZxid = rd.Snapshot.Zxid
 			sv.snapState = decodeState(rd.Snapshot.Data)
@@ -233,6 +233,12 @@ func (s *peerSim) handle(sv *simServer) {
 				sv.state = append(sv.state, simEntry{e.Zxid, string(e.Data)})
 			}
 			s.logf("%d truncates to 0x%x", sv.id, uint64(rd.Truncate))
+		}
+		if rd.AcceptedEpoch >= 0 {
+			sv.accepted = rd.AcceptedEpoch
+		}
+		if rd.CurrentEpoch >= 0 {
+			sv.current = rd.CurrentEpoch
 		}
 		if len(rd.Entries) > 0 {
 			sv.volatile = append(sv.volatile, rd.Entries...)
@@ -411,6 +417,9 @@ func (s *peerSim) tick(clientRate float64) {
 			continue
 		}
 		from := s.servers[m.from]
+		if m.fromLink != from.link || m.toLink != to.link {
+			continue // sent on a connection a partition killed
+		}
 		if m.msg.Type != MsgDisconnected && (m.fromGen != from.gen || m.toGen != to.gen || !from.up) {
 			continue // the connection it was sent on is gone
 		}
@@ -479,6 +488,29 @@ func (s *peerSim) converged() bool {
 	return true
 }
 
+// stateDiff names the first applied entry where a server differs from
+// the first one.
+func (s *peerSim) stateDiff() string {
+	ids := s.ids()
+	ref := s.servers[ids[0]].state
+	for _, id := range ids[1:] {
+		st := s.servers[id].state
+		for i := 0; i < max(len(ref), len(st)); i++ {
+			var a, b simEntry
+			if i < len(ref) {
+				a = ref[i]
+			}
+			if i < len(st) {
+				b = st[i]
+			}
+			if a != b {
+				return fmt.Sprintf("server %d differs from %d at #%d: 0x%x %q vs 0x%x %q", id, ids[0], i, uint64(b.zxid), b.data, uint64(a.zxid), a.data)
+			}
+		}
+	}
+	return "no difference"
+}
+
 func runPeerSim(t *testing.T, seed uint64, voters, observers []int64, faultTicks int) {
 	s := newPeerSim(t, seed, voters, observers)
 	all := s.ids()
@@ -508,8 +540,14 @@ func runPeerSim(t *testing.T, seed uint64, voters, observers []int64, faultTicks
 				s.logf("%d healed", id)
 			} else {
 				s.cut[id] = true
+				s.servers[id].link++
 				s.logf("%d cut off", id)
 				s.connectionsClosed(id)
+				for _, other := range all {
+					if other != id {
+						s.enqueue(simMsg{quorum: true, from: other, to: id, msg: Message{Type: MsgDisconnected, From: other, To: id}})
+					}
+				}
 			}
 		}
 		for _, id := range all {
@@ -531,7 +569,7 @@ func runPeerSim(t *testing.T, seed uint64, voters, observers []int64, faultTicks
 	}
 	for i := 0; !s.converged(); i++ {
 		if i > 20000 {
-			s.fail("no convergence after the faults stopped")
+			s.fail("no convergence after the faults stopped; %s", s.stateDiff())
 		}
 		s.tick(0)
 	}

@@ -1,0 +1,187 @@
+package ensemble
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/zkd/zkd/internal/jute"
+	"github.com/zkd/zkd/internal/launch"
+	"github.com/zkd/zkd/internal/proto"
+	"github.com/zkd/zkd/internal/quorum"
+	"github.com/zkd/zkd/internal/tree"
+	"github.com/zkd/zkd/internal/txn"
+	"github.com/zkd/zkd/internal/zab"
+)
+
+var apacheQuorum = launch.Apache{Main: "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+	JVMFlags: []string{"-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"}}
+
+// TestReplicaFollowsApacheLeader puts a zkd replica (myid 1) in one
+// ensemble with two Apache ZooKeeper 3.8 servers (2 and 3). With equal
+// (empty) histories the largest myid leads: Apache's server 3. The zkd
+// replica registers, is synchronised (DIFF, NEWLEADER, UPTODATE) and logs,
+// ACKs and applies what a client writes through Apache. Then Apache's
+// server 2 stops: the leader's quorum is itself and zkd, so every write
+// that still succeeds was acknowledged by zkd's ACK after its log.
+func TestReplicaFollowsApacheLeader(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Apache ZooKeeper (JVMs): slow; runs without -short")
+	}
+	if err := apacheQuorum.Check(); err != nil {
+		t.Fatalf("%v: install the Debian package zookeeper (apt-get install zookeeper)", err)
+	}
+	type addrs struct{ quorum, election, client int }
+	servers := map[int64]addrs{}
+	var cfg quorum.QuorumConfig
+	for id := int64(1); id <= 3; id++ {
+		a := addrs{freePort(t), freePort(t), freePort(t)}
+		servers[id] = a
+		cfg.Members = append(cfg.Members, quorum.Member{ID: id, ClientHost: "127.0.0.1", ClientPort: a.client,
+			Addresses: []quorum.PeerAddress{{Host: "127.0.0.1", QuorumPort: a.quorum, ElectionPort: a.election}}})
+	}
+	text := cfg.String()
+	var apaches []*launch.Process
+	for _, id := range []int64{2, 3} {
+		dir := filepath.Join(t.TempDir(), fmt.Sprintf("apache%d", id))
+		data := filepath.Join(dir, "data")
+		if err := os.MkdirAll(data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		zooCfg := fmt.Sprintf("tickTime=500\ninitLimit=20\nsyncLimit=10\ndataDir=%s\nadmin.enableServer=false\n4lw.commands.whitelist=*\n%s",
+			data, text[:strings.LastIndex(text, "version=")])
+		os.WriteFile(filepath.Join(dir, "zoo.cfg"), []byte(zooCfg), 0o644)
+		os.WriteFile(filepath.Join(data, "myid"), []byte(fmt.Sprintf("%d\n", id)), 0o644)
+		p, err := launch.Start(launch.Options{Name: fmt.Sprintf("apache%d", id), Argv: apacheQuorum.Argv(filepath.Join(dir, "zoo.cfg")),
+			Dir: dir, LogPath: filepath.Join(dir, "server.out"), Addr: launch.Loopback(servers[id].client)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		apaches = append(apaches, p)
+		defer p.Kill()
+	}
+	members := map[int64]Member{}
+	for id, a := range servers {
+		members[id] = Member{Quorum: launch.Loopback(a.quorum), Election: launch.Loopback(a.election)}
+	}
+	l := &memLog{accepted: -1, current: -1}
+	out := &applied{}
+	var snapMu sync.Mutex
+	var snapTree *tree.Tree
+	install := func(zxid int64, db []byte) error {
+		// Sessions, then the tree: decode them as a snapshot file's.
+		d := jute.NewDecoder(db, jute.DefaultMaxBuffer)
+		n := d.Int()
+		for range n {
+			d.Long()
+			d.Int()
+		}
+		t, err := tree.Deserialize(d)
+		if err != nil {
+			return err
+		}
+		snapMu.Lock()
+		snapTree = t
+		snapMu.Unlock()
+		l.mu.Lock()
+		l.entries = nil
+		l.mu.Unlock()
+		return nil
+	}
+	r, err := Start(Config{
+		Peer: zab.PeerConfig{Config: zab.Config{ID: 1, CurrentEpoch: -1, AcceptedEpoch: -1, CurrentEpochTmp: -1},
+			Voters: []int64{1, 2, 3}, TickTime: 10, InitLimit: 20, SyncLimit: 10, FinalizeWait: 4, MaxNotificationInterval: 200},
+		Members: members, QuorumConfig: text, Log: l, Apply: out.apply, Install: install, Tick: 50 * time.Millisecond, Logger: testLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	tail := func() string {
+		var b strings.Builder
+		for _, p := range apaches {
+			fmt.Fprintf(&b, "--- %s\n%s\n", p.Name(), p.Tail(30))
+		}
+		return b.String()
+	}
+	deadline := time.Now().Add(40 * time.Second)
+	for st := r.Status(); !(st.Serving && st.Leader == 3 && st.Role == zab.Following); st = r.Status() {
+		if time.Now().After(deadline) {
+			t.Fatalf("zkd did not follow Apache's server 3: %+v\n%s", st, tail())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c, _, err := zk.Connect([]string{launch.Loopback(servers[3].client)}, 10*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	create := func(path string) {
+		t.Helper()
+		done := make(chan error, 1)
+		go func() {
+			_, err := c.Create(path, []byte("v"), 0, zk.WorldACL(zk.PermAll))
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("create %s through Apache: %v\n%s", path, err, tail())
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatalf("create %s through Apache did not commit\n%s", path, tail())
+		}
+	}
+	for i := range 10 {
+		create(fmt.Sprintf("/a%d", i))
+	}
+	// Server 2 stops: each write now needs zkd's ACK.
+	if err := apaches[0].Stop(); err != nil {
+		t.Logf("stopping Apache's server 2: %v", err)
+	}
+	for i := range 5 {
+		create(fmt.Sprintf("/b%d", i))
+	}
+	// zkd applied every create, in Apache's order, as Apache's txns.
+	want := []string{"/a0", "/a1", "/a2", "/a3", "/a4", "/a5", "/a6", "/a7", "/a8", "/a9", "/b0", "/b1", "/b2", "/b3", "/b4"}
+	var got []string
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		got = got[:0]
+		l.mu.Lock()
+		for _, e := range l.entries {
+			tx, err := txn.Unmarshal(e.Data, jute.DefaultMaxBuffer)
+			if err != nil {
+				l.mu.Unlock()
+				t.Fatalf("entry 0x%x from Apache does not decode: %v", uint64(e.Zxid), err)
+			}
+			if tx.Header.Type == proto.OpCreate || tx.Header.Type == proto.OpCreate2 {
+				got = append(got, tx.Body.(*txn.Create).Path)
+			}
+		}
+		l.mu.Unlock()
+		if strings.Join(got, ",") == strings.Join(want, ",") && len(out.get()) >= len(want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("zkd logged creates %v, applied %d txns; want %v\n%s", got, len(out.get()), want, tail())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if st := r.Status(); st.CurrentEpoch < 1 || st.Committed < st.LastLogged-1 {
+		t.Errorf("zkd's state after the writes: %+v", st)
+	}
+	// Apache's leader synchronised zkd with SNAP (its history starts at
+	// the new epoch): the tree streamed after it decoded as a snapshot's.
+	snapMu.Lock()
+	defer snapMu.Unlock()
+	if snapTree == nil || snapTree.Get("/zookeeper") == nil {
+		t.Errorf("no snapshot with /zookeeper was installed from Apache's SNAP")
+	}
+}

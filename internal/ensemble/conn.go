@@ -1,0 +1,343 @@
+package ensemble
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/zkd/zkd/internal/quorum"
+	"github.com/zkd/zkd/internal/zab"
+)
+
+// maxQueued bounds the packets waiting for one quorum connection: a peer
+// that falls this far behind is disconnected rather than buffered for.
+const maxQueued = 16384
+
+// dialTries and dialWait are how a learner retries a leader that is not
+// listening yet (Learner.connectToLeader tries five times, a second apart).
+const (
+	dialTries = 5
+	dialWait  = time.Second
+)
+
+// outPacket is a packet and the raw bytes that follow it (SNAP's database).
+type outPacket struct {
+	pkt  quorum.QuorumPacket
+	tail []byte
+}
+
+// packetConn is one quorum-port connection of the current generation.
+type packetConn struct {
+	r    *Replica
+	sid  int64 // the peer's sid (0 until an accepted learner registers)
+	gen  uint64
+	nc   net.Conn
+	out  chan outPacket
+	done chan struct{}
+	once sync.Once
+	mu   sync.Mutex // guards nc until dialed
+}
+
+func (r *Replica) newConn(sid int64, nc net.Conn) *packetConn {
+	return &packetConn{r: r, sid: sid, gen: r.gen, nc: nc, out: make(chan outPacket, maxQueued), done: make(chan struct{})}
+}
+
+func (c *packetConn) close() {
+	c.once.Do(func() {
+		close(c.done)
+		c.mu.Lock()
+		if c.nc != nil {
+			c.nc.Close()
+		}
+		c.mu.Unlock()
+	})
+}
+
+// queue hands a packet to the writer; a full queue drops the connection.
+func (c *packetConn) queue(p outPacket) {
+	select {
+	case c.out <- p:
+	default:
+		c.r.log.Warn("ensemble: peer too far behind; closing its connection", "sid", c.sid)
+		c.close()
+		c.r.lost(c)
+	}
+}
+
+// lost reports the connection's end to the driver (from any goroutine).
+func (r *Replica) lost(c *packetConn) {
+	select {
+	case r.packets <- inPacket{conn: c, err: errors.New("connection closed")}:
+	case <-r.stop:
+	default:
+		go func() {
+			select {
+			case r.packets <- inPacket{conn: c, err: errors.New("connection closed")}:
+			case <-r.stop:
+			}
+		}()
+	}
+}
+
+// dial connects a learner to its leader, retrying a leader that does not
+// listen yet; the address is resolved again on every try.
+func (c *packetConn) dial(addr string) {
+	var nc net.Conn
+	var err error
+	for try := 0; try < dialTries; try++ {
+		select {
+		case <-c.done:
+			return
+		default:
+		}
+		nc, err = net.DialTimeout("tcp", addr, 5*time.Second)
+		if err == nil {
+			break
+		}
+		select {
+		case <-c.done:
+			return
+		case <-time.After(dialWait):
+		}
+	}
+	if err != nil {
+		c.r.log.Warn("ensemble: cannot connect to the leader", "sid", c.sid, "address", addr, "err", err)
+		c.close()
+		c.r.lost(c)
+		return
+	}
+	c.mu.Lock()
+	select {
+	case <-c.done:
+		c.mu.Unlock()
+		nc.Close()
+		return
+	default:
+	}
+	c.nc = nc
+	c.mu.Unlock()
+	go c.readLoop()
+	c.writeLoop()
+}
+
+func (c *packetConn) writeLoop() {
+	w := bufio.NewWriterSize(c.nc, 64<<10)
+	for {
+		var p outPacket
+		select {
+		case p = <-c.out:
+		case <-c.done:
+			return
+		}
+		for {
+			_, err := w.Write(quorum.EncodePacket(p.pkt))
+			if err == nil && p.tail != nil {
+				_, err = w.Write(p.tail)
+			}
+			if err != nil {
+				c.close()
+				c.r.lost(c)
+				return
+			}
+			select {
+			case p = <-c.out:
+				continue
+			default:
+			}
+			break
+		}
+		if err := w.Flush(); err != nil {
+			c.close()
+			c.r.lost(c)
+			return
+		}
+	}
+}
+
+func (c *packetConn) readLoop() {
+	br := bufio.NewReaderSize(c.nc, 64<<10)
+	for {
+		p, err := quorum.ReadPacket(br, quorum.DefaultMaxPacketData)
+		if err == nil && p.Type == quorum.PacketSnap {
+			// The leader's database follows the packet on the stream.
+			p.Data, err = readSnapStream(br, quorum.DefaultMaxPacketData)
+		}
+		if err != nil {
+			if p.Type == quorum.PacketSnap {
+				c.r.log.Warn("ensemble: cannot read the snapshot after SNAP", "sid", c.sid, "err", err)
+			}
+			c.close()
+			c.r.lost(c)
+			return
+		}
+		select {
+		case c.r.packets <- inPacket{conn: c, pkt: p}:
+		case <-c.done:
+			return
+		case <-c.r.stop:
+			return
+		}
+	}
+}
+
+// acceptLoop takes learners' connections; they register with their first
+// packet on the driver.
+func (r *Replica) acceptLoop() {
+	for {
+		nc, err := r.ln.Accept()
+		if err != nil {
+			return
+		}
+		c := &packetConn{r: r, gen: ^uint64(0), nc: nc, out: make(chan outPacket, maxQueued), done: make(chan struct{})}
+		go c.readLoop()
+	}
+}
+
+// stepPacket steps a packet (or a connection's end) into the peer.
+func (r *Replica) stepPacket(in inPacket) {
+	c := in.conn
+	if c.gen == ^uint64(0) {
+		// An accepted connection: its first packet registers a learner,
+		// while this server leads.
+		if in.err != nil {
+			return
+		}
+		t := in.pkt.Type
+		if r.peer.Role() != zab.Leading || (t != quorum.PacketFollowerInfo && t != quorum.PacketObserverInfo) {
+			c.close()
+			return
+		}
+		li, err := quorum.DecodeLearnerInfo(in.pkt.Data)
+		if err != nil {
+			r.log.Warn("ensemble: bad LearnerInfo; closing", "remote", c.nc.RemoteAddr().String(), "err", err)
+			c.close()
+			return
+		}
+		// A registration on a new connection ends whatever the leader
+		// knew of that learner's older one.
+		if old := r.conns[li.SID]; old != nil {
+			old.close()
+			delete(r.conns, li.SID)
+		}
+		r.peer.Step(zab.Message{Type: zab.MsgDisconnected, From: li.SID})
+		r.carryOut()
+		if r.peer.Role() != zab.Leading {
+			c.close()
+			return
+		}
+		c.sid, c.gen = li.SID, r.gen
+		r.conns[li.SID] = c
+		go c.writeLoop()
+	}
+	if c.gen != r.gen || r.conns[c.sid] != c {
+		return // a connection of an older role
+	}
+	if in.err != nil {
+		r.log.Debug("ensemble: connection lost", "sid", c.sid, "err", in.err)
+		delete(r.conns, c.sid)
+		r.peer.Step(zab.Message{Type: zab.MsgDisconnected, From: c.sid})
+		return
+	}
+	m, ok, err := fromPacket(c.sid, r.cfg.Peer.ID, in.pkt)
+	if err != nil {
+		r.log.Warn("ensemble: bad packet; closing", "sid", c.sid, "type", in.pkt.Type.String(), "err", err)
+		c.close()
+		delete(r.conns, c.sid)
+		r.peer.Step(zab.Message{Type: zab.MsgDisconnected, From: c.sid})
+		return
+	}
+	if ok {
+		r.log.Debug("ensemble: in", "msg", m.String())
+		r.peer.Step(m)
+	}
+}
+
+var emptyData = []byte{}
+
+// toPacket is a zab message on the quorum port.
+func toPacket(self int64, m zab.Message) (quorum.QuorumPacket, error) {
+	p := quorum.QuorumPacket{Zxid: m.Zxid}
+	switch m.Type {
+	case zab.MsgFollowerInfo, zab.MsgObserverInfo:
+		p.Type = quorum.PacketFollowerInfo
+		if m.Type == zab.MsgObserverInfo {
+			p.Type = quorum.PacketObserverInfo
+		}
+		p.Data = quorum.EncodeLearnerInfo(quorum.LearnerInfo{SID: self, ProtocolVersion: quorum.ZabProtocolVersion})
+	case zab.MsgLeaderInfo:
+		p.Type, p.Data = quorum.PacketLeaderInfo, quorum.EncodeLeaderInfo(quorum.ZabProtocolVersion)
+	case zab.MsgAckEpoch:
+		p.Type, p.Data = quorum.PacketAckEpoch, quorum.EncodeAckEpoch(int32(m.Epoch))
+	case zab.MsgDiff:
+		p.Type = quorum.PacketDiff
+	case zab.MsgTrunc:
+		p.Type = quorum.PacketTrunc
+	case zab.MsgSnap:
+		p.Type = quorum.PacketSnap // the database follows (send)
+	case zab.MsgNewLeader:
+		p.Type, p.Data = quorum.PacketNewLeader, m.Data
+	case zab.MsgAck:
+		p.Type = quorum.PacketAck
+	case zab.MsgUpToDate:
+		p.Type = quorum.PacketUpToDate
+	case zab.MsgProposal:
+		p.Type, p.Data = quorum.PacketProposal, m.Data
+	case zab.MsgCommit:
+		p.Type = quorum.PacketCommit
+	case zab.MsgInform:
+		p.Type, p.Data = quorum.PacketInform, m.Data
+	case zab.MsgPing:
+		// A learner's answer carries its sessions' touches (none yet); an
+		// Apache leader reads the data without a null check.
+		p.Type, p.Data = quorum.PacketPing, emptyData
+	default:
+		return p, fmt.Errorf("no quorum packet for %s", m.Type)
+	}
+	return p, nil
+}
+
+// fromPacket is a quorum packet as a zab message; ok is false for packets
+// the peer does not take (they are dropped).
+func fromPacket(from, to int64, p quorum.QuorumPacket) (zab.Message, bool, error) {
+	m := zab.Message{From: from, To: to, Zxid: p.Zxid}
+	switch p.Type {
+	case quorum.PacketFollowerInfo:
+		m.Type = zab.MsgFollowerInfo
+	case quorum.PacketObserverInfo:
+		m.Type = zab.MsgObserverInfo
+	case quorum.PacketLeaderInfo:
+		m.Type = zab.MsgLeaderInfo
+	case quorum.PacketAckEpoch:
+		e, err := quorum.DecodeAckEpoch(p.Data)
+		if err != nil {
+			return m, false, err
+		}
+		m.Type, m.Epoch = zab.MsgAckEpoch, int64(e)
+	case quorum.PacketDiff:
+		m.Type = zab.MsgDiff
+	case quorum.PacketTrunc:
+		m.Type = zab.MsgTrunc
+	case quorum.PacketSnap:
+		m.Type, m.Data = zab.MsgSnap, p.Data
+	case quorum.PacketNewLeader:
+		m.Type, m.Data = zab.MsgNewLeader, p.Data
+	case quorum.PacketAck:
+		m.Type = zab.MsgAck
+	case quorum.PacketUpToDate:
+		m.Type = zab.MsgUpToDate
+	case quorum.PacketProposal:
+		m.Type, m.Data = zab.MsgProposal, p.Data
+	case quorum.PacketCommit:
+		m.Type = zab.MsgCommit
+	case quorum.PacketInform:
+		m.Type, m.Data = zab.MsgInform, p.Data
+	case quorum.PacketPing:
+		m.Type = zab.MsgPing
+	default:
+		return m, false, nil
+	}
+	return m, true, nil
+}

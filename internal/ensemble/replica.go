@@ -1,0 +1,348 @@
+// Package ensemble runs a zab.Peer on ZooKeeper's election and quorum
+// ports: one driver goroutine steps the peer with notifications, quorum
+// packets, log completions and ticks, and carries out each Ready (epoch
+// files and appends through a Log, committed entries to Apply, packets on
+// the learner or leader connections, notifications through the
+// Electorate). It decides nothing itself; the server plugs in its log and
+// its apply step.
+package ensemble
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/zkd/zkd/internal/quorum"
+	"github.com/zkd/zkd/internal/zab"
+)
+
+// Log is where the replica's entries go. Append must not block on the
+// disk: done runs once the entry is durable (or failed), on any goroutine.
+type Log interface {
+	Append(zxid int64, entry []byte, done func(error))
+	WriteEpochs(accepted, current int64) error
+	// Truncate removes every entry after zxid (a TRUNC).
+	Truncate(zxid int64) error
+}
+
+// Member is a server's two quorum addresses.
+type Member struct {
+	Quorum, Election string
+	Observer         bool
+}
+
+// Config configures a Replica.
+type Config struct {
+	Peer    zab.PeerConfig
+	Members map[int64]Member
+	// QuorumConfig is the text sent with notifications and NEWLEADER.
+	QuorumConfig string
+	Log          Log
+	// Apply receives committed entries in zxid order, on the driver.
+	Apply func([]zab.Entry)
+	// Reload is called after a TRUNC: the state must be rebuilt from the
+	// log as it now is.
+	Reload func(zxid int64) error
+	// Snapshot serializes the state after every entry handed to Apply (a
+	// leader sends it after SNAP): sessions and tree as a snapshot file
+	// holds them, and the zxid of the last entry applied.
+	Snapshot func() (zxid int64, db []byte, err error)
+	// Install replaces the state and the log with a snapshot from the
+	// leader, durably (zxid 0 and no data: discard everything).
+	Install func(zxid int64, db []byte) error
+	// Tick is the duration of one zab tick.
+	Tick   time.Duration
+	Logger *slog.Logger
+}
+
+// Replica is one running server of an ensemble.
+type Replica struct {
+	cfg  Config
+	log  *slog.Logger
+	peer *zab.Peer
+	el   *quorum.Electorate
+	ln   net.Listener // the quorum port (accepts while leading)
+
+	packets   chan inPacket
+	persisted chan int64
+	proposals chan proposal
+	status    chan chan Status
+	stop      chan struct{}
+	stopOnce  sync.Once
+	done      chan struct{}
+
+	gen     uint64
+	conns   map[int64]*packetConn // by peer sid, of the current generation
+	pending map[net.Conn]bool     // accepted, not yet registered
+	mu      sync.Mutex            // guards pending (accept goroutine)
+}
+
+// Status is what the replica shows.
+type Status struct {
+	Role                                 zab.Role
+	Leader                               int64
+	Serving                              bool
+	CurrentEpoch, AcceptedEpoch          int64
+	LastLogged, Committed, ElectionRound int64
+}
+
+type inPacket struct {
+	conn *packetConn
+	pkt  quorum.QuorumPacket
+	err  error
+}
+
+type proposal struct {
+	data  []byte
+	reply chan proposeResult
+}
+
+type proposeResult struct {
+	zxid int64
+	err  error
+}
+
+// Start opens the two ports and starts the driver.
+func Start(cfg Config) (*Replica, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Tick <= 0 {
+		cfg.Tick = 50 * time.Millisecond
+	}
+	me, ok := cfg.Members[cfg.Peer.ID]
+	if !ok {
+		return nil, fmt.Errorf("ensemble: server %d is not a member", cfg.Peer.ID)
+	}
+	peer, err := zab.NewPeer(cfg.Peer)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", me.Quorum)
+	if err != nil {
+		return nil, fmt.Errorf("ensemble: quorum port: %w", err)
+	}
+	el, err := quorum.ListenElection(quorum.ElectorateConfig{ID: cfg.Peer.ID, Listen: me.Election, Address: me.Election,
+		Peers: func(sid int64) (string, bool) {
+			m, ok := cfg.Members[sid]
+			return m.Election, ok
+		},
+		Config: func() string { return cfg.QuorumConfig }, Logger: cfg.Logger})
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("ensemble: election port: %w", err)
+	}
+	r := &Replica{cfg: cfg, log: cfg.Logger.With("myid", cfg.Peer.ID), peer: peer, el: el, ln: ln,
+		packets: make(chan inPacket, 1024), persisted: make(chan int64, 1024), proposals: make(chan proposal),
+		status: make(chan chan Status), stop: make(chan struct{}), done: make(chan struct{}),
+		conns: map[int64]*packetConn{}, pending: map[net.Conn]bool{}}
+	go r.acceptLoop()
+	go r.run()
+	return r, nil
+}
+
+// Close stops the replica.
+func (r *Replica) Close() {
+	r.halt()
+	<-r.done
+}
+
+// Done is closed when the replica has stopped (Close, or a failed write
+// of its log or epoch files).
+func (r *Replica) Done() <-chan struct{} { return r.done }
+
+func (r *Replica) halt() { r.stopOnce.Do(func() { close(r.stop) }) }
+
+// Status returns the replica's state.
+func (r *Replica) Status() Status {
+	ch := make(chan Status, 1)
+	select {
+	case r.status <- ch:
+		return <-ch
+	case <-r.done:
+		return Status{Role: zab.Looking, Leader: -1}
+	}
+}
+
+// Propose proposes a txn record on the leader; it returns the zxid given.
+func (r *Replica) Propose(data []byte) (int64, error) {
+	p := proposal{data: data, reply: make(chan proposeResult, 1)}
+	select {
+	case r.proposals <- p:
+		res := <-p.reply
+		return res.zxid, res.err
+	case <-r.done:
+		return 0, errors.New("ensemble: stopped")
+	}
+}
+
+func (r *Replica) run() {
+	defer close(r.done)
+	defer r.el.Close()
+	defer r.ln.Close()
+	defer r.closeConns()
+	tick := time.NewTicker(r.cfg.Tick)
+	defer tick.Stop()
+	r.gen = r.peer.Generation()
+	r.carryOut()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-tick.C:
+			r.peer.Tick()
+		case n := <-r.el.Incoming():
+			r.peer.StepNotification(n)
+		case in := <-r.packets:
+			r.stepPacket(in)
+		case z := <-r.persisted:
+			if z <= r.peer.LastLogged() {
+				r.peer.Step(zab.Message{Type: zab.MsgPersisted, Zxid: z})
+			}
+		case p := <-r.proposals:
+			z, err := r.peer.NextZxid()
+			if err == nil {
+				err = r.peer.Propose(zab.Entry{Type: zab.EntryTxn, Zxid: z, Data: p.data})
+			}
+			p.reply <- proposeResult{z, err}
+		case ch := <-r.status:
+			p := r.peer
+			ch <- Status{Role: p.Role(), Leader: p.Leader(), Serving: p.Serving(), CurrentEpoch: p.CurrentEpoch(),
+				AcceptedEpoch: p.AcceptedEpoch(), LastLogged: p.LastLogged(), Committed: p.Committed(),
+				ElectionRound: p.Election().Clock()}
+		}
+		r.carryOut()
+	}
+}
+
+// carryOut does what the peer's Ready says.
+func (r *Replica) carryOut() {
+	r.checkGeneration()
+	for r.peer.HasReady() {
+		rd := r.peer.Ready()
+		if rd.Snapshot != nil {
+			err := errors.New("this server cannot install snapshots")
+			if r.cfg.Install != nil {
+				err = r.cfg.Install(rd.Snapshot.Zxid, rd.Snapshot.Data)
+			}
+			if err != nil {
+				r.log.Error("ensemble: installing the leader's snapshot failed; stopping", "zxid", rd.Snapshot.Zxid, "err", err)
+				r.halt()
+				return
+			}
+		}
+		if rd.Truncate >= 0 {
+			err := r.cfg.Log.Truncate(rd.Truncate)
+			if err == nil && r.cfg.Reload != nil {
+				err = r.cfg.Reload(rd.Truncate)
+			}
+			if err != nil {
+				r.log.Error("ensemble: truncating the log failed; stopping", "zxid", rd.Truncate, "err", err)
+				r.halt()
+				return
+			}
+		}
+		if rd.AcceptedEpoch >= 0 || rd.CurrentEpoch >= 0 {
+			acc, cur := rd.AcceptedEpoch, rd.CurrentEpoch
+			if acc < 0 {
+				acc = r.peer.AcceptedEpoch()
+			}
+			if cur < 0 {
+				cur = r.peer.CurrentEpoch()
+			}
+			if err := r.cfg.Log.WriteEpochs(acc, cur); err != nil {
+				r.log.Error("ensemble: writing the epoch files failed; stopping", "err", err)
+				r.halt()
+				return
+			}
+		}
+		for _, e := range rd.Entries {
+			z := e.Zxid
+			r.cfg.Log.Append(z, e.Data, func(err error) {
+				if err != nil {
+					r.log.Error("ensemble: log append failed", "zxid", fmt.Sprintf("0x%x", uint64(z)), "err", err)
+					return
+				}
+				r.persisted <- z
+			})
+		}
+		if len(rd.Committed) > 0 && r.cfg.Apply != nil {
+			r.cfg.Apply(rd.Committed)
+		}
+		r.peer.Advance()
+		r.checkGeneration()
+		for _, m := range rd.Messages {
+			r.send(m)
+		}
+		for _, n := range rd.Notifications {
+			r.el.Send(n)
+		}
+	}
+}
+
+// checkGeneration closes the quorum connections of a role that ended,
+// before any message of the new one is sent.
+func (r *Replica) checkGeneration() {
+	if g := r.peer.Generation(); g != r.gen {
+		r.gen = g
+		r.closeConns()
+		r.log.Info("ensemble: role", "state", r.peer.Role().String(), "leader", r.peer.Leader(),
+			"epoch", r.peer.CurrentEpoch(), "zxid", fmt.Sprintf("0x%x", uint64(r.peer.LastLogged())))
+	}
+}
+
+func (r *Replica) closeConns() {
+	for sid, c := range r.conns {
+		c.close()
+		delete(r.conns, sid)
+	}
+}
+
+// send puts a message on the connection to its peer: a learner dials its
+// leader for the first message of a generation; a leader answers on the
+// connection the learner registered on.
+func (r *Replica) send(m zab.Message) {
+	if m.Type == zab.MsgDisconnected {
+		if c := r.conns[m.To]; c != nil {
+			c.close()
+			delete(r.conns, m.To)
+		}
+		return
+	}
+	r.log.Debug("ensemble: out", "msg", m.String())
+	pkt, err := toPacket(r.cfg.Peer.ID, m)
+	if err != nil {
+		r.log.Error("ensemble: cannot send", "msg", m.String(), "err", err)
+		return
+	}
+	out := outPacket{pkt: pkt}
+	if m.Type == zab.MsgSnap {
+		if r.cfg.Snapshot == nil {
+			r.log.Error("ensemble: a learner needs a snapshot and this server cannot serialize one", "sid", m.To)
+			return
+		}
+		zxid, db, err := r.cfg.Snapshot()
+		if err != nil {
+			r.log.Error("ensemble: serializing a snapshot for a learner failed", "sid", m.To, "err", err)
+			return
+		}
+		out.pkt.Zxid, out.tail = zxid, appendSnapStream(nil, db)
+	}
+	c := r.conns[m.To]
+	if c == nil {
+		if r.peer.Role() == zab.Leading {
+			return // the learner is gone
+		}
+		member, ok := r.cfg.Members[m.To]
+		if !ok {
+			return
+		}
+		c = r.newConn(m.To, nil)
+		r.conns[m.To] = c
+		go c.dial(member.Quorum)
+	}
+	c.queue(out)
+}
