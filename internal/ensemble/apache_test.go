@@ -37,39 +37,7 @@ func TestReplicaFollowsApacheLeader(t *testing.T) {
 	if err := apacheQuorum.Check(); err != nil {
 		t.Fatalf("%v: install the Debian package zookeeper (apt-get install zookeeper)", err)
 	}
-	type addrs struct{ quorum, election, client int }
-	servers := map[int64]addrs{}
-	var cfg quorum.QuorumConfig
-	for id := int64(1); id <= 3; id++ {
-		a := addrs{freePort(t), freePort(t), freePort(t)}
-		servers[id] = a
-		cfg.Members = append(cfg.Members, quorum.Member{ID: id, ClientHost: "127.0.0.1", ClientPort: a.client,
-			Addresses: []quorum.PeerAddress{{Host: "127.0.0.1", QuorumPort: a.quorum, ElectionPort: a.election}}})
-	}
-	text := cfg.String()
-	var apaches []*launch.Process
-	for _, id := range []int64{2, 3} {
-		dir := filepath.Join(t.TempDir(), fmt.Sprintf("apache%d", id))
-		data := filepath.Join(dir, "data")
-		if err := os.MkdirAll(data, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		zooCfg := fmt.Sprintf("tickTime=500\ninitLimit=20\nsyncLimit=10\ndataDir=%s\nadmin.enableServer=false\n4lw.commands.whitelist=*\n%s",
-			data, text[:strings.LastIndex(text, "version=")])
-		os.WriteFile(filepath.Join(dir, "zoo.cfg"), []byte(zooCfg), 0o644)
-		os.WriteFile(filepath.Join(data, "myid"), []byte(fmt.Sprintf("%d\n", id)), 0o644)
-		p, err := launch.Start(launch.Options{Name: fmt.Sprintf("apache%d", id), Argv: apacheQuorum.Argv(filepath.Join(dir, "zoo.cfg")),
-			Dir: dir, LogPath: filepath.Join(dir, "server.out"), Addr: launch.Loopback(servers[id].client)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		apaches = append(apaches, p)
-		defer p.Kill()
-	}
-	members := map[int64]Member{}
-	for id, a := range servers {
-		members[id] = Member{Quorum: launch.Loopback(a.quorum), Election: launch.Loopback(a.election)}
-	}
+	servers, members, text, apaches := startMixedEnsemble(t, 1, "")
 	l := &memLog{accepted: -1, current: -1}
 	out := &applied{}
 	var snapMu sync.Mutex
@@ -103,13 +71,7 @@ func TestReplicaFollowsApacheLeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	tail := func() string {
-		var b strings.Builder
-		for _, p := range apaches {
-			fmt.Fprintf(&b, "--- %s\n%s\n", p.Name(), p.Tail(30))
-		}
-		return b.String()
-	}
+	tail := func() string { return apacheTails(apaches) }
 	deadline := time.Now().Add(40 * time.Second)
 	for st := r.Status(); !(st.Serving && st.Leader == 3 && st.Role == zab.Following); st = r.Status() {
 		if time.Now().After(deadline) {
@@ -183,5 +145,129 @@ func TestReplicaFollowsApacheLeader(t *testing.T) {
 	defer snapMu.Unlock()
 	if snapTree == nil || snapTree.Get("/zookeeper") == nil {
 		t.Errorf("no snapshot with /zookeeper was installed from Apache's SNAP")
+	}
+}
+
+type addrs struct{ quorum, election, client int }
+
+// startMixedEnsemble allocates ports for servers 1..3, writes the quorum
+// config, and starts Apache ZooKeeper as every server but zkdID, with
+// extra zoo.cfg lines. The Apache servers are killed when the test ends.
+func startMixedEnsemble(t *testing.T, zkdID int64, extra string) (map[int64]addrs, map[int64]Member, string, []*launch.Process) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts Apache ZooKeeper (JVMs): slow; runs without -short")
+	}
+	if err := apacheQuorum.Check(); err != nil {
+		t.Fatalf("%v: install the Debian package zookeeper (apt-get install zookeeper)", err)
+	}
+	servers := map[int64]addrs{}
+	var cfg quorum.QuorumConfig
+	for id := int64(1); id <= 3; id++ {
+		a := addrs{freePort(t), freePort(t), freePort(t)}
+		servers[id] = a
+		cfg.Members = append(cfg.Members, quorum.Member{ID: id, ClientHost: "127.0.0.1", ClientPort: a.client,
+			Addresses: []quorum.PeerAddress{{Host: "127.0.0.1", QuorumPort: a.quorum, ElectionPort: a.election}}})
+	}
+	text := cfg.String()
+	var apaches []*launch.Process
+	for id := int64(1); id <= 3; id++ {
+		if id == zkdID {
+			continue
+		}
+		dir := filepath.Join(t.TempDir(), fmt.Sprintf("apache%d", id))
+		data := filepath.Join(dir, "data")
+		if err := os.MkdirAll(data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		zooCfg := fmt.Sprintf("tickTime=500\ninitLimit=20\nsyncLimit=10\ndataDir=%s\nadmin.enableServer=false\n4lw.commands.whitelist=*\n%s%s",
+			data, extra, text[:strings.LastIndex(text, "version=")])
+		os.WriteFile(filepath.Join(dir, "zoo.cfg"), []byte(zooCfg), 0o644)
+		os.WriteFile(filepath.Join(data, "myid"), []byte(fmt.Sprintf("%d\n", id)), 0o644)
+		p, err := launch.Start(launch.Options{Name: fmt.Sprintf("apache%d", id), Argv: apacheQuorum.Argv(filepath.Join(dir, "zoo.cfg")),
+			Dir: dir, LogPath: filepath.Join(dir, "server.out"), Addr: launch.Loopback(servers[id].client)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		apaches = append(apaches, p)
+		t.Cleanup(func() { p.Kill() })
+	}
+	members := map[int64]Member{}
+	for id, a := range servers {
+		members[id] = Member{Quorum: launch.Loopback(a.quorum), Election: launch.Loopback(a.election)}
+	}
+	return servers, members, text, apaches
+}
+
+func apacheTails(apaches []*launch.Process) string {
+	var b strings.Builder
+	for _, p := range apaches {
+		fmt.Fprintf(&b, "--- %s\n%s\n", p.Name(), p.Tail(30))
+	}
+	return b.String()
+}
+
+// TestApacheFollowsReplicaLeader: with equal (empty) histories zkd, as
+// myid 3, leads two Apache ZooKeeper 3.8 followers: they register, take
+// the new epoch, are synchronised and get UPTODATE from zkd, then log,
+// ACK and apply the txns zkd proposes, in Apache's own txn format; a
+// client reading from each Apache follower (local sessions, so that no
+// request needs forwarding) sees every znode with its data.
+func TestApacheFollowsReplicaLeader(t *testing.T) {
+	servers, members, text, apaches := startMixedEnsemble(t, 3, "localSessionsEnabled=true\nlocalSessionsUpgradingEnabled=true\n")
+	l := &memLog{accepted: -1, current: -1}
+	out := &applied{}
+	r, err := Start(Config{
+		Peer: zab.PeerConfig{Config: zab.Config{ID: 3, CurrentEpoch: -1, AcceptedEpoch: -1, CurrentEpochTmp: -1},
+			Voters: []int64{1, 2, 3}, TickTime: 10, InitLimit: 20, SyncLimit: 10, FinalizeWait: 4, MaxNotificationInterval: 200},
+		Members: members, QuorumConfig: text, Log: l, Apply: out.apply, Tick: 50 * time.Millisecond, Logger: testLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	deadline := time.Now().Add(40 * time.Second)
+	for st := r.Status(); !(st.Serving && st.Role == zab.Leading); st = r.Status() {
+		if time.Now().After(deadline) {
+			t.Fatalf("zkd did not lead: %+v\n%s", st, apacheTails(apaches))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	const n = 20
+	for i := range n {
+		path, data := fmt.Sprintf("/z%d", i), []byte(fmt.Sprintf("v%d", i))
+		_, err := r.Propose(func(zxid int64) []byte {
+			return txn.Marshal(&txn.Txn{
+				Header: txn.Header{ClientID: 0, Cxid: int32(i), Zxid: zxid, Time: time.Now().UnixMilli(), Type: proto.OpCreate},
+				Body:   &txn.Create{Path: path, Data: data, ACL: []proto.ACL{{Perms: proto.PermAll, ID: proto.ID{Scheme: "world", ID: "anyone"}}}, ParentCVersion: -1},
+			})
+		})
+		if err != nil {
+			t.Fatalf("propose %s: %v", path, err)
+		}
+	}
+	for _, id := range []int64{1, 2} {
+		c, _, err := zk.Connect([]string{launch.Loopback(servers[id].client)}, 10*time.Second, zk.WithLogInfo(false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(15 * time.Second)
+		for i := 0; i < n; {
+			path := fmt.Sprintf("/z%d", i)
+			got, _, err := c.Get(path)
+			if err == nil && string(got) == fmt.Sprintf("v%d", i) {
+				i++
+				continue
+			}
+			if time.Now().After(deadline) {
+				c.Close()
+				t.Fatalf("Apache's server %d: get %s = %q, %v\n%s", id, path, got, err, apacheTails(apaches))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		c.Close()
+	}
+	if st := r.Status(); st.Committed != st.LastLogged || zab.CounterOf(st.Committed) != n {
+		t.Errorf("zkd after %d proposals: %+v", n, st)
 	}
 }

@@ -96,7 +96,7 @@ type inPacket struct {
 }
 
 type proposal struct {
-	data  []byte
+	build func(zxid int64) []byte
 	reply chan proposeResult
 }
 
@@ -167,9 +167,10 @@ func (r *Replica) Status() Status {
 	}
 }
 
-// Propose proposes a txn record on the leader; it returns the zxid given.
-func (r *Replica) Propose(data []byte) (int64, error) {
-	p := proposal{data: data, reply: make(chan proposeResult, 1)}
+// Propose proposes a txn on the leader: build makes its log record for
+// the zxid it gets (the record carries it). It returns the zxid.
+func (r *Replica) Propose(build func(zxid int64) []byte) (int64, error) {
+	p := proposal{build: build, reply: make(chan proposeResult, 1)}
 	select {
 	case r.proposals <- p:
 		res := <-p.reply
@@ -205,7 +206,7 @@ func (r *Replica) run() {
 		case p := <-r.proposals:
 			z, err := r.peer.NextZxid()
 			if err == nil {
-				err = r.peer.Propose(zab.Entry{Type: zab.EntryTxn, Zxid: z, Data: p.data})
+				err = r.peer.Propose(zab.Entry{Type: zab.EntryTxn, Zxid: z, Data: p.build(z)})
 			}
 			p.reply <- proposeResult{z, err}
 		case ch := <-r.status:

@@ -185,7 +185,8 @@ func TestThreeReplicasOnLoopback(t *testing.T) {
 	}
 	propose := func(leader int64, n int, tag string) {
 		for i := range n {
-			if _, err := rs[leader].r.Propose([]byte(fmt.Sprintf("%s-%d", tag, i))); err != nil {
+			data := []byte(fmt.Sprintf("%s-%d", tag, i))
+			if _, err := rs[leader].r.Propose(func(int64) []byte { return data }); err != nil {
 				t.Fatalf("propose on %d: %v", leader, err)
 			}
 		}
