@@ -271,3 +271,96 @@ func TestApacheFollowsReplicaLeader(t *testing.T) {
 		t.Errorf("zkd after %d proposals: %+v", n, st)
 	}
 }
+
+// TestApacheFollowerTakesReplicaSnapshot: a zkd leader that keeps only 5
+// committed proposals for DIFF (zookeeper.commitLogCount) brings an Apache
+// follower that starts late, 30 txns behind, up to date with SNAP: the
+// database it streams (its tree, serialized as a snapshot file holds it,
+// then "BenWasHere") is loaded by Apache, which then serves every znode.
+func TestApacheFollowerTakesReplicaSnapshot(t *testing.T) {
+	servers, members, text, apaches := startMixedEnsemble(t, 3, "localSessionsEnabled=true\nlocalSessionsUpgradingEnabled=true\n")
+	// Server 2 comes later: stop it now, with its (empty) data kept.
+	if err := apaches[1].Stop(); err != nil {
+		t.Logf("stopping Apache's server 2: %v", err)
+	}
+	state := tree.New()
+	apply := func(es []zab.Entry) {
+		for _, e := range es {
+			tx, err := txn.Unmarshal(e.Data, jute.DefaultMaxBuffer)
+			if err != nil {
+				t.Errorf("zkd applies an undecodable txn 0x%x: %v", uint64(e.Zxid), err)
+				continue
+			}
+			state.Apply(tx)
+		}
+	}
+	snapshot := func() (int64, []byte, error) { // on the driver, like apply
+		e := jute.NewEncoder(nil)
+		e.Int(0) // no sessions
+		state.Serialize(e)
+		return state.LastZxid(), e.Bytes(), nil
+	}
+	r, err := Start(Config{
+		Peer: zab.PeerConfig{Config: zab.Config{ID: 3, CurrentEpoch: -1, AcceptedEpoch: -1, CurrentEpochTmp: -1},
+			Voters: []int64{1, 2, 3}, TickTime: 10, InitLimit: 20, SyncLimit: 10, FinalizeWait: 4, MaxNotificationInterval: 200,
+			CommitLogCount: 5},
+		Members: members, QuorumConfig: text, Log: &memLog{accepted: -1, current: -1}, Apply: apply, Snapshot: snapshot,
+		Tick: 50 * time.Millisecond, Logger: testLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	deadline := time.Now().Add(40 * time.Second)
+	for st := r.Status(); !(st.Serving && st.Role == zab.Leading); st = r.Status() {
+		if time.Now().After(deadline) {
+			t.Fatalf("zkd did not lead with server 1: %+v\n%s", st, apacheTails(apaches))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	const n = 30
+	for i := range n {
+		path, data := fmt.Sprintf("/s%d", i), []byte(fmt.Sprintf("v%d", i))
+		if _, err := r.Propose(func(zxid int64) []byte {
+			return txn.Marshal(&txn.Txn{
+				Header: txn.Header{Cxid: int32(i), Zxid: zxid, Time: time.Now().UnixMilli(), Type: proto.OpCreate},
+				Body:   &txn.Create{Path: path, Data: data, ACL: []proto.ACL{{Perms: proto.PermAll, ID: proto.ID{Scheme: "world", ID: "anyone"}}}, ParentCVersion: -1},
+			})
+		}); err != nil {
+			t.Fatalf("propose %s: %v", path, err)
+		}
+	}
+	waitFor(t, "zkd committed every proposal", 15*time.Second, func() bool {
+		st := r.Status()
+		return zab.CounterOf(st.Committed) == n
+	})
+	// Server 2 starts now, behind by more than the commit log keeps.
+	dir := filepath.Dir(apaches[1].LogPath())
+	p, err := launch.Start(launch.Options{Name: "apache2-again", Argv: apacheQuorum.Argv(filepath.Join(dir, "zoo.cfg")),
+		Dir: dir, LogPath: filepath.Join(dir, "server.out"), Addr: launch.Loopback(servers[2].client)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Kill()
+	c, _, err := zk.Connect([]string{launch.Loopback(servers[2].client)}, 10*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	deadline = time.Now().Add(40 * time.Second)
+	for i := 0; i < n; {
+		path := fmt.Sprintf("/s%d", i)
+		got, _, err := c.Get(path)
+		if err == nil && string(got) == fmt.Sprintf("v%d", i) {
+			i++
+			continue
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Apache's server 2 after joining: get %s = %q, %v\n%s", path, got, err, apacheTails([]*launch.Process{p, apaches[0]}))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(p.Tail(400), "Getting a snapshot from leader") {
+		t.Errorf("server 2 was not synchronised by SNAP:\n%s", p.Tail(40))
+	}
+}
