@@ -192,6 +192,16 @@ func (r *Replica) acceptLoop() {
 			return
 		}
 		c := &packetConn{r: r, gen: ^uint64(0), nc: nc, out: make(chan outPacket, maxQueued), done: make(chan struct{})}
+		r.mu.Lock()
+		select {
+		case <-r.stop:
+			r.mu.Unlock()
+			nc.Close()
+			return
+		default:
+		}
+		r.pending[c] = true
+		r.mu.Unlock()
 		go c.readLoop()
 	}
 }
@@ -200,6 +210,9 @@ func (r *Replica) acceptLoop() {
 func (r *Replica) stepPacket(in inPacket) {
 	c := in.conn
 	if c.gen == ^uint64(0) {
+		r.mu.Lock()
+		delete(r.pending, c)
+		r.mu.Unlock()
 		// An accepted connection: its first packet registers a learner,
 		// while this server leads.
 		if in.err != nil {

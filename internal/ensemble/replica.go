@@ -76,7 +76,7 @@ type Replica struct {
 
 	gen     uint64
 	conns   map[int64]*packetConn // by peer sid, of the current generation
-	pending map[net.Conn]bool     // accepted, not yet registered
+	pending map[*packetConn]bool  // accepted, not yet registered
 	mu      sync.Mutex            // guards pending (accept goroutine)
 }
 
@@ -138,7 +138,7 @@ func Start(cfg Config) (*Replica, error) {
 	r := &Replica{cfg: cfg, log: cfg.Logger.With("myid", cfg.Peer.ID), peer: peer, el: el, ln: ln,
 		packets: make(chan inPacket, 1024), persisted: make(chan int64, 1024), proposals: make(chan proposal),
 		status: make(chan chan Status), stop: make(chan struct{}), done: make(chan struct{}),
-		conns: map[int64]*packetConn{}, pending: map[net.Conn]bool{}}
+		conns: map[int64]*packetConn{}, pending: map[*packetConn]bool{}}
 	go r.acceptLoop()
 	go r.run()
 	return r, nil
@@ -185,6 +185,7 @@ func (r *Replica) run() {
 	defer r.el.Close()
 	defer r.ln.Close()
 	defer r.closeConns()
+	defer r.closePending()
 	tick := time.NewTicker(r.cfg.Tick)
 	defer tick.Stop()
 	r.gen = r.peer.Generation()
@@ -292,6 +293,16 @@ func (r *Replica) checkGeneration() {
 		r.closeConns()
 		r.log.Info("ensemble: role", "state", r.peer.Role().String(), "leader", r.peer.Leader(),
 			"epoch", r.peer.CurrentEpoch(), "zxid", fmt.Sprintf("0x%x", uint64(r.peer.LastLogged())))
+	}
+}
+
+// closePending closes the accepted connections that never registered.
+func (r *Replica) closePending() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for c := range r.pending {
+		c.close()
+		delete(r.pending, c)
 	}
 }
 
