@@ -3,6 +3,7 @@ package quorum
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -28,6 +29,7 @@ type Electorate struct {
 	wg      sync.WaitGroup
 
 	mu      sync.Mutex
+	trouble map[int64]string // the last dial problem per sid, logged once per change
 	conns   map[int64]*electionConn
 	pending map[int64][]byte // the latest frame for a sid with no connection
 	dialing map[int64]bool
@@ -81,7 +83,7 @@ func ListenElection(cfg ElectorateConfig) (*Electorate, error) {
 	}
 	e := &Electorate{self: cfg.ID, address: cfg.Address, peers: cfg.Peers, config: cfg.Config, log: cfg.Logger,
 		timeout: cfg.Timeout, ln: ln, in: make(chan zab.Notification, 256), closing: make(chan struct{}),
-		conns: map[int64]*electionConn{}, pending: map[int64][]byte{}, dialing: map[int64]bool{}}
+		conns: map[int64]*electionConn{}, pending: map[int64][]byte{}, dialing: map[int64]bool{}, trouble: map[int64]string{}}
 	e.wg.Add(1)
 	go e.acceptLoop()
 	return e, nil
@@ -158,14 +160,16 @@ func (e *Electorate) dial(sid int64) {
 	}()
 	addr, ok := e.peers(sid)
 	if !ok {
-		e.log.Warn("election: no address for server", "sid", sid)
+		e.note(sid, "no address for this server in the config")
 		return
 	}
+	// The name is resolved again on every dial: a pod's address changes.
 	nc, err := net.DialTimeout("tcp", addr, e.timeout)
 	if err != nil {
-		e.log.Debug("election: cannot connect", "sid", sid, "address", addr, "err", err)
+		e.note(sid, fmt.Sprintf("cannot connect to %s: %v", addr, err))
 		return
 	}
+	e.note(sid, "")
 	im, err := EncodeInitialMessage(InitialMessage{ProtocolVersion: ProtocolV1, SID: e.self, Address: e.address})
 	if err == nil {
 		nc.SetWriteDeadline(time.Now().Add(e.timeout))
@@ -183,6 +187,22 @@ func (e *Electorate) dial(sid int64) {
 		return
 	}
 	e.register(sid, nc)
+}
+
+// note logs a dial problem once per change (a name that does not resolve
+// yet is retried on every resend, never fatal), and its end.
+func (e *Electorate) note(sid int64, problem string) {
+	e.mu.Lock()
+	old := e.trouble[sid]
+	e.trouble[sid] = problem
+	e.mu.Unlock()
+	switch {
+	case problem == old:
+	case problem == "":
+		e.log.Info("election: connected", "sid", sid)
+	default:
+		e.log.Warn("election: server unreachable; retrying", "sid", sid, "problem", problem)
+	}
 }
 
 func (e *Electorate) acceptLoop() {
