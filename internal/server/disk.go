@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/zkd/zkd/internal/config"
+	"github.com/zkd/zkd/internal/ensemble"
 	"github.com/zkd/zkd/internal/jute"
 	"github.com/zkd/zkd/internal/recovery"
 	"github.com/zkd/zkd/internal/storage"
@@ -65,6 +66,13 @@ func (p *DiskLog) WriteEpochs(accepted, current int64) error {
 }
 
 // Durable is true.
+// Truncate removes every entry above zxid, in order with the appends
+// around it (a learner's TRUNC); the caller reloads the state after.
+func (p *DiskLog) Truncate(zxid int64) error { return p.committer.Truncate(zxid) }
+
+// The replicated ensemble's driver persists through the same log.
+var _ ensemble.Log = (*DiskLog)(nil)
+
 func (p *DiskLog) Durable() bool { return true }
 
 // Roll starts a new log file for the entries appended after it.

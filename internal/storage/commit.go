@@ -60,6 +60,8 @@ type commitRequest struct {
 	entry []byte
 	done  func(error)
 	roll  bool
+	// truncate removes every record above zxid (a learner's TRUNC).
+	truncate bool
 }
 
 // NewCommitter starts the writer goroutine over l.
@@ -85,6 +87,17 @@ func (c *Committer) Submit(zxid int64, entry []byte, done func(error)) error {
 
 // Roll queues a log roll: records submitted after it go to a new file.
 func (c *Committer) Roll() error { return c.enqueue(commitRequest{roll: true}) }
+
+// Truncate removes every record above zxid (see Log.Truncate), in order
+// with the records submitted before and after it, and waits until it is
+// done: records submitted before it are written first, then cut.
+func (c *Committer) Truncate(zxid int64) error {
+	done := make(chan error, 1)
+	if err := c.enqueue(commitRequest{zxid: zxid, truncate: true, done: func(err error) { done <- err }}); err != nil {
+		return err
+	}
+	return <-done
+}
 
 func (c *Committer) enqueue(r commitRequest) error {
 	c.mu.Lock()
@@ -151,9 +164,12 @@ func (c *Committer) run() {
 		var fatal error
 		for i, r := range batch {
 			var err error
-			if r.roll {
+			switch {
+			case r.roll:
 				err = c.log.Roll()
-			} else {
+			case r.truncate:
+				err = c.log.Truncate(r.zxid)
+			default:
 				err = c.log.Append(r.zxid, r.entry)
 				records++
 			}

@@ -289,3 +289,44 @@ func BenchmarkRawFsync(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "fsyncs/s")
 }
+
+// TestCommitterTruncateInOrder: a learner's TRUNC goes through the
+// committer in order with the appends around it: records submitted before
+// are written and then cut, records after continue from the cut, with new
+// contents at the zxids cut away.
+func TestCommitterTruncateInOrder(t *testing.T) {
+	fsys := NewMemFS()
+	l, _ := OpenLog(fsys, "/d", LogOptions{PreAllocSize: 4096})
+	c := NewCommitter(l, CommitterOptions{})
+	for z := int64(1); z <= 10; z++ {
+		if z == 5 {
+			c.Roll() // the cut spans two files
+		}
+		if err := c.Submit(z, entry(z), func(error) {}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Truncate(6); err != nil {
+		t.Fatal(err)
+	}
+	replaced := append(entry(7), 'x')
+	done := make(chan error, 1)
+	if err := c.Submit(7, replaced, func(err error) { done <- err }); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	l.Close()
+	recs, _, err := readAll(t, fsys, "/d", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := zxids(recs); !slices.Equal(got, []int64{1, 2, 3, 4, 5, 6, 7}) {
+		t.Fatalf("after TRUNC to 6 and a new 7: %v", got)
+	}
+	if string(recs[6].entry) != string(replaced) {
+		t.Errorf("zxid 7 holds the old record")
+	}
+}
