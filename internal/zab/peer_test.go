@@ -1,0 +1,137 @@
+package zab
+
+import "testing"
+
+// newTestLearner returns a peer (myid 1) that has elected 3 as leader and
+// registered with it: FOLLOWERINFO is out, LEADERINFO not yet in.
+func newTestLearner(t *testing.T, last int64, history []Entry) *Peer {
+	t.Helper()
+	p, err := NewPeer(PeerConfig{Config: Config{ID: 1, LastZxid: last, CurrentEpoch: EpochOf(last), AcceptedEpoch: EpochOf(last), CurrentEpochTmp: -1},
+		Voters: []int64{1, 2, 3}, History: history, TickTime: 4, InitLimit: 5, SyncLimit: 3, FinalizeWait: 2, MaxNotificationInterval: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Votes for 3 from 2 and 3 end the round.
+	for _, from := range []int64{2, 3} {
+		p.StepNotification(Notification{From: from, To: 1, State: Looking, Vote: Vote{Leader: 3, Zxid: last, PeerEpoch: EpochOf(last)},
+			ElectionEpoch: 1, Version: NotificationVersion})
+	}
+	for range 3 {
+		p.Tick()
+	}
+	if p.Role() != Following || p.Leader() != 3 {
+		t.Fatalf("peer is %s of %d, want FOLLOWING 3", p.Role(), p.Leader())
+	}
+	drain(p)
+	return p
+}
+
+func drain(p *Peer) PeerReady {
+	var all PeerReady
+	all.AcceptedEpoch, all.CurrentEpoch, all.Truncate = -1, -1, -1
+	for p.HasReady() {
+		rd := p.Ready()
+		if rd.AcceptedEpoch >= 0 {
+			all.AcceptedEpoch = rd.AcceptedEpoch
+		}
+		if rd.CurrentEpoch >= 0 {
+			all.CurrentEpoch = rd.CurrentEpoch
+		}
+		if rd.Truncate >= 0 {
+			all.Truncate = rd.Truncate
+		}
+		if rd.Snapshot != nil {
+			all.Snapshot = rd.Snapshot
+		}
+		all.Entries = append(all.Entries, rd.Entries...)
+		all.Committed = append(all.Committed, rd.Committed...)
+		all.Messages = append(all.Messages, rd.Messages...)
+		p.Advance()
+	}
+	return all
+}
+
+func hasMessage(rd PeerReady, t MessageType, zxid int64) bool {
+	for _, m := range rd.Messages {
+		if m.Type == t && m.Zxid == zxid {
+			return true
+		}
+	}
+	return false
+}
+
+// TestNewLeaderEpochAfterTheLogIsDurable, ZOOKEEPER-4646: "Committed txns
+// may be improperly truncated if follower crashes right after updating
+// currentEpoch but before persisting txns to disk." The learner writes
+// currentEpoch, and acks NEWLEADER, only after the proposals it logs with
+// NEWLEADER are durable.
+func TestNewLeaderEpochAfterTheLogIsDurable(t *testing.T) {
+	p := newTestLearner(t, MakeZxid(1, 2), []Entry{{Zxid: MakeZxid(1, 1)}, {Zxid: MakeZxid(1, 2)}})
+	leader := func(m Message) {
+		m.From, m.To = 3, 1
+		if err := p.Step(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	leader(Message{Type: MsgLeaderInfo, Zxid: MakeZxid(2, 0)})
+	if rd := drain(p); rd.AcceptedEpoch != 2 || !hasMessage(rd, MsgAckEpoch, MakeZxid(1, 2)) {
+		t.Fatalf("after LEADERINFO: %+v", rd)
+	}
+	leader(Message{Type: MsgDiff, Zxid: MakeZxid(1, 4)})
+	leader(Message{Type: MsgProposal, Zxid: MakeZxid(1, 3), Data: []byte("t3")})
+	leader(Message{Type: MsgCommit, Zxid: MakeZxid(1, 3)})
+	leader(Message{Type: MsgProposal, Zxid: MakeZxid(1, 4), Data: []byte("t4")})
+	leader(Message{Type: MsgCommit, Zxid: MakeZxid(1, 4)})
+	leader(Message{Type: MsgNewLeader, Zxid: MakeZxid(2, 0)})
+	rd := drain(p)
+	if len(rd.Entries) != 2 {
+		t.Fatalf("NEWLEADER logged %d held proposals, want 2", len(rd.Entries))
+	}
+	if rd.CurrentEpoch >= 0 || hasMessage(rd, MsgAck, MakeZxid(2, 0)) {
+		t.Fatalf("currentEpoch written (%d) or NEWLEADER acked before the proposals are durable", rd.CurrentEpoch)
+	}
+	p.Step(Message{Type: MsgPersisted, Zxid: MakeZxid(1, 3)})
+	if rd := drain(p); rd.CurrentEpoch >= 0 || hasMessage(rd, MsgAck, MakeZxid(2, 0)) {
+		t.Fatalf("currentEpoch or the ACK with only part of the log durable: %+v", rd)
+	}
+	p.Step(Message{Type: MsgPersisted, Zxid: MakeZxid(1, 4)})
+	if rd := drain(p); rd.CurrentEpoch != 2 || !hasMessage(rd, MsgAck, MakeZxid(2, 0)) {
+		t.Fatalf("once durable: currentEpoch %d, messages %v", rd.CurrentEpoch, rd.Messages)
+	}
+	// The commits held since DIFF apply after UPTODATE, in order.
+	leader(Message{Type: MsgUpToDate, Zxid: -1})
+	rd = drain(p)
+	if len(rd.Committed) != 2 || rd.Committed[0].Zxid != MakeZxid(1, 3) || !p.Serving() {
+		t.Fatalf("after UPTODATE: committed %v, serving %v", rd.Committed, p.Serving())
+	}
+}
+
+// TestTruncInsideSnapshotDiscardsData: a TRUNC below the snapshot a
+// learner's state starts from cannot be carried out by cutting the log;
+// the learner discards its data (an empty snapshot) and registers again.
+func TestTruncInsideSnapshotDiscardsData(t *testing.T) {
+	p, err := NewPeer(PeerConfig{Config: Config{ID: 1, LastZxid: MakeZxid(1, 9), CurrentEpoch: 1, AcceptedEpoch: 1, CurrentEpochTmp: -1},
+		Voters: []int64{1, 2, 3}, HistoryBase: MakeZxid(1, 8), History: []Entry{{Zxid: MakeZxid(1, 9)}},
+		TickTime: 4, InitLimit: 5, SyncLimit: 3, FinalizeWait: 2, MaxNotificationInterval: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, from := range []int64{2, 3} {
+		p.StepNotification(Notification{From: from, To: 1, State: Looking, Vote: Vote{Leader: 3, Zxid: MakeZxid(1, 9), PeerEpoch: 1},
+			ElectionEpoch: 1, Version: NotificationVersion})
+	}
+	for range 3 {
+		p.Tick()
+	}
+	drain(p)
+	p.Step(Message{Type: MsgLeaderInfo, From: 3, To: 1, Zxid: MakeZxid(2, 0)})
+	drain(p)
+	p.Step(Message{Type: MsgTrunc, From: 3, To: 1, Zxid: MakeZxid(1, 5)})
+	rd := drain(p)
+	if rd.Snapshot == nil || rd.Snapshot.Zxid != 0 || rd.Truncate >= 0 {
+		t.Fatalf("TRUNC below the snapshot 0x%x: snapshot %+v, truncate 0x%x", MakeZxid(1, 8), rd.Snapshot, rd.Truncate)
+	}
+	if p.LastLogged() != 0 || p.Role() == Following && p.Leader() == 3 && p.Serving() {
+		t.Fatalf("after discarding: last logged 0x%x, %s", uint64(p.LastLogged()), p.Role())
+	}
+}
