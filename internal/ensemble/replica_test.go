@@ -160,8 +160,8 @@ func leaderOf(t *testing.T, rs map[int64]*testReplica) int64 {
 	return leader
 }
 
-// TestThreeReplicasOnLoopback: three replicas elect by ZooKeeper's rule
-// over real election and quorum ports, replicate what the leader proposes
+// TestThreeReplicasOnLoopback: three replicas elect over real election
+// and quorum ports, replicate what the leader proposes
 // to every one in the same order, and elect again when the leader stops;
 // the one that comes back follows and catches up.
 func TestThreeReplicasOnLoopback(t *testing.T) {
@@ -179,10 +179,10 @@ func TestThreeReplicasOnLoopback(t *testing.T) {
 			tr.r.Close()
 		}
 	}()
+	// With equal histories the largest myid of the quorum that decides
+	// first wins; which quorum that is depends on timing here (zab's tests
+	// and the Apache tests check the rule itself).
 	leader := leaderOf(t, rs)
-	if leader != 3 {
-		t.Fatalf("elected %d; with equal zxids and epochs the largest myid, 3, wins", leader)
-	}
 	propose := func(leader int64, n int, tag string) {
 		for i := range n {
 			data := []byte(fmt.Sprintf("%s-%d", tag, i))
