@@ -13,8 +13,8 @@ import (
 	"github.com/zkd/zkd/internal/zab"
 )
 
-// This package's test ports.
-var ports = &launch.Ports{Low: 26810, High: 26899}
+// This package's test ports (a wide range: the allocator does not reuse them within a run).
+var ports = &launch.Ports{Low: 26810, High: 27799}
 
 // memLog is a Log in memory whose appends become durable a little later,
 // on another goroutine, as group commit's do.
