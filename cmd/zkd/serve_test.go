@@ -1,0 +1,36 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// Without --config a container's server reads $ZOO_CONF_DIR/zoo.cfg when
+// one is mounted there, and the environment otherwise.
+func TestLoadConfigWithoutPath(t *testing.T) {
+	data := t.TempDir()
+	t.Setenv("ZOO_DATA_DIR", data)
+	t.Setenv("ZOO_TICK_TIME", "2500")
+	t.Setenv("ZOO_CONF_DIR", t.TempDir())
+	cfg, err := loadConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Path != "" || cfg.TickTime != 2500 || cfg.DataDir != data {
+		t.Errorf("from the environment: path %q tickTime %d dataDir %q", cfg.Path, cfg.TickTime, cfg.DataDir)
+	}
+
+	conf := t.TempDir()
+	file := filepath.Join(conf, "zoo.cfg")
+	if err := os.WriteFile(file, []byte("dataDir="+data+"\ntickTime=1000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ZOO_CONF_DIR", conf)
+	if cfg, err = loadConfig(""); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Path != file || cfg.TickTime != 1000 {
+		t.Errorf("mounted zoo.cfg: path %q tickTime %d, want %s and its tickTime=1000 (ZOO_* apply only without a zoo.cfg)", cfg.Path, cfg.TickTime, file)
+	}
+}
