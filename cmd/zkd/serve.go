@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -48,11 +49,35 @@ func serveCommand() *cobra.Command {
 	return cmd
 }
 
+// loadConfig reads --config; without it $ZOO_CONF_DIR/zoo.cfg when that
+// exists (where the official image's users mount theirs), else the
+// embedded default with the environment (MYID/SERVERS, ZOO_*, JVMFLAGS).
 func loadConfig(path string) (*config.Config, error) {
 	if path == "" {
-		return config.Default(), nil
+		if dir := os.Getenv(config.EnvZooConfDir); dir != "" {
+			if st, err := os.Stat(filepath.Join(dir, "zoo.cfg")); err == nil && st.Mode().IsRegular() {
+				path = filepath.Join(dir, "zoo.cfg")
+			}
+		}
+	}
+	if path == "" {
+		return config.FromEnvironment(os.Environ())
 	}
 	return config.Load(path)
+}
+
+// printStartConfig shows the configuration a server without a zoo.cfg
+// runs on, so that a container's log says what the environment made of it.
+func printStartConfig(cfg *config.Config) {
+	if cfg.Path != "" {
+		return
+	}
+	if len(cfg.EnvUsed) == 0 {
+		fmt.Fprintf(os.Stderr, "zkd: no config given; using the embedded standalone default:\n%s\n", strings.TrimRight(config.DefaultText(), "\n"))
+		return
+	}
+	fmt.Fprintf(os.Stderr, "zkd: no config given; the embedded default with %s gives:\n%s\n",
+		strings.Join(cfg.EnvUsed, ", "), strings.TrimRight(cfg.String(), "\n"))
 }
 
 func newLogger(level string) (*slog.Logger, error) {
@@ -78,15 +103,13 @@ func runServe(f serveFlags) error {
 	for _, w := range cfg.Warnings {
 		log.Warn("config: " + w)
 	}
+	printStartConfig(cfg)
 	if f.check {
 		fmt.Printf("config %s is valid\n", describeConfig(cfg))
 		return nil
 	}
 	if !cfg.Standalone() {
 		return errors.New("this config lists an ensemble (server.N lines); zkd runs standalone only in this release — remove the server.N lines or keep one")
-	}
-	if f.config == "" {
-		fmt.Fprintf(os.Stderr, "zkd: no config given; using the embedded standalone default:\n%s\n", strings.TrimRight(config.DefaultText(), "\n"))
 	}
 	if f.pprof != "" {
 		if err := startPprof(f.pprof, log); err != nil {
@@ -143,6 +166,9 @@ func runServe(f serveFlags) error {
 }
 
 func describeConfig(cfg *config.Config) string {
+	if cfg.Path == "" && len(cfg.EnvUsed) > 0 {
+		return "(embedded default and " + strings.Join(cfg.EnvUsed, ", ") + ")"
+	}
 	if cfg.Path == "" {
 		return "(embedded default)"
 	}

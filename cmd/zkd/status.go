@@ -14,6 +14,7 @@ import (
 func statusCommand() *cobra.Command {
 	var addr, cfgPath string
 	var timeout time.Duration
+	var ready bool
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Print the server's mode (standalone, leader, follower, observer), as zkServer.sh status; exit 1 if it is not serving",
@@ -44,14 +45,22 @@ func statusCommand() *cobra.Command {
 				return &exitError{code: 1, msg: err.Error()}
 			}
 			fmt.Printf("Mode: %s\n", mode)
+			if ready && !servingModes[mode] {
+				return &exitError{code: 1, msg: fmt.Sprintf("not ready: mode %s", mode)}
+			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&addr, "server", "", "host:port of the client port (default: from --config or the embedded default)")
 	cmd.Flags().StringVar(&cfgPath, "config", "", "zoo.cfg to read the client port from")
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "how long to wait for the answer")
+	cmd.Flags().BoolVar(&ready, "ready", false, "exit 0 only when the server serves clients (for readiness probes and health checks)")
 	return cmd
 }
+
+// servingModes are srvr's modes of a server that answers clients; a
+// LOOKING server (no quorum) reports none of them.
+var servingModes = map[string]bool{"standalone": true, "leader": true, "follower": true, "observer": true}
 
 // fetchMode asks srvr and returns its Mode line.
 func fetchMode(addr string, timeout time.Duration) (string, error) {

@@ -87,6 +87,9 @@ type Config struct {
 	GlobalOutstandingLimit int
 	Raw                    map[string]string // every key as read (trimmed)
 	Warnings               []string          // unknown or ignored keys, one line each
+	// EnvUsed names the environment variables that set something, in the
+	// order they were applied (for the config printed at start).
+	EnvUsed []string
 }
 
 // Error is a configuration error naming the key (or environment variable
@@ -162,16 +165,28 @@ func Parse(r io.Reader, path string, getenv func(string) string) (*Config, error
 
 // parser holds the state of one Parse call.
 type parser struct {
-	c         *Config
-	getenv    func(string) string
+	c          *Config
+	getenv     func(string) string
+	opts       parseOptions
+	values     map[string]string
+	written    map[string]string // canonical key -> key as written, or the variable it came from
+	overridden map[string]bool   // canonical keys the ZOO_* layer set
+	servers    []property        // server.N lines in file order
+	peerType   string
+}
+
+type parseOptions struct {
 	readFiles bool // false only for Default: no myid, no dynamic file
-	values    map[string]string
-	written   map[string]string // canonical key -> key as written
-	servers   []property        // server.N lines in file order
-	peerType  string
+	// embedded: the text is the embedded default and the official image's
+	// ZOO_* variables apply over it (a container without a zoo.cfg).
+	embedded bool
 }
 
 func parse(r io.Reader, path string, getenv func(string) string, readFiles bool) (*Config, error) {
+	return parseLayers(r, path, getenv, parseOptions{readFiles: readFiles})
+}
+
+func parseLayers(r io.Reader, path string, getenv func(string) string, opts parseOptions) (*Config, error) {
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
@@ -180,13 +195,22 @@ func parse(r io.Reader, path string, getenv func(string) string, readFiles bool)
 		return nil, &Error{Path: path, Problem: err.Error(), Err: ErrSyntax}
 	}
 	p := &parser{
-		c:         baseConfig(path),
-		getenv:    getenv,
-		readFiles: readFiles,
-		values:    map[string]string{},
-		written:   map[string]string{},
+		c:          baseConfig(path),
+		getenv:     getenv,
+		opts:       opts,
+		values:     map[string]string{},
+		written:    map[string]string{},
+		overridden: map[string]bool{},
 	}
 	p.collect(props)
+	if opts.embedded {
+		envProps, err := p.zooEnvProperties()
+		if err != nil {
+			return nil, err
+		}
+		p.overlay(envProps)
+	}
+	p.applyJVMFlags()
 	steps := []func() error{
 		p.parseScalars, p.parseDirs, p.parseFourLetterWords, p.parseSuperDigest,
 		p.parseServers, p.parseMyID, p.reconcileClientPort, p.checkPeerType,
@@ -504,7 +528,10 @@ func (p *parser) reconcileClientPort() error {
 	if me == nil || me.ClientPort == 0 {
 		return nil
 	}
-	if v, set := p.values[keyClientPort]; set && p.c.ClientPort != me.ClientPort {
+	// The embedded default's clientPort=2181 is no one's choice: the
+	// server line decides.
+	userSet := !p.opts.embedded || p.overridden[keyClientPort]
+	if v, set := p.values[keyClientPort]; set && userSet && p.c.ClientPort != me.ClientPort {
 		return &Error{Path: p.c.Path, Key: p.written[keyClientPort], Value: v, HasValue: true,
 			Problem: fmt.Sprintf("differs from the client port %d in server.%d", me.ClientPort, me.ID), Err: ErrConflict}
 	}

@@ -67,18 +67,19 @@ syncLimit=5
 clientPort=2181
 # The maximum number of client connections per client IP (0 = unlimited)
 maxClientCnxns=60
-# The number of snapshots to retain in dataDir
+# The number of snapshots (and the logs they need) to keep in dataDir
 autopurge.snapRetainCount=3
-# Purge task interval in hours; 0 disables auto purge
-autopurge.purgeInterval=0
+# Purge older ones every hour (0 disables auto purge, Apache's default): a
+# full disk is the most common way a long-running ZooKeeper dies
+autopurge.purgeInterval=1
 `)
 	return b.String()
 }
 
 // Default returns the embedded default configuration, parsed from
 // DefaultText. It consults no files and no environment beyond choosing the
-// data directory, so it cannot fail; use DefaultFromEnv to honour
-// ZOO_MY_ID, ZOO_SERVERS, SERVERS, MYID, ZK_SUPER_DIGEST and a myid file.
+// data directory, so it cannot fail; use FromEnvironment to honour the
+// environment (ZOO_*, MYID, SERVERS, JVMFLAGS, ...) and a myid file.
 func Default() *Config {
 	c, err := parse(strings.NewReader(DefaultText()), "", nil, false)
 	if err != nil {
@@ -86,12 +87,4 @@ func Default() *Config {
 		panic(fmt.Sprintf("config: embedded default does not parse: %v", err))
 	}
 	return c
-}
-
-// DefaultFromEnv parses the embedded default like a zoo.cfg file: the
-// environment may add servers, the server id and a super digest, and
-// <dataDir>/myid is read. This is how zkd starts without a zoo.cfg in a
-// Kubernetes or Docker layout.
-func DefaultFromEnv(getenv func(string) string) (*Config, error) {
-	return parse(strings.NewReader(defaultText(DefaultDataDir(getenv))), "", getenv, true)
 }

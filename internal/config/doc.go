@@ -23,20 +23,45 @@
 // DigestAuthenticationProvider.superDigest) are accepted with or without
 // the "zookeeper." prefix; if both forms are given the short one wins.
 //
-// Environment (for Kubernetes and Docker layouts):
+// Environment (for Kubernetes and Docker layouts), with or without a
+// zoo.cfg:
 //
 //	ZOO_MY_ID        server id when <dataDir>/myid does not exist
 //	MYID             the same, used when ZOO_MY_ID is unset
+//	ZKD_MYID_FROM_HOSTNAME=true
+//	                 the id is a StatefulSet pod's ordinal + 1 (zk-2 is
+//	                 server 3); a myid file or variable that disagrees is
+//	                 an error
 //	ZOO_SERVERS      when zoo.cfg has no server.N lines: space separated
 //	                 "server.N=..." entries, as the official Docker image
 //	SERVERS          when zoo.cfg has no server.N lines and ZOO_SERVERS is
 //	                 unset: comma separated hosts; host i (from 0) becomes
-//	                 server i+1 with ports 2888:3888 and no client port
+//	                 server i+1 with ports 2888:3888 and clients on 2181
 //	ZK_SUPER_DIGEST  overrides DigestAuthenticationProvider.superDigest
-//	ZKD_DATA_DIR     dataDir of the embedded default (see DefaultDataDir)
+//	SERVER_JVMFLAGS, JVMFLAGS
+//	                 -Dzookeeper.<key>=value for the keys Apache reads as
+//	                 system properties (and -Djute.maxbuffer); a key in
+//	                 zoo.cfg or ZOO_* wins, as in Apache; other
+//	                 -Dzookeeper.* properties are warned about, other JVM
+//	                 options listed in one warning
 //
-// Precedence: myid file > ZOO_MY_ID > MYID; zoo.cfg (or dynamic file)
-// servers > ZOO_SERVERS > SERVERS; ZK_SUPER_DIGEST > the key.
+// Without a zoo.cfg (FromEnvironment), also the official image's settings
+// over the embedded default: ZOO_DATA_DIR, ZOO_DATA_LOG_DIR, ZOO_TICK_TIME,
+// ZOO_INIT_LIMIT, ZOO_SYNC_LIMIT, ZOO_PORT (3.4 images), ZOO_MAX_CLIENT_CNXNS,
+// ZOO_STANDALONE_ENABLED, ZOO_ADMINSERVER_ENABLED, ZOO_AUTOPURGE_PURGEINTERVAL,
+// ZOO_AUTOPURGE_SNAPRETAINCOUNT, ZOO_4LW_COMMANDS_WHITELIST, then the
+// space separated key=value entries of ZOO_CFG_EXTRA (last, so they win,
+// as docker-entrypoint.sh appends them); ZKD_DATA_DIR picks the default's
+// dataDir (see DefaultDataDir). Other ZOO_* names are warned about.
+// Errors name the variable: ZOO_TICK_TIME="2s": want a positive number of
+// milliseconds.
+//
+// Precedence: myid file > ZOO_MY_ID > MYID > host name ordinal; zoo.cfg
+// (or dynamic file) servers > ZOO_SERVERS > SERVERS; ZK_SUPER_DIGEST > the
+// key > -D property.
+//
+// The embedded default purges snapshots and logs every hour keeping 3
+// (autopurge.purgeInterval=1); a zoo.cfg without the key keeps Apache's 0.
 //
 // Mode: Standalone when there are no servers, or one voting server and
 // standaloneEnabled=true (Apache's isDistributed, inverted). In quorum

@@ -18,7 +18,8 @@ const maxConfigBytes = 4 << 20
 // then trimmed as ZooKeeper trims both (String.trim).
 type property struct {
 	Key, Value string
-	Line       int // 1-based line where the logical line starts
+	Line       int    // 1-based line where the logical line starts
+	Origin     string // the environment variable it came from; "" for a file
 }
 
 // readProperties reads Java properties syntax: `key=value`, `key: value`

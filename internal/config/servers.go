@@ -30,7 +30,7 @@ func (p *parser) parseServers() error {
 		if len(lines) > 0 {
 			return &Error{Path: p.c.Path, Key: lines[0].Key, Problem: "must be in the dynamic config file when dynamicConfigFile is set", Err: ErrConflict}
 		}
-		if p.readFiles {
+		if p.opts.readFiles {
 			var err error
 			if lines, err = p.readDynamicConfig(dyn); err != nil {
 				return err
@@ -105,7 +105,7 @@ func (p *parser) readDynamicConfig(path string) ([]property, error) {
 
 // serversFromEnv reads ZOO_SERVERS (space separated server.N=... entries,
 // as the official Docker image takes them) or SERVERS (comma separated
-// hosts; host i is server i+1 on ports 2888:3888).
+// hosts; host i is server i+1 on ports 2888:3888 with clients on 2181).
 func (p *parser) serversFromEnv() ([]Server, error) {
 	if v := strings.TrimSpace(p.getenv(EnvZooServers)); v != "" {
 		var servers []Server
@@ -120,6 +120,7 @@ func (p *parser) serversFromEnv() ([]Server, error) {
 			}
 			servers = append(servers, s)
 		}
+		p.c.EnvUsed = append(p.c.EnvUsed, EnvZooServers)
 		return servers, nil
 	}
 	if v := strings.TrimSpace(p.getenv(EnvServers)); v != "" {
@@ -129,8 +130,9 @@ func (p *parser) serversFromEnv() ([]Server, error) {
 			if !ok || host == "" || (strings.Contains(host, ":") && net.ParseIP(host) == nil) {
 				return nil, &Error{Path: p.c.Path, Key: EnvServers, Value: v, HasValue: true, Problem: wantHostList, Err: ErrBadValue}
 			}
-			servers = append(servers, Server{ID: int64(i + 1), Host: host, QuorumPort: defaultQuorumPrt, ElectionPort: defaultElectPort})
+			servers = append(servers, Server{ID: int64(i + 1), Host: host, QuorumPort: defaultQuorumPrt, ElectionPort: defaultElectPort, ClientPort: DefaultClientPort})
 		}
+		p.c.EnvUsed = append(p.c.EnvUsed, EnvServers)
 		return servers, nil
 	}
 	return nil, nil
@@ -232,10 +234,15 @@ func parsePort(s string) (int, bool) {
 }
 
 // parseMyID reads <dataDir>/myid as Apache does (first line, parsed as a
-// long, no trimming), or else ZOO_MY_ID, or else MYID.
+// long, no trimming), or else ZOO_MY_ID, or else MYID, or else, when
+// ZKD_MYID_FROM_HOSTNAME=true, the StatefulSet ordinal of the host name.
+// The ordinal was asked for explicitly, so a file or variable that
+// disagrees with it is an error: the volume or the pod belongs to another
+// server.
 func (p *parser) parseMyID() error {
-	if p.readFiles {
-		file := filepath.Join(p.c.DataDir, myIDFileName)
+	var fileID int64
+	file := filepath.Join(p.c.DataDir, myIDFileName)
+	if p.opts.readFiles {
 		if st, err := os.Stat(file); err == nil && st.Mode().IsRegular() {
 			line, err := readFirstLine(file)
 			if err != nil {
@@ -245,10 +252,30 @@ func (p *parser) parseMyID() error {
 			if err != nil || id < 1 {
 				return &Error{Path: p.c.Path, Key: file, Value: line, HasValue: true, Problem: wantMyID, Err: ErrMyID}
 			}
-			p.c.MyID = id
-			return nil
+			fileID = id
 		}
 	}
+	fromHost := false
+	if v := strings.TrimSpace(p.getenv(EnvMyIDFromHostname)); v != "" {
+		switch strings.ToLower(v) {
+		case "true":
+			fromHost = true
+		case "false":
+		default:
+			return &Error{Path: p.c.Path, Key: EnvMyIDFromHostname, Value: v, HasValue: true, Problem: wantTrueFalse, Err: ErrBadValue}
+		}
+	}
+	if fileID != 0 && !fromHost {
+		p.c.MyID = fileID
+		for _, name := range []string{EnvZooMyID, EnvMyID} {
+			if v := strings.TrimSpace(p.getenv(name)); v != "" && v != strconv.FormatInt(fileID, 10) {
+				p.warnf("%s=%s: ignored, %s says %d (the file wins, as in ZooKeeper's image)", name, v, file, fileID)
+			}
+		}
+		return nil
+	}
+	var envID int64
+	envName := ""
 	for _, name := range []string{EnvZooMyID, EnvMyID} {
 		v := strings.TrimSpace(p.getenv(name))
 		if v == "" {
@@ -258,9 +285,30 @@ func (p *parser) parseMyID() error {
 		if err != nil || id < 1 {
 			return &Error{Path: p.c.Path, Key: name, Value: v, HasValue: true, Problem: wantServerID, Err: ErrBadValue}
 		}
-		p.c.MyID = id
+		envID, envName = id, name
+		p.c.EnvUsed = append(p.c.EnvUsed, name)
+		break
+	}
+	p.c.MyID = envID
+	if !fromHost {
 		return nil
 	}
+	hostID, err := p.myIDFromHostname()
+	if err != nil {
+		return err
+	}
+	p.c.EnvUsed = append(p.c.EnvUsed, EnvMyIDFromHostname)
+	conflict := func(what string, id int64) error {
+		return &Error{Path: p.c.Path, Key: EnvMyIDFromHostname, Value: "true", HasValue: true,
+			Problem: fmt.Sprintf("the host name gives server id %d but %s says %d; remove one of them (a data volume must stay with its server)", hostID, what, id), Err: ErrConflict}
+	}
+	if fileID != 0 && fileID != hostID {
+		return conflict(file, fileID)
+	}
+	if envID != 0 && envID != hostID {
+		return conflict(envName, envID)
+	}
+	p.c.MyID = hostID
 	return nil
 }
 

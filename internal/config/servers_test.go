@@ -163,9 +163,9 @@ func TestEnvironment(t *testing.T) {
 	digest := GenerateDigest("super", "pw")
 	other := GenerateDigest("other", "pw")
 	three := []Server{
-		{ID: 1, Host: "zk-0.zk", QuorumPort: 2888, ElectionPort: 3888},
-		{ID: 2, Host: "zk-1.zk", QuorumPort: 2888, ElectionPort: 3888},
-		{ID: 3, Host: "zk-2.zk", QuorumPort: 2888, ElectionPort: 3888},
+		{ID: 1, Host: "zk-0.zk", QuorumPort: 2888, ElectionPort: 3888, ClientPort: 2181},
+		{ID: 2, Host: "zk-1.zk", QuorumPort: 2888, ElectionPort: 3888, ClientPort: 2181},
+		{ID: 3, Host: "zk-2.zk", QuorumPort: 2888, ElectionPort: 3888, ClientPort: 2181},
 	}
 	cases := []struct {
 		name    string

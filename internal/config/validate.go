@@ -127,8 +127,8 @@ func (c *Config) validateServers() error {
 		return nil
 	}
 	if c.MyID == 0 {
-		return &Error{Path: c.Path, Key: "myid", Problem: fmt.Sprintf("missing: an ensemble member needs %s or %s (or %s)",
-			filepath.Join(c.DataDir, myIDFileName), EnvZooMyID, EnvMyID), Err: ErrMissing}
+		return &Error{Path: c.Path, Key: "myid", Problem: fmt.Sprintf("missing: an ensemble member needs %s, %s or %s (or %s=true in a StatefulSet)",
+			filepath.Join(c.DataDir, myIDFileName), EnvZooMyID, EnvMyID, EnvMyIDFromHostname), Err: ErrMissing}
 	}
 	if c.server(c.MyID) == nil {
 		return &Error{Path: c.Path, Key: "myid", Value: strconv.FormatInt(c.MyID, 10), HasValue: true,
