@@ -15,6 +15,11 @@ const snapSignature = "BenWasHere"
 
 var errSnapStream = errors.New("ensemble: bad snapshot stream after SNAP")
 
+// maxSnapStream bounds the database a learner accepts after SNAP: a
+// peer's stream is held in memory while it is read, and one that never
+// ends must not take all of it.
+const maxSnapStream = 16 << 30
+
 // readSnapStream reads the database that follows a SNAP packet on the
 // quorum port, as ZKDatabase.serializeSnapshot writes it: the sessions
 // (int count, then long id and int timeout each), the DataTree (the ACL
@@ -22,12 +27,12 @@ var errSnapStream = errors.New("ensemble: bad snapshot stream after SNAP")
 // ustring path and DataNode{buffer data, long acl, StatPersisted} until
 // the path "/"), then the signature string. It returns the sessions and
 // tree bytes (what the snapshot file holds between its header and its
-// seal). max bounds every length and the whole.
+// seal). max bounds every field's length, maxSnapStream the whole.
 func readSnapStream(r *bufio.Reader, max int) ([]byte, error) {
 	var out bytes.Buffer
 	total := 0
 	read := func(n int) ([]byte, error) {
-		if n < 0 || total+n > 64*max {
+		if n < 0 || int64(total)+int64(n) > maxSnapStream {
 			return nil, fmt.Errorf("%w: %d bytes", errSnapStream, n)
 		}
 		b := make([]byte, n)
