@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/zkd/zkd/internal/acl"
+	"github.com/zkd/zkd/internal/admin"
 	"github.com/zkd/zkd/internal/jute"
 	"github.com/zkd/zkd/internal/proto"
 	"github.com/zkd/zkd/internal/session"
@@ -175,7 +176,7 @@ func (c *conn) readLoop() {
 	if _, err := io.ReadFull(c.br, hdr[:]); err != nil {
 		return
 	}
-	if word := string(hdr[:]); isFourLetterWord(word) || binary.BigEndian.Uint32(hdr[:]) == telnetClose {
+	if word := string(hdr[:]); admin.IsFourLetterWord(word) {
 		c.s.runFourLetterWord(c, word)
 		return
 	}

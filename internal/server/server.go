@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/zkd/zkd/internal/acl"
+	"github.com/zkd/zkd/internal/admin"
 	"github.com/zkd/zkd/internal/config"
 	"github.com/zkd/zkd/internal/proto"
 	"github.com/zkd/zkd/internal/session"
@@ -120,7 +121,8 @@ type Server struct {
 	stats serverStats
 	snap  *snapshotter // nil when not durable
 
-	traceMask atomic.Int64
+	adm       *admin.Admin
+	lastSnap  atomic.Value // admin.Snapshot: the newest written or loaded
 	digestMu  sync.Mutex
 	digestLog []digestEntry // the hash 4lw: digests at zxids divisible by 128
 }
@@ -227,7 +229,7 @@ func New(opts Options) (*Server, error) {
 		s.sessions.Add(id, to, now.UnixMilli())
 	}
 	s.stats.reset()
-	s.traceMask.Store(defaultTraceMask)
+	s.adm = admin.New(adminSource{s}, admin.Options{Config: cfg, Version: VersionBanner()})
 	return s, nil
 }
 
