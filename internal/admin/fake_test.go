@@ -41,7 +41,9 @@ func (f *fakeSource) Sessions() Sessions {
 		ConnectionExpiry: time.UnixMilli(3834000).UTC(),
 	}
 }
-func (f *fakeSource) WatchSummary() WatchSummary { return WatchSummary{Connections: 1, Paths: 2, Total: 2} }
+func (f *fakeSource) WatchSummary() WatchSummary {
+	return WatchSummary{Connections: 1, Paths: 2, Total: 2}
+}
 func (f *fakeSource) WatchesBySession() []SessionWatches {
 	return []SessionWatches{{Session: 0x1000a1b2c3d0000, Paths: []string{"/e1", "/p1"}}}
 }

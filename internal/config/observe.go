@@ -121,3 +121,36 @@ func (c *Config) validateObservability() error {
 	}
 	return nil
 }
+
+// apacheParsed are the zoo.cfg keys (and key families) Apache's
+// QuorumPeerConfig consumes itself; it exports every other key as the
+// system property zookeeper.<key>.
+var (
+	apacheParsed = map[string]bool{
+		"secureClientPort": true, "secureClientPortAddress": true, "localSessionsEnabled": true,
+		"localSessionsUpgradingEnabled": true, "syncEnabled": true, "quorumListenOnAllIPs": true,
+		"sslQuorum": true, "portUnification": true, "connectToLearnerMasterLimit": true,
+		"observerMasterPort": true, "sslQuorumReloadCertFiles": true, "client.portUnification": true,
+		"quorum.cnxn.threads.size": true,
+	}
+	apacheParsedPrefixes = []string{"metricsProvider.", "multiAddress.", "quorum.auth.", "jvm.pause.", "server.", "group.", "weight."}
+)
+
+// SystemProperties are the Java system properties Apache ZooKeeper would
+// set from c's zoo.cfg (the system_properties command shows them).
+func SystemProperties(c *Config) map[string]string {
+	out := map[string]string{}
+	for k, v := range c.Raw {
+		if typedKeys[k] || apacheParsed[k] || strings.HasPrefix(k, syspropPrefix) {
+			continue
+		}
+		parsed := false
+		for _, p := range apacheParsedPrefixes {
+			parsed = parsed || strings.HasPrefix(k, p)
+		}
+		if !parsed {
+			out[syspropPrefix+k] = v
+		}
+	}
+	return out
+}

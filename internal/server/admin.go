@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/zkd/zkd/internal/admin"
+	"github.com/zkd/zkd/internal/proto"
 )
 
 // VersionBanner is the "version, built on date" text of srvr, stat, envi and mntr.
@@ -27,6 +28,25 @@ func (s *Server) runFourLetterWord(c *conn, word string) {
 	c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if out := s.adm.FourLetter(word, c.br); len(out) > 0 {
 		c.nc.Write(out)
+	}
+}
+
+// countWatchers records how many watchers one event triggered, as
+// ZooKeeper's WatchManager does for each event type.
+func (s *Server) countWatchers(typ proto.EventType, n int) {
+	if n == 0 {
+		return
+	}
+	m := s.metrics
+	switch typ {
+	case proto.EventNodeCreated:
+		m.NodeCreatedWatchers.Observe(int64(n))
+	case proto.EventNodeDeleted:
+		m.NodeDeletedWatchers.Observe(int64(n))
+	case proto.EventNodeDataChanged:
+		m.NodeChangedWatchers.Observe(int64(n))
+	case proto.EventNodeChildrenChanged:
+		m.NodeChildrenWatchers.Observe(int64(n))
 	}
 }
 
