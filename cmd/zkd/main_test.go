@@ -99,7 +99,7 @@ func TestServeProcess(t *testing.T) {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	cfg := filepath.Join(dir, "zoo.cfg")
-	os.WriteFile(cfg, []byte("dataDir="+filepath.Join(dir, "data")+"\nclientPortAddress=127.0.0.1\nclientPort="+itoa(port)+"\n"), 0o644)
+	os.WriteFile(cfg, []byte("dataDir="+filepath.Join(dir, "data")+"\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\nclientPort="+itoa(port)+"\n"), 0o644)
 	cmd := exec.Command(bin, cfg)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -7,8 +7,8 @@ import (
 	"log/slog"
 )
 
-// startPprof refuses: the default build leaves net/http out (it would cost
-// every zkd ~2.7 MiB of resident memory at idle); profiling builds use -tags pprof.
+// startPprof refuses: profiling (block and mutex profiles on, the
+// /debug/pprof handlers) is for builds made with -tags pprof only.
 func startPprof(string, *slog.Logger) error {
 	return errors.New("--pprof: this zkd was built without profiling; build it with `go build -tags pprof ./cmd/zkd`")
 }

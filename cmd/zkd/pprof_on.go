@@ -10,9 +10,8 @@ import (
 	"time"
 )
 
-// startPprof serves Go's profiles on addr. Only builds with -tags pprof have it:
-// net/http and its TLS stack would otherwise cost every zkd ~2.7 MiB of resident
-// memory at idle (see docs/benchmarks.md).
+// startPprof serves Go's profiles on addr. Only builds with -tags pprof have
+// it: it turns on block and mutex profiling, which cost every request.
 func startPprof(addr string, log *slog.Logger) error {
 	runtime.SetBlockProfileRate(int(time.Millisecond))
 	runtime.SetMutexProfileFraction(100)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/zkd/zkd/internal/admin"
 	"github.com/zkd/zkd/internal/config"
 	"github.com/zkd/zkd/internal/server"
 )
@@ -124,7 +125,14 @@ func runServe(f serveFlags) error {
 			return fmt.Errorf("dataLogDir %s: %w (set dataLogDir in zoo.cfg to a writable directory)", cfg.DataLogDir, err)
 		}
 	}
-	srv, persisted, err := openServer(cfg, log)
+	// The recorders exist before recovery so that Prometheus counts the
+	// start-up figures too.
+	metrics := admin.NewMetrics()
+	var prom *admin.Prometheus
+	if cfg.Prometheus() {
+		prom = admin.NewPrometheus(metrics, cfg.MetricsExportInfo)
+	}
+	srv, persisted, err := openServer(cfg, log, metrics)
 	if err != nil {
 		return err
 	}
@@ -142,6 +150,13 @@ func runServe(f serveFlags) error {
 	go tuneGC(gcCtx)
 	tuneProcs()
 	srv.Start()
+	httpServers, err := admin.StartHTTP(srv.Admin(), prom, log)
+	if err != nil {
+		l.Close()
+		srv.Close()
+		return err
+	}
+	defer httpServers.Close()
 	log.Info("zkd serving", "version", server.Version, "mode", srv.Mode(), "client_addr", l.Addr().String(),
 		"dataDir", cfg.DataDir, "dataLogDir", cfg.DataLogDir, "config", describeConfig(cfg))
 
@@ -176,7 +191,7 @@ func describeConfig(cfg *config.Config) string {
 }
 
 // openServer builds the server on the config's data directory.
-func openServer(cfg *config.Config, log *slog.Logger) (*server.Server, bool, error) {
-	srv, err := server.OpenDurable(cfg, log, server.Options{})
+func openServer(cfg *config.Config, log *slog.Logger, metrics *admin.Metrics) (*server.Server, bool, error) {
+	srv, err := server.OpenDurable(cfg, log, server.Options{Metrics: metrics})
 	return srv, true, err
 }

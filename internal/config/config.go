@@ -85,8 +85,21 @@ type Config struct {
 	// GlobalOutstandingLimit: reading from clients pauses while this many
 	// requests are in the server (ZooKeeper's globalOutstandingLimit).
 	GlobalOutstandingLimit int
-	Raw                    map[string]string // every key as read (trimmed)
-	Warnings               []string          // unknown or ignored keys, one line each
+	// The AdminServer (admin.*): on by default, as in Apache.
+	AdminEnabled     bool
+	AdminAddress     string // "0.0.0.0" = all interfaces
+	AdminPort        int
+	AdminCommandURL  string
+	AdminIdleTimeout int // ms
+	// The metrics provider (metricsProvider.*): MetricsProvider is the
+	// class name as given, "" when unset; Prometheus is on only for
+	// PrometheusMetricsProvider.
+	MetricsProvider   string
+	MetricsHost       string
+	MetricsPort       int
+	MetricsExportInfo bool              // exportJvmInfo: zkd's Go runtime and process metrics
+	Raw               map[string]string // every key as read (trimmed)
+	Warnings          []string          // unknown or ignored keys, one line each
 	// EnvUsed names the environment variables that set something, in the
 	// order they were applied (for the config printed at start).
 	EnvUsed []string
@@ -214,6 +227,7 @@ func parseLayers(r io.Reader, path string, getenv func(string) string, opts pars
 	steps := []func() error{
 		p.parseScalars, p.parseDirs, p.parseFourLetterWords, p.parseSuperDigest,
 		p.parseServers, p.parseMyID, p.reconcileClientPort, p.checkPeerType,
+		p.parseObservability,
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -248,6 +262,14 @@ func baseConfig(path string) *Config {
 		StandaloneEnabled:        true,
 		ClientPortListenBacklog:  DefaultListenBacklog,
 		GlobalOutstandingLimit:   DefaultGlobalOutstandingLimit,
+		AdminEnabled:             true,
+		AdminAddress:             DefaultAdminAddress,
+		AdminPort:                DefaultAdminPort,
+		AdminCommandURL:          DefaultAdminCommandURL,
+		AdminIdleTimeout:         DefaultAdminIdleTimeout,
+		MetricsHost:              DefaultMetricsHost,
+		MetricsPort:              DefaultMetricsPort,
+		MetricsExportInfo:        true,
 		Raw:                      map[string]string{},
 	}
 }

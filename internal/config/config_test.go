@@ -271,7 +271,7 @@ func TestWarnings(t *testing.T) {
 		{"snapCount raised", "snapCount=0\n", []string{"snapCount: 0 is below the minimum; using 2"}},
 		{"known keys are silent", strings.Join([]string{
 			"secureClientPort=2182", "secureClientPortAddress=0.0.0.0", "admin.enableServer=false",
-			"admin.serverPort=8080", "admin.serverAddress=0.0.0.0", "metricsProvider.className=x",
+			"admin.serverPort=8080", "admin.serverAddress=0.0.0.0", "metricsProvider.className=org.apache.zookeeper.metrics.impl.DefaultMetricsProvider",
 			"metricsProvider.httpPort=7000", "localSessionsEnabled=true", "localSessionsUpgradingEnabled=true",
 			"globalOutstandingLimit=1000", "electionAlg=3", "peerType=participant", "syncEnabled=true",
 			"leaderServes=yes", "cnxTimeout=5000", "quorumListenOnAllIPs=true", "maxCnxns=0",

@@ -39,6 +39,17 @@ func (c *Config) String() string {
 	line(keyReconfigEnabled, c.ReconfigEnabled)
 	line(keyStandaloneEnabled, c.StandaloneEnabled)
 	line(keyFourLetterWhitelist, c.fourLetterWhitelist())
+	line(keyAdminEnable, c.AdminEnabled)
+	line(keyAdminAddress, c.AdminAddress)
+	line(keyAdminPort, c.AdminPort)
+	line(keyAdminCommandURL, c.AdminCommandURL)
+	line(keyAdminIdleTimeout, c.AdminIdleTimeout)
+	if c.MetricsProvider != "" {
+		line(keyMetricsClass, c.MetricsProvider)
+	}
+	line(keyMetricsHost, c.MetricsHost)
+	line(keyMetricsPort, c.MetricsPort)
+	line(keyMetricsJVMInfo, c.MetricsExportInfo)
 	if c.SuperDigest != "" {
 		line(keySuperDigest, c.SuperDigest)
 	}

@@ -35,6 +35,15 @@ const (
 	keyForceSync           = "forceSync"
 	keySnapCompression     = "snapshot.compression.method"
 	keyDigestEnabled       = "digest.enabled"
+	keyAdminEnable         = "admin.enableServer"
+	keyAdminAddress        = "admin.serverAddress"
+	keyAdminPort           = "admin.serverPort"
+	keyAdminCommandURL     = "admin.commandURL"
+	keyAdminIdleTimeout    = "admin.idleTimeout"
+	keyMetricsClass        = "metricsProvider.className"
+	keyMetricsHost         = "metricsProvider.httpHost"
+	keyMetricsPort         = "metricsProvider.httpPort"
+	keyMetricsJVMInfo      = "metricsProvider.exportJvmInfo"
 )
 
 // Environment variables read by Parse (see doc.go).
@@ -68,6 +77,13 @@ var syspropKeys = map[string]bool{
 	keyForceSync:           true,
 	keySnapCompression:     true,
 	keyDigestEnabled:       true,
+	// Apache's JettyAdminServer reads these as system properties only;
+	// zoo.cfg sets them because every key it does not know is exported.
+	keyAdminEnable:      true,
+	keyAdminAddress:     true,
+	keyAdminPort:        true,
+	keyAdminCommandURL:  true,
+	keyAdminIdleTimeout: true,
 }
 
 // typedKeys are the keys that set Config fields directly.
@@ -79,6 +95,7 @@ var typedKeys = map[string]bool{
 	keyStandaloneEnabled: true, keyListenBacklog: true, keyDynamicConfigFile: true,
 	keyOutstandingLimit: true,
 	keyPeerType:         true, keyElectionAlg: true,
+	keyMetricsClass: true, keyMetricsHost: true, keyMetricsPort: true, keyMetricsJVMInfo: true,
 }
 
 // silentKeys are Apache ZooKeeper keys zkd accepts without a warning; they

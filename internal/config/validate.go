@@ -92,6 +92,9 @@ func (c *Config) Validate() error {
 	if c.ExtendedTypesEnabled && c.MyID > maxExtendedTypesServerID {
 		return conflict("myid", c.MyID, fmt.Sprintf("must be at most %d when %s=true", maxExtendedTypesServerID, keyExtendedTypes))
 	}
+	if err := c.validateObservability(); err != nil {
+		return err
+	}
 	return c.validateServers()
 }
 

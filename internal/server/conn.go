@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/zkd/zkd/internal/acl"
+	"github.com/zkd/zkd/internal/admin"
 	"github.com/zkd/zkd/internal/jute"
 	"github.com/zkd/zkd/internal/proto"
 	"github.com/zkd/zkd/internal/session"
@@ -175,7 +176,7 @@ func (c *conn) readLoop() {
 	if _, err := io.ReadFull(c.br, hdr[:]); err != nil {
 		return
 	}
-	if word := string(hdr[:]); isFourLetterWord(word) || binary.BigEndian.Uint32(hdr[:]) == telnetClose {
+	if word := string(hdr[:]); admin.IsFourLetterWord(word) {
 		c.s.runFourLetterWord(c, word)
 		return
 	}
@@ -241,6 +242,7 @@ func (c *conn) logClose(what string, err error) {
 // session table and its password.
 func (c *conn) handshake(frame []byte) bool {
 	s := c.s
+	s.metrics.ConnectionRequests.Add(1)
 	var req proto.ConnectRequest
 	d := jute.NewDecoder(frame, s.maxBuffer)
 	req.Decode(d)
@@ -459,7 +461,9 @@ func reply(xid int32, zxid int64, code proto.Code, body jute.Record) []byte {
 // is queued before the reply of any read that sees the change.
 func (c *conn) sendEvent(typ proto.EventType, path string, zxid int64) {
 	ev := proto.WatcherEvent{Type: typ, State: proto.StateSyncConnected, Path: path}
-	c.enqueue(reply(proto.XidNotification, zxid, proto.OK, &ev))
+	b := reply(proto.XidNotification, zxid, proto.OK, &ev)
+	c.s.metrics.WatchBytes.Add(int64(len(b)))
+	c.enqueue(b)
 }
 
 // ipID is the implicit ip identity of a client address, spelled as Java does.

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/zkd/zkd/internal/admin"
 	"github.com/zkd/zkd/internal/config"
 	"github.com/zkd/zkd/internal/ensemble"
 	"github.com/zkd/zkd/internal/jute"
@@ -22,6 +23,8 @@ type DiskLog struct {
 	dataDir   string
 	txnLog    *storage.Log
 	committer *storage.Committer
+	// metrics is set before the first Append (OpenDurable); nil records nothing.
+	metrics *admin.Metrics
 }
 
 var _ Log = (*DiskLog)(nil)
@@ -37,13 +40,22 @@ func OpenDiskLog(fsys storage.FS, cfg *config.Config, log *slog.Logger) (*DiskLo
 	if err != nil {
 		return nil, fmt.Errorf("opening the transaction log in %s: %w", cfg.DataLogDir, err)
 	}
-	return &DiskLog{fsys: fsys, dataDir: cfg.DataDir, txnLog: l,
-		committer: storage.NewCommitter(l, storage.CommitterOptions{Logger: log})}, nil
+	p := &DiskLog{fsys: fsys, dataDir: cfg.DataDir, txnLog: l}
+	p.committer = storage.NewCommitter(l, storage.CommitterOptions{Logger: log, OnSync: func(records int, took time.Duration) {
+		if m := p.metrics; m != nil {
+			m.FsyncTime.Observe(took.Milliseconds())
+			m.SyncBatchSize.Observe(int64(records))
+		}
+	}})
+	return p, nil
 }
 
 // Append queues the entry for group commit; done runs after its fsync, in
 // order. It blocks while the committer's queue is full.
 func (p *DiskLog) Append(zxid int64, entry []byte, done func(error)) {
+	if p.metrics != nil {
+		p.metrics.SyncQueued.Add(1)
+	}
 	if err := p.committer.Submit(zxid, entry, done); err != nil {
 		done(err)
 	}
@@ -201,6 +213,9 @@ func (sn *snapshotter) take(s *Server) error {
 	if err != nil {
 		return fmt.Errorf("writing snapshot 0x%x: %w", uint64(zxid), err)
 	}
+	took := time.Since(start)
+	s.metrics.SnapshotTime.Observe(took.Milliseconds())
+	s.lastSnap.Store(admin.Snapshot{Zxid: zxid, Time: time.Now()})
 	sn.log.Info("snapshot taken", "path", info.Path, "zxid", hexZxid(zxid),
 		"applies_held", held.Round(time.Millisecond).String(), "longest_hold", longest.Round(time.Microsecond).String(),
 		"took", time.Since(start).Round(time.Millisecond).String())
@@ -276,10 +291,16 @@ func OpenDurable(cfg *config.Config, log *slog.Logger, opts Options) (*Server, e
 			return nil, fmt.Errorf("data directory %s: %w (set dataDir/dataLogDir in zoo.cfg to a writable directory)", d, err)
 		}
 	}
+	if opts.Metrics == nil {
+		opts.Metrics = admin.NewMetrics()
+	}
+	loadStart := time.Now()
 	rec, err := recovery.Read(fsys, recoveryDirs(cfg), log)
 	if err != nil {
 		return nil, err
 	}
+	opts.Metrics.DBInitTime.Observe(time.Since(loadStart).Milliseconds())
+	opts.Metrics.TxnsLoaded.Observe(int64(rec.Replayed))
 	if err := recovery.Repair(fsys, rec, log); err != nil {
 		return nil, err
 	}
@@ -287,6 +308,7 @@ func OpenDurable(cfg *config.Config, log *slog.Logger, opts Options) (*Server, e
 	if err != nil {
 		return nil, err
 	}
+	p.metrics = opts.Metrics
 	opts.Config, opts.Logger, opts.Log, opts.FS = cfg, log, p, fsys
 	opts.Tree, opts.Sessions = rec.Tree, rec.Sessions
 	opts.CurrentEpoch, opts.AcceptedEpoch, opts.CurrentEpochTmp = rec.CurrentEpoch, rec.AcceptedEpoch, rec.CurrentEpochTmp
@@ -296,6 +318,10 @@ func OpenDurable(cfg *config.Config, log *slog.Logger, opts Options) (*Server, e
 		return nil, err
 	}
 	s.snap = newSnapshotter(fsys, cfg, log, p.Roll)
+	if rec.HadSnapshot {
+		// The file's own time is not kept; the load time stands in for it.
+		s.lastSnap.Store(admin.Snapshot{Zxid: rec.SnapshotZxid, Time: loadStart})
+	}
 	// Apache ZooKeeper refuses a data directory with logs but no snapshot,
 	// so a fresh directory gets snapshot.0 before the first write, as
 	// ZooKeeper writes it. After a replay the snapshot is taken in the

@@ -56,6 +56,7 @@ func (c *conn) handle(frame []byte) bool {
 	}
 	c.stats.received()
 	s.stats.packetReceived()
+	s.metrics.BytesReceived.Add(int64(len(frame)) + 4)
 	body, known := decodeBody(h.Type)
 	if !known || h.Type == proto.OpNotification || h.Type == proto.OpCheck || h.Type == proto.OpDeleteContainer ||
 		h.Type == proto.OpCreateSession || h.Type == proto.OpError {
@@ -192,8 +193,14 @@ func (c *conn) finish(r *request, direct bool) {
 			c.enqueue(r.reply)
 		}
 		c.s.stats.responseSize(len(r.reply) - 4)
+		c.s.metrics.ResponseBytes.Add(int64(len(r.reply)))
 	}
 	lat := time.Since(r.start)
+	if r.op.IsWrite() {
+		c.s.metrics.UpdateLatency.Observe(lat.Milliseconds())
+	} else {
+		c.s.metrics.ReadLatency.Observe(lat.Milliseconds())
+	}
 	c.stats.replied(r, lat)
 	c.s.stats.replied(lat)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/zkd/zkd/internal/acl"
+	"github.com/zkd/zkd/internal/admin"
 	"github.com/zkd/zkd/internal/config"
 	"github.com/zkd/zkd/internal/proto"
 	"github.com/zkd/zkd/internal/session"
@@ -52,6 +53,9 @@ type Options struct {
 	// nodes are looked for (ZooKeeper's znode.container.checkIntervalMs,
 	// default one minute).
 	ContainerCheckInterval time.Duration
+	// Metrics receive what the server measures (nil: a fresh set); pass
+	// them in to have Prometheus see the start-up figures too.
+	Metrics *admin.Metrics
 }
 
 // Server is one zkd server.
@@ -120,7 +124,9 @@ type Server struct {
 	stats serverStats
 	snap  *snapshotter // nil when not durable
 
-	traceMask atomic.Int64
+	adm       *admin.Admin
+	metrics   *admin.Metrics
+	lastSnap  atomic.Value // admin.Snapshot: the newest written or loaded
 	digestMu  sync.Mutex
 	digestLog []digestEntry // the hash 4lw: digests at zxids divisible by 128
 }
@@ -227,7 +233,11 @@ func New(opts Options) (*Server, error) {
 		s.sessions.Add(id, to, now.UnixMilli())
 	}
 	s.stats.reset()
-	s.traceMask.Store(defaultTraceMask)
+	s.metrics = opts.Metrics
+	if s.metrics == nil {
+		s.metrics = admin.NewMetrics()
+	}
+	s.adm = admin.New(adminSource{s}, admin.Options{Config: cfg, Version: VersionBanner(), Metrics: s.metrics})
 	return s, nil
 }
 
@@ -353,6 +363,7 @@ func (s *Server) Err() error {
 func (s *Server) fatal(format string, args ...any) {
 	err := fmt.Errorf(format, args...)
 	s.fatalErr.CompareAndSwap(nil, err)
+	s.metrics.UnrecoverableErrors.Add(1)
 	s.log.Error("fatal: stopping the server", "err", err)
 	go s.Close()
 }
@@ -388,7 +399,9 @@ func (s *Server) closeSessionDone(r *request) {
 // As in ZooKeeper 3.9.2+, a watcher whose connection may not
 // READ the znode does not get the event.
 func (s *Server) deliverEvent(ev tree.Event, zxid int64) {
-	for _, d := range s.watches.Trigger(ev.Path, ev.Type) {
+	triggered := s.watches.Trigger(ev.Path, ev.Type)
+	s.countWatchers(ev.Type, len(triggered))
+	for _, d := range triggered {
 		c, ok := d.Client.(*conn)
 		if !ok {
 			continue

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 )
 
 // ErrCommitterClosed means Submit or Roll was called after Close.
@@ -20,6 +21,10 @@ type CommitterOptions struct {
 	MaxPending int
 	// Logger receives the fatal error; nil discards it.
 	Logger *slog.Logger
+	// OnSync, when set, is told of every batch made durable: the records
+	// it held and how long the write and fsync took. It runs on the writer
+	// goroutine and must not block.
+	OnSync func(records int, took time.Duration)
 }
 
 // CommitStats counts a Committer's work.
@@ -43,6 +48,7 @@ type Committer struct {
 	log    *Log
 	logger *slog.Logger
 	max    int
+	onSync func(int, time.Duration)
 
 	mu    sync.Mutex
 	work  *sync.Cond // signalled when queue grows or closing is set
@@ -66,7 +72,7 @@ type commitRequest struct {
 
 // NewCommitter starts the writer goroutine over l.
 func NewCommitter(l *Log, opts CommitterOptions) *Committer {
-	c := &Committer{log: l, logger: orDiscard(opts.Logger), max: opts.MaxPending, stopped: make(chan struct{})}
+	c := &Committer{log: l, logger: orDiscard(opts.Logger), max: opts.MaxPending, onSync: opts.OnSync, stopped: make(chan struct{})}
 	if c.max <= 0 {
 		c.max = DefaultMaxPending
 	}
@@ -161,6 +167,7 @@ func (c *Committer) run() {
 
 		errs = append(errs[:0], make([]error, len(batch))...)
 		records := 0
+		start := time.Now()
 		var fatal error
 		for i, r := range batch {
 			var err error
@@ -186,6 +193,9 @@ func (c *Committer) run() {
 		}
 		if fatal == nil {
 			fatal = c.log.Sync()
+		}
+		if fatal == nil && c.onSync != nil && records > 0 {
+			c.onSync(records, time.Since(start))
 		}
 		if fatal != nil {
 			c.fail(fatal, batch, errs)

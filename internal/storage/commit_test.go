@@ -330,3 +330,32 @@ func TestCommitterTruncateInOrder(t *testing.T) {
 		t.Errorf("zxid 7 holds the old record")
 	}
 }
+// OnSync sees every durable record once, batch by batch (the fsync time and
+// batch size metrics add these up).
+func TestCommitterReportsEachSync(t *testing.T) {
+	fsys := NewMemFS()
+	l, _ := OpenLog(fsys, "/d", LogOptions{PreAllocSize: 4096})
+	var mu sync.Mutex
+	records, syncs := 0, 0
+	c := NewCommitter(l, CommitterOptions{OnSync: func(n int, took time.Duration) {
+		mu.Lock()
+		records += n
+		syncs++
+		mu.Unlock()
+		if n <= 0 || took < 0 {
+			t.Errorf("OnSync(%d, %v)", n, took)
+		}
+	}})
+	for z := int64(1); z <= 40; z++ {
+		if err := c.Submit(z, entry(z), func(error) {}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if st := c.Stats(); records != 40 || int64(syncs) != st.Batches {
+		t.Fatalf("OnSync saw %d records in %d syncs; the committer made %d records durable in %d batches", records, syncs, st.Records, st.Batches)
+	}
+}

@@ -26,12 +26,15 @@ const (
 
 	installHint = "install Debian packages zookeeper zookeeper-bin python3-kazoo"
 
-	zkCliPath    = "/usr/share/zookeeper/bin/zkCli.sh"
-	cliMtPath    = "/usr/lib/zookeeper/bin/cli_mt"
-	pythonPath   = "/usr/bin/python3"
-	envSelftest  = "ZKD_INTEROP_SELFTEST"
-	envZkdBin    = launch.EnvZkdBin
-	envOutputDir = "ZKD_INTEROP_OUT"
+	zkCliPath = "/usr/share/zookeeper/bin/zkCli.sh"
+	// servletAPIJar is Debian's libservlet-api-java, which Apache's
+	// AdminServer needs on its class path.
+	servletAPIJar = "/usr/share/java/servlet-api.jar"
+	cliMtPath     = "/usr/lib/zookeeper/bin/cli_mt"
+	pythonPath    = "/usr/bin/python3"
+	envSelftest   = "ZKD_INTEROP_SELFTEST"
+	envZkdBin     = launch.EnvZkdBin
+	envOutputDir  = "ZKD_INTEROP_OUT"
 
 	// superDigest is the digest of "super:test", as go-zookeeper's own suite uses.
 	superDigest   = "super:D/InIHSb7yEEbrWz8b9l71RjZJU="
@@ -52,6 +55,9 @@ type Options struct {
 	// DefaultWhitelist leaves 4lw.commands.whitelist out of zoo.cfg, so only
 	// Apache's default words are allowed; otherwise it is "*".
 	DefaultWhitelist bool
+	// AdminServer turns the AdminServer on, on a loopback port of its own
+	// (Server.AdminAddr); Apache then needs the servlet API jar.
+	AdminServer bool
 }
 
 // Server is one ZooKeeper-compatible server process on a loopback port.
@@ -60,6 +66,8 @@ type Server struct {
 	Kind string
 	// Dir holds zoo.cfg, the data dir and the log.
 	Dir string
+	// AdminAddr is the AdminServer's host:port when Options.AdminServer.
+	AdminAddr string
 
 	proc *launch.Process
 }
@@ -121,15 +129,26 @@ func SelfTest() bool { return os.Getenv(envSelftest) == "1" }
 var apacheJVM = launch.Apache{Main: launch.QuorumPeerMain, JVMFlags: []string{"-Xmx1g", "-XX:+UseSerialGC"}}
 
 func startApache(o Options, dir string) (*Server, error) {
-	cfg, addr, err := writeConfig(o, dir)
+	cfg, addr, adminAddr, err := writeConfig(o, dir)
 	if err != nil {
 		return nil, err
 	}
 	jvm := apacheJVM
+	if o.AdminServer {
+		// Jetty's servlets need the servlet API, which zookeeper.jar's
+		// manifest does not name; without it Apache starts with no
+		// AdminServer ("Unable to load jetty").
+		jvm.Classpath = launch.LoggingClasspath + ":" + servletAPIJar
+		jvm.JVMFlags = append(slices.Clone(jvm.JVMFlags), "-Dzookeeper.root.logger=INFO,CONSOLE")
+	}
 	if o.SuperDigest != "" {
 		jvm.JVMFlags = append(slices.Clone(jvm.JVMFlags), "-Dzookeeper.DigestAuthenticationProvider.superDigest="+o.SuperDigest)
 	}
-	return start("apache", dir, addr, jvm.Argv(cfg))
+	s, err := start("apache", dir, addr, jvm.Argv(cfg))
+	if s != nil {
+		s.AdminAddr = adminAddr
+	}
+	return s, err
 }
 
 func startZkd(o Options, dir string) (*Server, error) {
@@ -144,23 +163,27 @@ func startZkd(o Options, dir string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, addr, err := writeConfig(o, dir)
+	cfg, addr, adminAddr, err := writeConfig(o, dir)
 	if err != nil {
 		return nil, err
 	}
-	return start("zkd", dir, addr, launch.ZkdArgv(bin, cfg))
+	s, err := start("zkd", dir, addr, launch.ZkdArgv(bin, cfg))
+	if s != nil {
+		s.AdminAddr = adminAddr
+	}
+	return s, err
 }
 
-// writeConfig writes dir/zoo.cfg on a fresh port and returns its path and the
-// client address.
-func writeConfig(o Options, dir string) (cfgPath, addr string, err error) {
+// writeConfig writes dir/zoo.cfg on a fresh port and returns its path, the
+// client address and the AdminServer's ("" when off).
+func writeConfig(o Options, dir string) (cfgPath, addr, adminAddr string, err error) {
 	port, err := allocPort()
 	if err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
 	dataDir := filepath.Join(dir, "data")
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
 	tick := o.TickTime
 	if tick == 0 {
@@ -171,7 +194,16 @@ func writeConfig(o Options, dir string) (cfgPath, addr string, err error) {
 	fmt.Fprintf(&b, "dataDir=%s\n", dataDir)
 	fmt.Fprintf(&b, "clientPort=%d\n", port)
 	b.WriteString("clientPortAddress=127.0.0.1\n")
-	b.WriteString("admin.enableServer=false\n")
+	if o.AdminServer {
+		adminPort, err := allocPort()
+		if err != nil {
+			return "", "", "", err
+		}
+		fmt.Fprintf(&b, "admin.serverAddress=127.0.0.1\nadmin.serverPort=%d\n", adminPort)
+		adminAddr = launch.Loopback(adminPort)
+	} else {
+		b.WriteString("admin.enableServer=false\n")
+	}
 	if !o.DefaultWhitelist {
 		b.WriteString("4lw.commands.whitelist=*\n")
 	}
@@ -183,9 +215,9 @@ func writeConfig(o Options, dir string) (cfgPath, addr string, err error) {
 	}
 	cfgPath = filepath.Join(dir, "zoo.cfg")
 	if err := os.WriteFile(cfgPath, []byte(b.String()), 0o644); err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
-	return cfgPath, launch.Loopback(port), nil
+	return cfgPath, launch.Loopback(port), adminAddr, nil
 }
 
 // start runs argv with stdout and stderr in dir/server.out and waits until it

@@ -1,0 +1,145 @@
+package admin
+
+import (
+	"math"
+	"sync/atomic"
+)
+
+// Detail is a summary's detail level, as ZooKeeper's MetricsContext has it:
+// Prometheus shows the median of a basic summary and the 0.5, 0.9 and
+// 0.99 quantiles of an advanced one.
+type Detail int
+
+const (
+	Basic Detail = iota
+	Advanced
+)
+
+// Observer receives a summary's observations; prometheus.Summary is one.
+type Observer interface{ Observe(float64) }
+
+// Summary is ZooKeeper's Summary: count, sum, min and max of the values
+// added (the monitor command's avg_/min_/max_/cnt_/sum_ keys), and, while
+// Prometheus is on, its quantiles. Observe costs a few atomic operations.
+type Summary struct {
+	Name   string
+	Detail Detail
+	count  atomic.Int64
+	sum    atomic.Int64
+	min    atomic.Int64 // math.MaxInt64 before any value
+	max    atomic.Int64 // math.MinInt64 before any value
+	prom   atomic.Pointer[Observer]
+}
+
+func newSummary(name string, d Detail) *Summary {
+	s := &Summary{Name: name, Detail: d}
+	s.min.Store(math.MaxInt64)
+	s.max.Store(math.MinInt64)
+	return s
+}
+
+// Observe adds one value (ms for times, a count for sizes).
+func (s *Summary) Observe(v int64) {
+	s.count.Add(1)
+	s.sum.Add(v)
+	for old := s.min.Load(); v < old && !s.min.CompareAndSwap(old, v); old = s.min.Load() {
+	}
+	for old := s.max.Load(); v > old && !s.max.CompareAndSwap(old, v); old = s.max.Load() {
+	}
+	if p := s.prom.Load(); p != nil {
+		(*p).Observe(float64(v))
+	}
+}
+
+// attach sends later observations to o as well.
+func (s *Summary) attach(o Observer) { s.prom.Store(&o) }
+
+// SummaryValues are a summary's figures as ZooKeeper's AvgMinMaxCounter
+// reports them: 0 for min and max before any value.
+type SummaryValues struct {
+	Count, Sum, Min, Max int64
+	Avg                  float64
+}
+
+// Values reads the summary.
+func (s *Summary) Values() SummaryValues {
+	v := SummaryValues{Count: s.count.Load(), Sum: s.sum.Load()}
+	if v.Count > 0 {
+		v.Min, v.Max = s.min.Load(), s.max.Load()
+		v.Avg = float64(v.Sum) / float64(v.Count)
+	}
+	return v
+}
+
+// Counter is ZooKeeper's Counter: a total that only grows.
+type Counter struct {
+	Name string
+	n    atomic.Int64
+}
+
+// Add adds delta (at least 0).
+func (c *Counter) Add(delta int64) { c.n.Add(delta) }
+
+// Value is the total so far.
+func (c *Counter) Value() int64 { return c.n.Load() }
+
+// Metrics are the recorders the server feeds as things happen, with the
+// names ZooKeeper's ServerMetrics gives them. Only what zkd measures is
+// here; the gauges (znode_count, packets_sent, ...) come from Source at
+// each scrape instead.
+type Metrics struct {
+	// Disk: one fsync of the transaction log, the records it made durable,
+	// the records queued for it, one snapshot written.
+	FsyncTime, SyncBatchSize *Summary
+	SyncQueued               *Counter
+	SnapshotTime             *Summary
+	// Start-up: loading the database (snapshot plus log replay) and the
+	// log's transactions replayed.
+	DBInitTime, TxnsLoaded *Summary
+	// Requests: from arrival to reply, for reads (pings included) and for
+	// writes.
+	ReadLatency, UpdateLatency *Summary
+	// Watchers triggered by one event, by event type.
+	NodeCreatedWatchers, NodeDeletedWatchers, NodeChangedWatchers, NodeChildrenWatchers *Summary
+	// Traffic: connect requests, request bytes read, reply and notification
+	// bytes written.
+	ConnectionRequests, BytesReceived, ResponseBytes, WatchBytes *Counter
+	// UnrecoverableErrors counts the errors that stopped the server.
+	UnrecoverableErrors *Counter
+}
+
+// NewMetrics returns a set of recorders at zero.
+func NewMetrics() *Metrics {
+	return &Metrics{
+		FsyncTime:            newSummary("fsynctime", Basic),
+		SyncBatchSize:        newSummary("sync_processor_batch_size", Basic),
+		SyncQueued:           &Counter{Name: "sync_processor_request_queued"},
+		SnapshotTime:         newSummary("snapshottime", Basic),
+		DBInitTime:           newSummary("dbinittime", Basic),
+		TxnsLoaded:           newSummary("startup_txns_loaded", Basic),
+		ReadLatency:          newSummary("readlatency", Advanced),
+		UpdateLatency:        newSummary("updatelatency", Advanced),
+		NodeCreatedWatchers:  newSummary("node_created_watch_count", Basic),
+		NodeDeletedWatchers:  newSummary("node_deleted_watch_count", Basic),
+		NodeChangedWatchers:  newSummary("node_changed_watch_count", Basic),
+		NodeChildrenWatchers: newSummary("node_children_watch_count", Basic),
+		ConnectionRequests:   &Counter{Name: "connection_request_count"},
+		BytesReceived:        &Counter{Name: "bytes_received_count"},
+		ResponseBytes:        &Counter{Name: "response_bytes"},
+		WatchBytes:           &Counter{Name: "watch_bytes"},
+		UnrecoverableErrors:  &Counter{Name: "unrecoverable_error_count"},
+	}
+}
+
+// Summaries lists every summary, in declaration order.
+func (m *Metrics) Summaries() []*Summary {
+	return []*Summary{m.FsyncTime, m.SyncBatchSize, m.SnapshotTime, m.DBInitTime, m.TxnsLoaded,
+		m.ReadLatency, m.UpdateLatency, m.NodeCreatedWatchers, m.NodeDeletedWatchers,
+		m.NodeChangedWatchers, m.NodeChildrenWatchers}
+}
+
+// Counters lists every counter, in declaration order.
+func (m *Metrics) Counters() []*Counter {
+	return []*Counter{m.SyncQueued, m.ConnectionRequests, m.BytesReceived, m.ResponseBytes, m.WatchBytes,
+		m.UnrecoverableErrors}
+}
