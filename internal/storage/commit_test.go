@@ -330,6 +330,7 @@ func TestCommitterTruncateInOrder(t *testing.T) {
 		t.Errorf("zxid 7 holds the old record")
 	}
 }
+
 // OnSync sees every durable record once, batch by batch (the fsync time and
 // batch size metrics add these up).
 func TestCommitterReportsEachSync(t *testing.T) {
