@@ -25,15 +25,15 @@ func TestAdminServerJSONIsJacksons(t *testing.T) {
 			"  \"command\" : \"watch_summary\",\n  \"error\" : null\n}",
 		"/commands/watches_by_path": "{\n  \"path_to_session_ids\" : {\n    \"/e1\" : [ 72068705860517888 ],\n" +
 			"    \"/p1\" : [ 72068705860517888 ]\n  },\n  \"command\" : \"watches_by_path\",\n  \"error\" : null\n}",
-		"/commands/leader":  "{\n  \"error\" : \"server is not initialized\",\n  \"command\" : \"leader\"\n}",
-		"/commands/nosuch":  "{\n  \"command\" : \"nosuch\",\n  \"error\" : \"Unknown command: nosuch\"\n}",
-		"/commands/ruok":    "{\n  \"command\" : \"ruok\",\n  \"error\" : null\n}",
-		"/commands/gtmk":    "{\n  \"tracemask\" : 306,\n  \"command\" : \"get_trace_mask\",\n  \"error\" : null\n}",
+		"/commands/leader":      "{\n  \"error\" : \"server is not initialized\",\n  \"command\" : \"leader\"\n}",
+		"/commands/nosuch":      "{\n  \"command\" : \"nosuch\",\n  \"error\" : \"Unknown command: nosuch\"\n}",
+		"/commands/ruok":        "{\n  \"command\" : \"ruok\",\n  \"error\" : null\n}",
+		"/commands/gtmk":        "{\n  \"tracemask\" : 306,\n  \"command\" : \"get_trace_mask\",\n  \"error\" : null\n}",
 		"/commands/voting_view": "{\n  \"current_config\" : { },\n  \"command\" : \"voting_view\",\n  \"error\" : null\n}",
 		"/commands/set_trace_mask": "{\n  \"error\" : \"setTraceMask requires long traceMask argument\",\n" +
 			"  \"command\" : \"set_trace_mask\"\n}",
 		"/commands/set_trace_mask?traceMask=258": "{\n  \"tracemask\" : 258,\n  \"command\" : \"set_trace_mask\",\n  \"error\" : null\n}",
-		"/commands/last_snapshot": "{\n  \"zxid\" : \"100\",\n  \"timestamp\" : 1796599936,\n  \"command\" : \"last_snapshot\",\n  \"error\" : null\n}",
+		"/commands/last_snapshot":                "{\n  \"zxid\" : \"100\",\n  \"timestamp\" : 1796599936,\n  \"command\" : \"last_snapshot\",\n  \"error\" : null\n}",
 	} {
 		code, ctype, body := get(t, h, "GET", path)
 		if code != 200 || ctype != "application/json" || body != want {
