@@ -32,7 +32,7 @@ func TestAdminServerJSONIsJacksons(t *testing.T) {
 		"/commands/voting_view": "{\n  \"current_config\" : { },\n  \"command\" : \"voting_view\",\n  \"error\" : null\n}",
 		"/commands/set_trace_mask": "{\n  \"error\" : \"setTraceMask requires long traceMask argument\",\n" +
 			"  \"command\" : \"set_trace_mask\"\n}",
-		"/commands/last_snapshot":                "{\n  \"zxid\" : \"100\",\n  \"timestamp\" : 1796599936,\n  \"command\" : \"last_snapshot\",\n  \"error\" : null\n}",
+		"/commands/last_snapshot": "{\n  \"zxid\" : \"100\",\n  \"timestamp\" : 1796599936,\n  \"command\" : \"last_snapshot\",\n  \"error\" : null\n}",
 	} {
 		code, ctype, body := get(t, h, "GET", path)
 		if code != 200 || ctype != "application/json" || body != want {
