@@ -1,7 +1,9 @@
 package admin
 
 import (
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -77,4 +79,46 @@ func TestAdminServerListsAndRefuses(t *testing.T) {
 	if _, _, body := get(t, h, "GET", "/commands/environment"); !strings.Contains(body, `"error" : null`) {
 		t.Errorf("environment needs no server:\n%s", body)
 	}
+}
+
+// A port already taken stops the server with the key to change, as
+// Apache's standalone server exits when its AdminServer cannot start.
+func TestStartHTTPNamesTheKeyOfABusyPort(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	port := busy.Addr().(*net.TCPAddr).Port
+	f := newFake()
+	a := newTestAdmin(f, fmt.Sprintf("admin.serverAddress=127.0.0.1\nadmin.serverPort=%d\n", port))
+	if _, err := StartHTTP(a, nil, nil); err == nil || !strings.Contains(err.Error(), "admin.serverPort") {
+		t.Fatalf("AdminServer on a busy port: %v; want an error naming admin.serverPort", err)
+	}
+	m := NewMetrics()
+	a = New(f, Options{Config: newTestAdmin(f, fmt.Sprintf("admin.enableServer=false\nmetricsProvider.httpHost=127.0.0.1\nmetricsProvider.httpPort=%d\n", port)).cfg, Metrics: m})
+	if _, err := StartHTTP(a, NewPrometheus(m, false), nil); err == nil || !strings.Contains(err.Error(), "metricsProvider.httpPort") {
+		t.Fatalf("metrics on a busy port: %v; want an error naming metricsProvider.httpPort", err)
+	}
+	a = newTestAdmin(f, "admin.serverAddress=127.0.0.1\nadmin.serverPort="+freePort(t)+"\n")
+	h, err := StartHTTP(a, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	resp, err := http.Get("http://" + h.AdminAddr + "/commands/ruok")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET ruok: %v %v", resp, err)
+	}
+	resp.Body.Close()
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
 }
