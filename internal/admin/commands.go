@@ -142,10 +142,6 @@ func connectionInfo(c Connection, brief bool) object {
 	if !c.LastResponse.IsZero() {
 		lresp = c.LastResponse.UnixMilli()
 	}
-	avg := int64(0)
-	if c.Count > 0 {
-		avg = c.TotalLatency / c.Count // a long in ZooKeeper
-	}
 	return append(o,
 		field{"session_id", c.SessionID},
 		field{"last_operation", c.LastOp},
@@ -156,7 +152,7 @@ func connectionInfo(c Connection, brief bool) object {
 		field{"last_response_time", lresp},
 		field{"last_latency", c.LastLatency},
 		field{"min_latency", c.minLatency()},
-		field{"avg_latency", avg},
+		field{"avg_latency", c.avgLatency()},
 		field{"max_latency", c.MaxLatency},
 	)
 }

@@ -184,19 +184,20 @@ func writeConnection(out *bytes.Buffer, c Connection, brief bool) {
 		if !c.LastResponse.IsZero() {
 			lresp = c.LastResponse.UnixMilli()
 		}
-		fmt.Fprintf(out, ",lzxid=0x%x,lresp=%d,llat=%d,minlat=%d,avglat=%s,maxlat=%d",
-			uint64(c.LastZxid), lresp, c.LastLatency, c.minLatency(), javaDouble(c.avgLatency()), c.MaxLatency)
+		fmt.Fprintf(out, ",lzxid=0x%x,lresp=%d,llat=%d,minlat=%d,avglat=%d,maxlat=%d",
+			uint64(c.LastZxid), lresp, c.LastLatency, c.minLatency(), c.avgLatency(), c.MaxLatency)
 	}
 	out.WriteString(")")
 }
 
 func (c Connection) minLatency() int64 { return max(c.MinLatency, 0) }
 
-func (c Connection) avgLatency() float64 {
+// avgLatency is ServerCnxn.getAvgLatency: a long, rounded down.
+func (c Connection) avgLatency() int64 {
 	if c.Count == 0 {
 		return 0
 	}
-	return float64(c.TotalLatency) / float64(c.Count)
+	return c.TotalLatency / c.Count
 }
 
 func (a *Admin) writeConf(out *bytes.Buffer) {

@@ -12,7 +12,7 @@ func TestFourLetterWordsRenderTheSource(t *testing.T) {
 	f := newFake()
 	a := newTestAdmin(f, "")
 	cons := " /127.0.0.1:46580[1](queued=0,recved=6,sent=7,sid=0x1000a1b2c3d0000,lop=GETC,est=1796599961754,to=10000," +
-		"lcxid=0x5,lzxid=0x3,lresp=1796599962754,llat=0,minlat=0,avglat=4.3333,maxlat=13)\n\n"
+		"lcxid=0x5,lzxid=0x3,lresp=1796599962754,llat=0,minlat=0,avglat=4,maxlat=13)\n\n"
 	tests := []struct{ word, want string }{
 		{"ruok", "imok"},
 		{"isro", "rw"},

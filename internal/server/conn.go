@@ -243,6 +243,10 @@ func (c *conn) logClose(what string, err error) {
 func (c *conn) handshake(frame []byte) bool {
 	s := c.s
 	s.metrics.ConnectionRequests.Add(1)
+	// ZooKeeper counts the ConnectRequest as a packet received, on the
+	// connection and on the server, as it counts the response as sent.
+	c.stats.received()
+	s.stats.packetReceived()
 	var req proto.ConnectRequest
 	d := jute.NewDecoder(frame, s.maxBuffer)
 	req.Decode(d)

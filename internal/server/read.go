@@ -18,6 +18,7 @@ func (c *conn) runRead(r *request) {
 	s.dbMu.RLock()
 	defer s.dbMu.RUnlock()
 	zxid := s.tree.LastZxid()
+	r.zxid = zxid // the connection's last zxid, as for ZooKeeper's reads
 	var body jute.Record
 	code := proto.OK
 	switch r.op {

@@ -254,6 +254,15 @@ func compareValues(t *testing.T, cmd string, apache, zkd map[string]any) {
 			t.Errorf("watched paths %v, Apache %v", got, want)
 		}
 	case "connections":
+		// The same requests on both: the same last operation and zxid.
+		za, zz := zkd["connections"].([]any), apache["connections"].([]any)
+		if len(za) == 1 && len(zz) == 1 {
+			for _, k := range []string{"last_operation", "last_zxid", "last_cxid"} {
+				if got, want := za[0].(map[string]any)[k], zz[0].(map[string]any)[k]; fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Errorf("connections[0].%s = %v, Apache %v", k, got, want)
+				}
+			}
+		}
 		for _, c := range zkd["connections"].([]any) {
 			if to := c.(map[string]any)["session_timeout"]; fmt.Sprint(to) != "10000" {
 				t.Errorf("connection session_timeout %v, want the 10000 ms the client asked for", to)
