@@ -135,12 +135,21 @@ type Peer struct {
 
 	lead  *leading
 	learn *learning
+	// bugs are deliberate mistakes the simulation must catch (tests only).
+	bugs peerBugs
 	// generation counts role changes: quorum connections of an older
 	// generation are gone (the driver closes them).
 	generation uint64
 
 	// What the last Ready handed out, dropped by Advance.
 	handed readyMarks
+}
+
+// peerBugs switch on deliberate mistakes, so that a test can show the
+// simulation catches them; never set outside tests.
+type peerBugs struct {
+	ackBeforeFsync bool // a follower ACKs a proposal before its log holds it durably
+	sameEpoch      bool // a new leader keeps the accepted epoch: two leaders can share one
 }
 
 type pendingMessage struct {
@@ -374,6 +383,9 @@ func (p *Peer) becomeLeader() {
 		connecting: map[int64]bool{p.cfg.ID: true}, electing: map[int64]bool{}, newLeader: map[int64]bool{},
 		learners: map[int64]*learnerHandler{}, acks: map[int64]map[int64]bool{}, lastPing: p.now,
 	}
+	if p.bugs.sameEpoch {
+		l.epoch = p.acceptedEpoch
+	}
 	p.lead = l
 	p.maybeSetEpoch()
 }
@@ -481,7 +493,7 @@ func (p *Peer) releasePersisted() {
 		p.tryCommit()
 	case p.learn != nil && p.learn.stage == stageUpToDate && p.role == Following:
 		for _, e := range p.hist {
-			if e.Zxid > p.learn.acked && e.Zxid <= p.persisted {
+			if e.Zxid > p.learn.acked && (e.Zxid <= p.persisted || p.bugs.ackBeforeFsync) {
 				p.send(Message{Type: MsgAck, To: p.learn.leader, Zxid: e.Zxid})
 				p.learn.acked = e.Zxid
 			}

@@ -82,12 +82,13 @@ type peerSim struct {
 	epochLeads map[int64]int64  // epoch -> the leader that broadcast in it
 	proposed   int
 	restartAt  map[int64]int
+	bugs       peerBugs // deliberate mistakes every peer makes
 }
 
-func newPeerSim(t *testing.T, seed uint64, voters, observers []int64) *peerSim {
+func newPeerSim(t *testing.T, seed uint64, voters, observers []int64, bugs peerBugs) *peerSim {
 	s := &peerSim{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, 7)), servers: map[int64]*simServer{},
 		voters: voters, obs: observers, lastAt: map[[2]int64]int{}, cut: map[int64]bool{},
-		committed: map[int64]string{}, acked: map[int64]string{}, epochLeads: map[int64]int64{}, restartAt: map[int64]int{}}
+		committed: map[int64]string{}, acked: map[int64]string{}, epochLeads: map[int64]int64{}, restartAt: map[int64]int{}, bugs: bugs}
 	for _, id := range append(append([]int64(nil), voters...), observers...) {
 		s.servers[id] = &simServer{id: id, accepted: -1, current: -1}
 		s.start(id)
@@ -114,8 +115,15 @@ func (s *peerSim) fail(format string, args ...any) {
 	if len(tail) > 400 {
 		tail = tail[len(tail)-400:]
 	}
-	s.t.Fatalf("seed %d: %s\n%s\nlast events:\n%s", s.seed, fmt.Sprintf(format, args...), s.states(), strings.Join(tail, "\n"))
+	msg := fmt.Sprintf("seed %d: %s\n%s\nlast events:\n%s", s.seed, fmt.Sprintf(format, args...), s.states(), strings.Join(tail, "\n"))
+	if s.bugs != (peerBugs{}) {
+		panic(simCaught{msg}) // a deliberate bug was caught: stop this run
+	}
+	s.t.Fatal(msg)
 }
+
+// simCaught ends a run with a deliberate bug once an invariant catches it.
+type simCaught struct{ msg string }
 
 func (s *peerSim) states() string {
 	var b strings.Builder
@@ -151,6 +159,7 @@ func (s *peerSim) start(id int64) {
 	if err != nil {
 		s.fail("server %d does not start: %v", id, err)
 	}
+	p.bugs = s.bugs
 	sv.peer = p
 	sv.gen = p.Generation()
 	s.logf("%d starts at 0x%x epochs %d/%d", id, uint64(last), sv.current, sv.accepted)
@@ -512,7 +521,12 @@ func (s *peerSim) stateDiff() string {
 }
 
 func runPeerSim(t *testing.T, seed uint64, voters, observers []int64, faultTicks int) {
-	s := newPeerSim(t, seed, voters, observers)
+	s := newPeerSim(t, seed, voters, observers, peerBugs{})
+	s.run(faultTicks)
+}
+
+// run drives the faults, then the quiet convergence, then the final checks.
+func (s *peerSim) run(faultTicks int) {
 	all := s.ids()
 	for range faultTicks {
 		switch r := s.rng.IntN(100); {
@@ -601,7 +615,7 @@ func TestPeerSimulation(t *testing.T) {
 // TestPeerEnsembleWithoutFaults: three servers elect, synchronise and
 // broadcast; every write is applied everywhere in the same order.
 func TestPeerEnsembleWithoutFaults(t *testing.T) {
-	s := newPeerSim(t, 1, []int64{1, 2, 3}, nil)
+	s := newPeerSim(t, 1, []int64{1, 2, 3}, nil, peerBugs{})
 	for range 300 {
 		s.tick(0.5)
 	}
@@ -614,4 +628,44 @@ func TestPeerEnsembleWithoutFaults(t *testing.T) {
 	if len(s.acked) < 50 {
 		s.fail("only %d writes acknowledged in 300 ticks", len(s.acked))
 	}
+}
+
+// TestPeerSimulationCatchesBugs: the simulation is only worth its seeds if
+// it fails on the mistakes it exists to find. With every peer acking
+// before its fsync, or a new leader keeping the accepted epoch (so that
+// two leaders share one), some seed must break an invariant.
+func TestPeerSimulationCatchesBugs(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		bugs peerBugs
+	}{
+		{"ack before fsync", peerBugs{ackBeforeFsync: true}},
+		{"no new epoch", peerBugs{sameEpoch: true}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for seed := range uint64(300) {
+				if msg := catch(t, seed, c.bugs); msg != "" {
+					t.Logf("caught at %s", strings.SplitN(msg, "\n", 2)[0])
+					return
+				}
+			}
+			t.Fatalf("300 seeds ran clean with the bug %q", c.name)
+		})
+	}
+}
+
+// catch runs one seed of the 3-voter simulation with bugs and returns the
+// invariant that caught them ("" if none did).
+func catch(t *testing.T, seed uint64, bugs peerBugs) (msg string) {
+	defer func() {
+		if r := recover(); r != nil {
+			c, ok := r.(simCaught)
+			if !ok {
+				panic(r)
+			}
+			msg = c.msg
+		}
+	}()
+	newPeerSim(t, seed, []int64{1, 2, 3}, nil, bugs).run(600)
+	return ""
 }
