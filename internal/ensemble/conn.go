@@ -270,44 +270,47 @@ func (r *Replica) stepPacket(in inPacket) {
 
 var emptyData = []byte{}
 
-// toPacket is a zab message on the quorum port.
+// packetTypes pairs zab's messages with the quorum port's packets; both
+// directions read it.
+var packetTypes = map[zab.MessageType]quorum.PacketType{
+	zab.MsgFollowerInfo: quorum.PacketFollowerInfo, zab.MsgObserverInfo: quorum.PacketObserverInfo,
+	zab.MsgLeaderInfo: quorum.PacketLeaderInfo, zab.MsgAckEpoch: quorum.PacketAckEpoch,
+	zab.MsgDiff: quorum.PacketDiff, zab.MsgTrunc: quorum.PacketTrunc, zab.MsgSnap: quorum.PacketSnap,
+	zab.MsgNewLeader: quorum.PacketNewLeader, zab.MsgAck: quorum.PacketAck, zab.MsgUpToDate: quorum.PacketUpToDate,
+	zab.MsgProposal: quorum.PacketProposal, zab.MsgCommit: quorum.PacketCommit, zab.MsgInform: quorum.PacketInform,
+	zab.MsgPing: quorum.PacketPing,
+}
+
+var messageTypes = func() map[quorum.PacketType]zab.MessageType {
+	m := map[quorum.PacketType]zab.MessageType{}
+	for mt, pt := range packetTypes {
+		m[pt] = mt
+	}
+	return m
+}()
+
+// toPacket is a zab message on the quorum port. Data travels as it is
+// (NEWLEADER's config, a PROPOSAL's or INFORM's record); the packets that
+// carry fields have them encoded. SNAP's database follows the packet (send).
 func toPacket(self int64, m zab.Message) (quorum.QuorumPacket, error) {
-	p := quorum.QuorumPacket{Zxid: m.Zxid}
+	t, ok := packetTypes[m.Type]
+	if !ok {
+		return quorum.QuorumPacket{}, fmt.Errorf("no quorum packet for %s", m.Type)
+	}
+	p := quorum.QuorumPacket{Type: t, Zxid: m.Zxid, Data: m.Data}
 	switch m.Type {
 	case zab.MsgFollowerInfo, zab.MsgObserverInfo:
-		p.Type = quorum.PacketFollowerInfo
-		if m.Type == zab.MsgObserverInfo {
-			p.Type = quorum.PacketObserverInfo
-		}
 		p.Data = quorum.EncodeLearnerInfo(quorum.LearnerInfo{SID: self, ProtocolVersion: quorum.ZabProtocolVersion})
 	case zab.MsgLeaderInfo:
-		p.Type, p.Data = quorum.PacketLeaderInfo, quorum.EncodeLeaderInfo(quorum.ZabProtocolVersion)
+		p.Data = quorum.EncodeLeaderInfo(quorum.ZabProtocolVersion)
 	case zab.MsgAckEpoch:
-		p.Type, p.Data = quorum.PacketAckEpoch, quorum.EncodeAckEpoch(int32(m.Epoch))
-	case zab.MsgDiff:
-		p.Type = quorum.PacketDiff
-	case zab.MsgTrunc:
-		p.Type = quorum.PacketTrunc
-	case zab.MsgSnap:
-		p.Type = quorum.PacketSnap // the database follows (send)
-	case zab.MsgNewLeader:
-		p.Type, p.Data = quorum.PacketNewLeader, m.Data
-	case zab.MsgAck:
-		p.Type = quorum.PacketAck
-	case zab.MsgUpToDate:
-		p.Type = quorum.PacketUpToDate
-	case zab.MsgProposal:
-		p.Type, p.Data = quorum.PacketProposal, m.Data
-	case zab.MsgCommit:
-		p.Type = quorum.PacketCommit
-	case zab.MsgInform:
-		p.Type, p.Data = quorum.PacketInform, m.Data
+		p.Data = quorum.EncodeAckEpoch(int32(m.Epoch))
 	case zab.MsgPing:
 		// A learner's answer carries its sessions' touches (none yet); an
 		// Apache leader reads the data without a null check.
-		p.Type, p.Data = quorum.PacketPing, emptyData
-	default:
-		return p, fmt.Errorf("no quorum packet for %s", m.Type)
+		p.Data = emptyData
+	case zab.MsgSnap:
+		p.Data = nil
 	}
 	return p, nil
 }
@@ -315,42 +318,20 @@ func toPacket(self int64, m zab.Message) (quorum.QuorumPacket, error) {
 // fromPacket is a quorum packet as a zab message; ok is false for packets
 // the peer does not take (they are dropped).
 func fromPacket(from, to int64, p quorum.QuorumPacket) (zab.Message, bool, error) {
-	m := zab.Message{From: from, To: to, Zxid: p.Zxid}
-	switch p.Type {
-	case quorum.PacketFollowerInfo:
-		m.Type = zab.MsgFollowerInfo
-	case quorum.PacketObserverInfo:
-		m.Type = zab.MsgObserverInfo
-	case quorum.PacketLeaderInfo:
-		m.Type = zab.MsgLeaderInfo
-	case quorum.PacketAckEpoch:
+	t, ok := messageTypes[p.Type]
+	if !ok {
+		return zab.Message{}, false, nil
+	}
+	m := zab.Message{Type: t, From: from, To: to, Zxid: p.Zxid}
+	switch t {
+	case zab.MsgAckEpoch:
 		e, err := quorum.DecodeAckEpoch(p.Data)
 		if err != nil {
 			return m, false, err
 		}
-		m.Type, m.Epoch = zab.MsgAckEpoch, int64(e)
-	case quorum.PacketDiff:
-		m.Type = zab.MsgDiff
-	case quorum.PacketTrunc:
-		m.Type = zab.MsgTrunc
-	case quorum.PacketSnap:
-		m.Type, m.Data = zab.MsgSnap, p.Data
-	case quorum.PacketNewLeader:
-		m.Type, m.Data = zab.MsgNewLeader, p.Data
-	case quorum.PacketAck:
-		m.Type = zab.MsgAck
-	case quorum.PacketUpToDate:
-		m.Type = zab.MsgUpToDate
-	case quorum.PacketProposal:
-		m.Type, m.Data = zab.MsgProposal, p.Data
-	case quorum.PacketCommit:
-		m.Type = zab.MsgCommit
-	case quorum.PacketInform:
-		m.Type, m.Data = zab.MsgInform, p.Data
-	case quorum.PacketPing:
-		m.Type = zab.MsgPing
-	default:
-		return m, false, nil
+		m.Epoch = int64(e)
+	case zab.MsgSnap, zab.MsgNewLeader, zab.MsgProposal, zab.MsgInform:
+		m.Data = p.Data
 	}
 	return m, true, nil
 }
