@@ -236,13 +236,7 @@ func TestApacheFollowsReplicaLeader(t *testing.T) {
 	const n = 20
 	for i := range n {
 		path, data := fmt.Sprintf("/z%d", i), []byte(fmt.Sprintf("v%d", i))
-		_, err := r.Propose(func(zxid int64) []byte {
-			return txn.Marshal(&txn.Txn{
-				Header: txn.Header{ClientID: 0, Cxid: int32(i), Zxid: zxid, Time: time.Now().UnixMilli(), Type: proto.OpCreate},
-				Body:   &txn.Create{Path: path, Data: data, ACL: []proto.ACL{{Perms: proto.PermAll, ID: proto.ID{Scheme: "world", ID: "anyone"}}}, ParentCVersion: -1},
-			})
-		})
-		if err != nil {
+		if _, err := r.Propose(createTxn(i, path, data)); err != nil {
 			t.Fatalf("propose %s: %v", path, err)
 		}
 	}
@@ -321,12 +315,7 @@ func TestApacheFollowerTakesReplicaSnapshot(t *testing.T) {
 	const n = 30
 	for i := range n {
 		path, data := fmt.Sprintf("/s%d", i), []byte(fmt.Sprintf("v%d", i))
-		if _, err := r.Propose(func(zxid int64) []byte {
-			return txn.Marshal(&txn.Txn{
-				Header: txn.Header{Cxid: int32(i), Zxid: zxid, Time: time.Now().UnixMilli(), Type: proto.OpCreate},
-				Body:   &txn.Create{Path: path, Data: data, ACL: []proto.ACL{{Perms: proto.PermAll, ID: proto.ID{Scheme: "world", ID: "anyone"}}}, ParentCVersion: -1},
-			})
-		}); err != nil {
+		if _, err := r.Propose(createTxn(i, path, data)); err != nil {
 			t.Fatalf("propose %s: %v", path, err)
 		}
 	}
@@ -362,5 +351,16 @@ func TestApacheFollowerTakesReplicaSnapshot(t *testing.T) {
 	}
 	if !strings.Contains(p.Tail(400), "Getting a snapshot from leader") {
 		t.Errorf("server 2 was not synchronised by SNAP:\n%s", p.Tail(40))
+	}
+}
+
+// createTxn builds, for the zxid it is given, the log record of a create
+// in Apache's format, as a leader's prep step would.
+func createTxn(cxid int, path string, data []byte) func(zxid int64) []byte {
+	return func(zxid int64) []byte {
+		return txn.Marshal(&txn.Txn{
+			Header: txn.Header{Cxid: int32(cxid), Zxid: zxid, Time: time.Now().UnixMilli(), Type: proto.OpCreate},
+			Body:   &txn.Create{Path: path, Data: data, ACL: []proto.ACL{{Perms: proto.PermAll, ID: proto.ID{Scheme: "world", ID: "anyone"}}}, ParentCVersion: -1},
+		})
 	}
 }
