@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zkd/zkd/internal/quorum"
@@ -66,8 +67,12 @@ type Replica struct {
 	el   *quorum.Electorate
 	ln   net.Listener // the quorum port (accepts while leading)
 
-	packets   chan inPacket
-	persisted chan int64
+	packets chan inPacket
+	// durable is the log's durable end, set by its completions (on the
+	// log's goroutine, which must never block on the driver) and read by
+	// the loop when wake fires.
+	durable   atomic.Int64
+	wake      chan struct{}
 	proposals chan proposal
 	status    chan chan Status
 	stop      chan struct{}
@@ -136,7 +141,7 @@ func Start(cfg Config) (*Replica, error) {
 		return nil, fmt.Errorf("ensemble: election port: %w", err)
 	}
 	r := &Replica{cfg: cfg, log: cfg.Logger.With("myid", cfg.Peer.ID), peer: peer, el: el, ln: ln,
-		packets: make(chan inPacket, 1024), persisted: make(chan int64, 1024), proposals: make(chan proposal),
+		packets: make(chan inPacket, 1024), wake: make(chan struct{}, 1), proposals: make(chan proposal),
 		status: make(chan chan Status), stop: make(chan struct{}), done: make(chan struct{}),
 		conns: map[int64]*packetConn{}, pending: map[*packetConn]bool{}}
 	go r.acceptLoop()
@@ -200,8 +205,8 @@ func (r *Replica) run() {
 			r.peer.StepNotification(n)
 		case in := <-r.packets:
 			r.stepPacket(in)
-		case z := <-r.persisted:
-			if z <= r.peer.LastLogged() {
+		case <-r.wake:
+			if z := r.durable.Load(); z > r.peer.Persisted() && z <= r.peer.LastLogged() {
 				r.peer.Step(zab.Message{Type: zab.MsgPersisted, Zxid: z})
 			}
 		case p := <-r.proposals:
@@ -246,6 +251,9 @@ func (r *Replica) carryOut() {
 				r.halt()
 				return
 			}
+			// Completions of the entries cut have all run (the log
+			// truncates in order): what was durable above the cut is gone.
+			r.durable.Store(min(r.durable.Load(), rd.Truncate))
 		}
 		if rd.AcceptedEpoch >= 0 || rd.CurrentEpoch >= 0 {
 			acc, cur := rd.AcceptedEpoch, rd.CurrentEpoch
@@ -268,7 +276,16 @@ func (r *Replica) carryOut() {
 					r.log.Error("ensemble: log append failed", "zxid", fmt.Sprintf("0x%x", uint64(z)), "err", err)
 					return
 				}
-				r.persisted <- z
+				for {
+					old := r.durable.Load()
+					if z <= old || r.durable.CompareAndSwap(old, z) {
+						break
+					}
+				}
+				select {
+				case r.wake <- struct{}{}:
+				default:
+				}
 			})
 		}
 		if len(rd.Committed) > 0 && r.cfg.Apply != nil {
