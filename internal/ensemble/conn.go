@@ -216,10 +216,24 @@ func (r *Replica) stepPacket(in inPacket) {
 		// An accepted connection: its first packet registers a learner,
 		// while this server leads.
 		if in.err != nil {
+			delete(r.early, c)
 			return
 		}
 		t := in.pkt.Type
-		if r.peer.Role() != zab.Leading || (t != quorum.PacketFollowerInfo && t != quorum.PacketObserverInfo) {
+		if t != quorum.PacketFollowerInfo && t != quorum.PacketObserverInfo {
+			c.close()
+			return
+		}
+		switch r.peer.Role() {
+		case zab.Looking:
+			// A learner that decided before this server did: Apache's
+			// quorum port is not listening yet and the learner retries;
+			// here its registration waits for this server to lead.
+			r.early[c] = in
+			return
+		case zab.Leading:
+			delete(r.early, c)
+		default:
 			c.close()
 			return
 		}
@@ -254,6 +268,9 @@ func (r *Replica) stepPacket(in inPacket) {
 		r.peer.Step(zab.Message{Type: zab.MsgDisconnected, From: c.sid})
 		return
 	}
+	if r.cfg.Host != nil && !r.hostPacket(c, in.pkt) {
+		return
+	}
 	m, ok, err := fromPacket(c.sid, r.cfg.Peer.ID, in.pkt)
 	if err != nil {
 		r.log.Warn("ensemble: bad packet; closing", "sid", c.sid, "type", in.pkt.Type.String(), "err", err)
@@ -266,6 +283,51 @@ func (r *Replica) stepPacket(in inPacket) {
 		r.log.Debug("ensemble: in", "msg", m.String())
 		r.peer.Step(m)
 	}
+}
+
+// hostPacket hands the host what the quorum port carries for clients;
+// false when the packet is done with (not one for zab).
+func (r *Replica) hostPacket(c *packetConn, pkt quorum.QuorumPacket) bool {
+	h, leading := r.cfg.Host, r.peer.Role() == zab.Leading
+	var err error
+	switch {
+	case pkt.Type == quorum.PacketRequest && leading:
+		var req quorum.Request
+		if req, err = quorum.DecodeRequest(pkt.Data); err == nil {
+			h.Request(r.peer, c.sid, req, pkt.AuthInfo)
+		}
+	case pkt.Type == quorum.PacketPing && leading:
+		var ts []quorum.Touch
+		if ts, err = quorum.DecodeTouches(pkt.Data); err == nil {
+			h.Touches(c.sid, ts)
+		}
+		return true // the ping is zab's too (liveness)
+	case pkt.Type == quorum.PacketRevalidate && leading:
+		var session int64
+		var timeout int32
+		if session, timeout, err = quorum.DecodeRevalidate(pkt.Data); err == nil {
+			valid := h.Revalidate(session, timeout)
+			c.queue(outPacket{pkt: quorum.QuorumPacket{Type: quorum.PacketRevalidate, Zxid: -1,
+				Data: quorum.EncodeRevalidateReply(session, valid)}})
+		}
+	case pkt.Type == quorum.PacketRevalidate:
+		var session int64
+		var valid bool
+		if session, valid, err = quorum.DecodeRevalidateReply(pkt.Data); err == nil {
+			h.Revalidated(session, valid)
+		}
+	case pkt.Type == quorum.PacketSync && !leading:
+		h.Synced(r.peer)
+	default:
+		return true
+	}
+	if err != nil {
+		r.log.Warn("ensemble: bad packet; closing", "sid", c.sid, "type", pkt.Type.String(), "err", err)
+		c.close()
+		delete(r.conns, c.sid)
+		r.peer.Step(zab.Message{Type: zab.MsgDisconnected, From: c.sid})
+	}
+	return false
 }
 
 var emptyData = []byte{}

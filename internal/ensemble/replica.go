@@ -54,9 +54,36 @@ type Config struct {
 	// Install replaces the state and the log with a snapshot from the
 	// leader, durably (zxid 0 and no data: discard everything).
 	Install func(zxid int64, db []byte) error
+	// Host is the server around the replica, for what the quorum port
+	// carries besides zab: clients' writes, syncs and session liveness.
+	// Nil: none (a replica that only replicates, as in tests).
+	Host Host
 	// Tick is the duration of one zab tick.
 	Tick   time.Duration
 	Logger *slog.Logger
+}
+
+// Host is told what the quorum port carries for clients. Every method runs
+// on the replica's driver, where the host may use the peer and SendPacket.
+type Host interface {
+	// Request: this server leads and a learner forwarded a client request
+	// with the client's auth ids.
+	Request(p *zab.Peer, from int64, req quorum.Request, auth []quorum.ID)
+	// Synced: the leader answered this learner's oldest forwarded sync.
+	Synced(p *zab.Peer)
+	// Touches: a learner's PING answer, the sessions its clients kept alive.
+	Touches(from int64, ts []quorum.Touch)
+	// PendingTouches: what this learner's next PING answer carries.
+	PendingTouches() []quorum.Touch
+	// Revalidate: a learner asks whether a reconnecting session lives.
+	Revalidate(session int64, timeout int32) bool
+	// Revalidated: the leader's answer to this learner's REVALIDATE.
+	Revalidated(session int64, valid bool)
+	// RoleChanged runs after the peer changed role or started or stopped
+	// serving, before any message of the new role is sent.
+	RoleChanged(p *zab.Peer)
+	// Tick runs on every tick of the driver.
+	Tick(p *zab.Peer)
 }
 
 // Replica is one running server of an ensemble.
@@ -74,14 +101,21 @@ type Replica struct {
 	durable   atomic.Int64
 	wake      chan struct{}
 	proposals chan proposal
+	work      chan func(*zab.Peer)
 	status    chan chan Status
 	stop      chan struct{}
 	stopOnce  sync.Once
 	done      chan struct{}
 
 	gen     uint64
+	serving bool                  // what the host was last told
 	conns   map[int64]*packetConn // by peer sid, of the current generation
 	pending map[*packetConn]bool  // accepted, not yet registered
+	// early are accepted learners' registrations that came while this
+	// server was looking, replayed if it leads.
+	early     map[*packetConn]inPacket
+	replayDue bool
+	deferred  []deferredPacket // the host's, sent after the current Ready's messages
 	mu      sync.Mutex            // guards pending (accept goroutine)
 }
 
@@ -92,6 +126,11 @@ type Status struct {
 	Serving                              bool
 	CurrentEpoch, AcceptedEpoch          int64
 	LastLogged, Committed, ElectionRound int64
+}
+
+type deferredPacket struct {
+	sid int64
+	pkt quorum.QuorumPacket
 }
 
 type inPacket struct {
@@ -141,9 +180,9 @@ func Start(cfg Config) (*Replica, error) {
 		return nil, fmt.Errorf("ensemble: election port: %w", err)
 	}
 	r := &Replica{cfg: cfg, log: cfg.Logger.With("myid", cfg.Peer.ID), peer: peer, el: el, ln: ln,
-		packets: make(chan inPacket, 1024), wake: make(chan struct{}, 1), proposals: make(chan proposal),
+		packets: make(chan inPacket, 1024), wake: make(chan struct{}, 1), proposals: make(chan proposal), work: make(chan func(*zab.Peer), 1024),
 		status: make(chan chan Status), stop: make(chan struct{}), done: make(chan struct{}),
-		conns: map[int64]*packetConn{}, pending: map[*packetConn]bool{}}
+		conns: map[int64]*packetConn{}, pending: map[*packetConn]bool{}, early: map[*packetConn]inPacket{}}
 	go r.acceptLoop()
 	go r.run()
 	return r, nil
@@ -170,6 +209,30 @@ func (r *Replica) Status() Status {
 	case <-r.done:
 		return Status{Role: zab.Looking, Leader: -1}
 	}
+}
+
+// Do runs fn on the driver with the peer (the host's proposals, forwarded
+// requests and syncs) and carries out what it caused. It blocks while 1024
+// are queued; false when the replica has stopped.
+func (r *Replica) Do(fn func(p *zab.Peer)) bool {
+	select {
+	case r.work <- fn:
+		return true
+	case <-r.done:
+		return false
+	}
+}
+
+// SendPacket queues a packet to a peer's quorum connection of the current
+// role (a learner's REQUEST to its leader, a leader's SYNC to a learner);
+// only on the driver (in Do or a Host method). False when there is no
+// such connection.
+func (r *Replica) SendPacket(sid int64, pkt quorum.QuorumPacket) bool {
+	if r.conns[sid] == nil {
+		return false
+	}
+	r.deferred = append(r.deferred, deferredPacket{sid, pkt})
+	return true
 }
 
 // Propose proposes a txn on the leader: build makes its log record for
@@ -201,6 +264,12 @@ func (r *Replica) run() {
 			return
 		case <-tick.C:
 			r.peer.Tick()
+			if r.cfg.Host != nil {
+				r.carryOut()
+				r.cfg.Host.Tick(r.peer)
+			}
+		case fn := <-r.work:
+			fn(r.peer)
 		case n := <-r.el.Incoming():
 			r.peer.StepNotification(n)
 		case in := <-r.packets:
@@ -300,16 +369,65 @@ func (r *Replica) carryOut() {
 			r.el.Send(n)
 		}
 	}
+	r.flushDeferred()
+	r.replayEarly()
+}
+
+// flushDeferred sends the host's packets after the messages of the
+// Ready that caused them (a SYNC after the COMMITs before it).
+func (r *Replica) flushDeferred() {
+	for _, d := range r.deferred {
+		if c := r.conns[d.sid]; c != nil {
+			c.queue(outPacket{pkt: d.pkt})
+		}
+	}
+	r.deferred = r.deferred[:0]
 }
 
 // checkGeneration closes the quorum connections of a role that ended,
 // before any message of the new one is sent.
 func (r *Replica) checkGeneration() {
+	changed := false
 	if g := r.peer.Generation(); g != r.gen {
 		r.gen = g
 		r.closeConns()
+		changed = true
 		r.log.Info("ensemble: role", "state", r.peer.Role().String(), "leader", r.peer.Leader(),
 			"epoch", r.peer.CurrentEpoch(), "zxid", fmt.Sprintf("0x%x", uint64(r.peer.LastLogged())))
+	}
+	if s := r.peer.Serving(); s != r.serving {
+		r.serving = s
+		changed = true
+		if s {
+			r.log.Info("ensemble: serving", "state", r.peer.Role().String(), "leader", r.peer.Leader(),
+				"epoch", r.peer.CurrentEpoch(), "zxid", fmt.Sprintf("0x%x", uint64(r.peer.LastLogged())))
+		}
+	}
+	if changed && r.cfg.Host != nil {
+		r.cfg.Host.RoleChanged(r.peer)
+	}
+	if changed && r.peer.Role() != zab.Looking && len(r.early) > 0 {
+		r.replayDue = true
+	}
+}
+
+// replayEarly steps the registrations that waited for this server to
+// lead (or closes them if it follows); after a Ready is carried out, so
+// that what they cause comes after its messages.
+func (r *Replica) replayEarly() {
+	if !r.replayDue {
+		return
+	}
+	r.replayDue = false
+	early := r.early
+	r.early = map[*packetConn]inPacket{}
+	for c, in := range early {
+		if r.peer.Role() == zab.Leading {
+			r.stepPacket(in)
+			r.carryOut()
+		} else {
+			c.close()
+		}
 	}
 }
 
@@ -320,6 +438,10 @@ func (r *Replica) closePending() {
 	for c := range r.pending {
 		c.close()
 		delete(r.pending, c)
+	}
+	for c := range r.early {
+		c.close()
+		delete(r.early, c)
 	}
 }
 
@@ -348,6 +470,9 @@ func (r *Replica) send(m zab.Message) {
 		return
 	}
 	out := outPacket{pkt: pkt}
+	if m.Type == zab.MsgPing && r.peer.Role() != zab.Leading && r.cfg.Host != nil {
+		out.pkt.Data = quorum.EncodeTouches(r.cfg.Host.PendingTouches())
+	}
 	if m.Type == zab.MsgSnap {
 		if r.cfg.Snapshot == nil {
 			r.log.Error("ensemble: a learner needs a snapshot and this server cannot serialize one", "sid", m.To)

@@ -193,3 +193,25 @@ func FuzzLearnerInfo(f *testing.F) {
 		}
 	})
 }
+
+func FuzzSessionPackets(f *testing.F) {
+	f.Add(EncodeRequest(Request{Session: 0x100000000000001, Cxid: 3, Type: 1, Body: []byte{0, 0, 0, 1, '/'}}))
+	f.Add(EncodeTouches([]Touch{{1, 4000}, {2, 30000}}))
+	f.Add(EncodeRevalidate(7, 4000))
+	f.Add(EncodeRevalidateReply(7, true))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if r, err := DecodeRequest(b); err == nil && !bytes.Equal(EncodeRequest(r), b) {
+			t.Fatalf("REQUEST %x re-encodes as %x", b, EncodeRequest(r))
+		}
+		if ts, err := DecodeTouches(b); err == nil && !bytes.Equal(EncodeTouches(ts), b) {
+			t.Fatalf("touches %x re-encode as %x", b, EncodeTouches(ts))
+		}
+		if s, to, err := DecodeRevalidate(b); err == nil && !bytes.Equal(EncodeRevalidate(s, to), b[:12]) {
+			t.Fatalf("REVALIDATE %x re-encodes differently", b)
+		}
+		if s, v, err := DecodeRevalidateReply(b); err == nil && !bytes.Equal(EncodeRevalidateReply(s, v), b[:9]) && b[8] <= 1 {
+			t.Fatalf("REVALIDATE answer %x re-encodes differently", b)
+		}
+	})
+}

@@ -19,7 +19,12 @@ func VersionBanner() string { return Version + ", built on " + BuildDate }
 func (s *Server) Admin() *admin.Admin { return s.adm }
 
 // Mode is the server state zkServer.sh status and srvr print.
-func (s *Server) Mode() string { return "standalone" }
+func (s *Server) Mode() string {
+	if s.ens != nil {
+		return s.ens.mode()
+	}
+	return "standalone"
+}
 
 // runFourLetterWord answers a four-letter word and closes the connection.
 func (s *Server) runFourLetterWord(c *conn, word string) {

@@ -255,6 +255,12 @@ func (c *conn) handshake(frame []byte) bool {
 		return false
 	}
 	c.oldClient = !req.HasReadOnly
+	if !s.serving.Load() {
+		// An ensemble member that is looking or syncing: the client tries
+		// another server, as ZooKeeper's "not currently serving" close.
+		s.log.Debug("refusing client: this server is not serving", "remote", c.remote)
+		return false
+	}
 	if last := s.LastZxid(); req.LastZxidSeen > last {
 		s.log.Info("refusing client: it has seen a zxid this server has not",
 			"remote", c.remote, "client_zxid", hexZxid(req.LastZxidSeen), "server_zxid", hexZxid(last))
@@ -301,6 +307,9 @@ func (c *conn) handshake(frame []byte) bool {
 		c.sessionID, c.timeout = req.SessionID, timeout
 	}
 	s.sessMu.Lock()
+	if s.ens != nil {
+		s.touched[c.sessionID] = c.timeout
+	}
 	s.sessionConns[c.sessionID] = c
 	s.sessMu.Unlock()
 	c.stats.established(c.sessionID, c.timeout)

@@ -238,8 +238,17 @@ func (d *driver) tick(now time.Time) {
 		s.inPipeline.Add(1)
 		d.propose(&request{session: id, op: proto.OpCloseSession, start: now, done: s.closeSessionDone})
 	}
+	for _, p := range s.dueContainers(now) {
+		s.inPipeline.Add(1)
+		d.propose(&request{op: proto.OpDeleteContainer, body: &proto.PathRequest{Path: p}, start: now})
+	}
+}
+
+// dueContainers are the empty containers and expired TTL nodes to
+// delete, when the check is due (on the driver).
+func (s *Server) dueContainers(now time.Time) []string {
 	if now.Sub(s.lastContainerCheck) < s.containerInterval {
-		return
+		return nil
 	}
 	s.lastContainerCheck = now
 	var paths []string
@@ -249,10 +258,7 @@ func (d *driver) tick(now time.Time) {
 		paths = append(paths, s.tree.ExpiredTTLs(now.UnixMilli())...)
 	}
 	s.dbMu.RUnlock()
-	for _, p := range paths {
-		s.inPipeline.Add(1)
-		d.propose(&request{op: proto.OpDeleteContainer, body: &proto.PathRequest{Path: p}, start: now})
-	}
+	return paths
 }
 
 // lockedView is the tree as prep reads it: one read lock per lookup, so

@@ -75,6 +75,9 @@ func (c *conn) handle(frame []byte) bool {
 	}
 	s.sessMu.Lock()
 	alive := s.sessions.Touch(c.sessionID, s.now().UnixMilli())
+	if alive && s.ens != nil {
+		s.touched[c.sessionID] = c.timeout
+	}
 	s.sessMu.Unlock()
 	if !alive && h.Type != proto.OpCloseSession {
 		// The session expired or is closing: ZooKeeper answers SessionExpired.

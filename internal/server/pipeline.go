@@ -86,6 +86,10 @@ func (r *request) viaPipeline() bool {
 // submit hands a write to the driver. It blocks while the driver's inbox is
 // full; a server that is stopping fails the request with ConnectionLoss.
 func (s *Server) submit(r *request) {
+	if s.ens != nil {
+		s.ens.submit(r)
+		return
+	}
 	s.inPipeline.Add(1)
 	select {
 	case s.driver.inbox <- r:

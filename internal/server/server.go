@@ -56,6 +56,8 @@ type Options struct {
 	// Metrics receive what the server measures (nil: a fresh set); pass
 	// them in to have Prometheus see the start-up figures too.
 	Metrics *admin.Metrics
+	// Ensemble makes the server a member of an ensemble (nil: standalone).
+	Ensemble *EnsembleOptions
 }
 
 // Server is one zkd server.
@@ -85,6 +87,7 @@ type Server struct {
 	watches *watch.Manager
 
 	driver     *driver
+	ens        *replicated // in an ensemble (then driver is not run)
 	driverDone chan struct{}
 	// outstanding counts writes submitted and not yet applied.
 	inPipeline atomic.Int64
@@ -107,6 +110,9 @@ type Server struct {
 	sessMu       sync.Mutex
 	sessions     *session.Table
 	sessionConns map[int64]*conn
+	// touched are the sessions this server's clients kept alive since the
+	// last ping answer to the leader (in an ensemble).
+	touched map[int64]int32
 
 	connMu    sync.Mutex
 	conns     map[*conn]struct{}
@@ -194,6 +200,7 @@ func New(opts Options) (*Server, error) {
 		watches:      watch.NewManager(),
 		sessions:     session.NewTable(int64(cfg.TickTime), serverID, now.UnixMilli()),
 		sessionConns: map[int64]*conn{},
+		touched:      map[int64]int32{},
 		conns:        map[*conn]struct{}{},
 		connsByIP:    map[string]int{},
 		applyCh:      make(chan []committed, 256),
@@ -238,6 +245,11 @@ func New(opts Options) (*Server, error) {
 		s.metrics = admin.NewMetrics()
 	}
 	s.adm = admin.New(adminSource{s}, admin.Options{Config: cfg, Version: VersionBanner(), Metrics: s.metrics})
+	if opts.Ensemble != nil {
+		if err := s.startReplicated(opts.Ensemble, epoch(opts.CurrentEpoch), epoch(opts.AcceptedEpoch), epoch(opts.CurrentEpochTmp)); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -259,12 +271,17 @@ func (s *Server) Start() {
 		}()
 		ticks = t.C
 	}
-	s.driver.ticks = ticks
-	go s.driver.run()
 	if s.snap != nil {
 		s.wg.Add(1)
 		go s.snapshotLoop()
 	}
+	if s.ens != nil {
+		// Serving starts and stops with the role (RoleChanged).
+		go s.ens.run()
+		return
+	}
+	s.driver.ticks = ticks
+	go s.driver.run()
 	s.serving.Store(true)
 }
 
@@ -344,6 +361,16 @@ func (s *Server) requestDone() {
 		s.throttleMu.Lock()
 		s.throttleCond.Broadcast()
 		s.throttleMu.Unlock()
+	}
+}
+
+// closeClients closes every client connection (the server stopped
+// serving: its clients fail over to another server).
+func (s *Server) closeClients() {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	for c := range s.conns {
+		c.close()
 	}
 }
 

@@ -161,16 +161,7 @@ func writeSnapshotTo(f File, snap Snapshot, writeTree func(e *jute.Encoder, flus
 	e.Int(snapshotMagic)
 	e.Int(fileVersion)
 	e.Long(-1) // dbid: ZooKeeper writes -1 in snapshots
-	ids := make([]int64, 0, len(snap.Sessions))
-	for id := range snap.Sessions {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	e.Int(int32(len(ids)))
-	for _, id := range ids {
-		e.Long(id)
-		e.Int(snap.Sessions[id])
-	}
+	EncodeSessions(e, snap.Sessions)
 	if err := w.spill(); err != nil {
 		return err
 	}
@@ -319,15 +310,11 @@ func parseSnapshot(path string, data []byte, maxLen int, readTree func(d *jute.D
 	if version != fileVersion {
 		return Snapshot{}, corrupt(4, "format version %d, want %d", version, fileVersion)
 	}
-	count := d.Int()
-	if count < 0 || int64(count)*12 > int64(d.Remaining()) {
-		return Snapshot{}, corrupt(fileHeaderSize, "session count %d", count)
+	sessions := DecodeSessions(d)
+	if sessions == nil {
+		return Snapshot{}, corrupt(fileHeaderSize, "session count out of bounds")
 	}
-	snap := Snapshot{Sessions: make(map[int64]int32, count)}
-	for range count {
-		id := d.Long()
-		snap.Sessions[id] = d.Int()
-	}
+	snap := Snapshot{Sessions: sessions}
 	treeStart := d.Offset()
 	if err := readTree(d); err != nil {
 		return Snapshot{}, &CorruptError{Path: path, Offset: int64(treeStart), Reason: "tree body", Err: err}
@@ -491,4 +478,35 @@ func quickSnapshotCheck(fsys FS, info SnapshotInfo) (bool, error) {
 		return false, err
 	}
 	return bytes.Equal(b[:5], []byte{0, 0, 0, 1, '/'}), nil
+}
+
+// EncodeSessions writes the sessions section of a snapshot (count, then
+// id and timeout in ascending id order), as a snapshot file and a
+// leader's SNAP stream hold it.
+func EncodeSessions(e *jute.Encoder, sessions map[int64]int32) {
+	ids := make([]int64, 0, len(sessions))
+	for id := range sessions {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	e.Int(int32(len(ids)))
+	for _, id := range ids {
+		e.Long(id)
+		e.Int(sessions[id])
+	}
+}
+
+// DecodeSessions reads the sessions section; nil when its count does not
+// fit in what is left.
+func DecodeSessions(d *jute.Decoder) map[int64]int32 {
+	count := d.Int()
+	if d.Err() != nil || count < 0 || int64(count)*12 > int64(d.Remaining()) {
+		return nil
+	}
+	sessions := make(map[int64]int32, count)
+	for range count {
+		id := d.Long()
+		sessions[id] = d.Int()
+	}
+	return sessions
 }

@@ -1,0 +1,628 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/zkd/zkd/internal/ensemble"
+	"github.com/zkd/zkd/internal/jute"
+	"github.com/zkd/zkd/internal/prep"
+	"github.com/zkd/zkd/internal/proto"
+	"github.com/zkd/zkd/internal/quorum"
+	"github.com/zkd/zkd/internal/recovery"
+	"github.com/zkd/zkd/internal/session"
+	"github.com/zkd/zkd/internal/storage"
+	"github.com/zkd/zkd/internal/tree"
+	"github.com/zkd/zkd/internal/txn"
+	"github.com/zkd/zkd/internal/zab"
+)
+
+// EnsembleOptions make a server a member of an ensemble.
+type EnsembleOptions struct {
+	Members map[int64]ensemble.Member
+	Voters  []int64
+	// Observers never vote.
+	Observers []int64
+	// QuorumConfig is the configuration text sent with notifications.
+	QuorumConfig string
+	// Tick is one tick of zab's clock (default 50ms); tickTime is a whole
+	// number of them.
+	Tick time.Duration
+	// FinalizeWait and MaxNotificationInterval in ticks (defaults: 200ms
+	// and 60s, FastLeaderElection's).
+	FinalizeWait, MaxNotificationInterval int
+}
+
+// replicated is the server's side of an ensemble: it runs on the
+// replica's driver (every method is called there), prepares writes when
+// this server leads and forwards them to the leader when it learns, and
+// matches the committed txns to the requests of this server's clients.
+type replicated struct {
+	s    *Server
+	rep  *ensemble.Replica
+	prep *prep.State
+	enc  *jute.Encoder
+	view lockedView
+
+	// Leader: requests with txns in flight in zxid order (a learner's
+	// have no conn), and syncs by id.
+	proposed []*request
+	syncs    map[uint64]pendingSync
+	syncID   uint64
+	// Learner: the requests forwarded, per session in order, and the
+	// forwarded syncs in order.
+	forwarded   map[int64][]*request
+	fwdSyncs    []*request
+	handed      int64 // the last zxid handed to the apply step
+	lastTick    time.Time
+	wasServing  bool
+	wasLeading  bool
+	status      atomic.Pointer[ensembleStatus]
+	memberOrder []int64
+}
+
+type pendingSync struct {
+	req     *request // a local client's
+	learner int64    // else the learner that forwarded it
+}
+
+// ensembleStatus is what the admin surface shows, set on the driver.
+type ensembleStatus struct {
+	role                        zab.Role
+	leader                      int64
+	serving                     bool
+	currentEpoch, acceptedEpoch int64
+	since                       time.Time
+}
+
+// ensembleLog adds the TRUNC a learner needs to the server's log.
+type ensembleLog struct{ Log }
+
+func (l ensembleLog) Truncate(zxid int64) error {
+	if t, ok := l.Log.(interface{ Truncate(int64) error }); ok {
+		return t.Truncate(zxid)
+	}
+	return errors.New("this log cannot be truncated (an in-memory server)")
+}
+
+func (s *Server) startReplicated(o *EnsembleOptions, cur, acc, tmp int64) error {
+	cfg := s.cfg
+	tick := o.Tick
+	if tick <= 0 {
+		tick = 50 * time.Millisecond
+	}
+	perTick := max(2, int(time.Duration(cfg.TickTime)*time.Millisecond/tick))
+	fw, mni := o.FinalizeWait, o.MaxNotificationInterval
+	if fw <= 0 {
+		fw = max(1, int(200*time.Millisecond/tick))
+	}
+	if mni <= 0 {
+		mni = int(60 * time.Second / tick)
+	}
+	e := &replicated{s: s, syncs: map[uint64]pendingSync{}, forwarded: map[int64][]*request{},
+		enc: jute.NewEncoder(make([]byte, 0, 4096)), view: lockedView{s}, handed: s.applied.Load(),
+		prep: prep.New(prep.Config{MaxBuffer: s.maxBuffer, ExtendedTypes: cfg.ExtendedTypesEnabled,
+			ReconfigEnabled: cfg.ReconfigEnabled})}
+	for id := range o.Members {
+		e.memberOrder = append(e.memberOrder, id)
+	}
+	sort.Slice(e.memberOrder, func(i, j int) bool { return e.memberOrder[i] < e.memberOrder[j] })
+	e.status.Store(&ensembleStatus{role: zab.Looking, leader: -1, since: s.now()})
+	rep, err := ensemble.Start(ensemble.Config{
+		Peer: zab.PeerConfig{Config: zab.Config{ID: s.serverID, LastZxid: s.applied.Load(), CurrentEpoch: cur,
+			AcceptedEpoch: acc, CurrentEpochTmp: tmp},
+			Voters: o.Voters, Observers: o.Observers, TickTime: perTick, InitLimit: cfg.InitLimit, SyncLimit: cfg.SyncLimit,
+			FinalizeWait: fw, MaxNotificationInterval: mni},
+		Members: o.Members, QuorumConfig: o.QuorumConfig, Log: ensembleLog{s.persist},
+		Apply: e.apply, Reload: e.reload, Snapshot: e.snapshot, Install: e.install, Host: e,
+		Tick: tick, Logger: s.log,
+	})
+	if err != nil {
+		return err
+	}
+	e.rep = rep
+	s.ens = e
+	return nil
+}
+
+// run waits for the replica to stop: a replica that stops on its own
+// could not keep its log, and the server stops with it.
+func (e *replicated) run() {
+	defer close(e.s.driverDone)
+	select {
+	case <-e.s.stopping:
+		e.rep.Close()
+	case <-e.rep.Done():
+		e.s.fatal("the ensemble replica stopped (see the log above)")
+	}
+}
+
+// submit hands a write to the driver.
+func (e *replicated) submit(r *request) {
+	s := e.s
+	s.inPipeline.Add(1)
+	if !e.rep.Do(func(p *zab.Peer) { e.propose(p, r) }) {
+		s.inPipeline.Add(-1)
+		r.err = proto.ErrConnectionLoss
+		if r.done != nil {
+			r.done(r)
+		}
+	}
+}
+
+// propose prepares and proposes a write on the leader, or forwards it.
+func (e *replicated) propose(p *zab.Peer, r *request) {
+	if !p.Serving() {
+		e.refuse(r, errors.New("not serving"))
+		return
+	}
+	if p.Role() != zab.Leading {
+		e.forward(p, r)
+		return
+	}
+	if r.op == proto.OpSync {
+		e.syncID++
+		if err := p.Sync(e.syncID); err != nil {
+			e.refuse(r, err)
+			return
+		}
+		e.syncs[e.syncID] = pendingSync{req: r, learner: -1}
+		return
+	}
+	zxid, err := p.NextZxid()
+	if err != nil {
+		e.refuse(r, err)
+		return
+	}
+	e.prep.Applied(e.s.applied.Load())
+	pr := e.prep.Prepare(e.view, &prep.Request{Session: r.session, Cxid: r.xid, Op: r.op, Body: r.body,
+		IDs: r.ids, Timeout: r.timeout}, zxid, e.s.now().UnixMilli())
+	r.txn, r.err, r.multiTypes, r.zxid = pr.Txn, pr.Err, pr.MultiTypes, zxid
+	e.enc.Reset()
+	pr.Txn.Encode(e.enc)
+	if err := p.Propose(zab.Entry{Zxid: zxid, Data: append([]byte(nil), e.enc.Bytes()...)}); err != nil {
+		e.refuse(r, err)
+		return
+	}
+	e.proposed = append(e.proposed, r)
+}
+
+// forward sends a client's write (or sync) to the leader as REQUEST, as
+// Learner.request does; the reply leaves once its commit is applied here.
+func (e *replicated) forward(p *zab.Peer, r *request) {
+	var body []byte
+	switch {
+	case r.op == proto.OpCreateSession:
+		body = jute.Marshal(intRecord(r.timeout))
+	case r.body != nil:
+		body = jute.Marshal(r.body)
+	}
+	auth := make([]quorum.ID, 0, len(r.ids))
+	for _, id := range r.ids {
+		auth = append(auth, quorum.ID{Scheme: id.Scheme, ID: id.ID})
+	}
+	pkt := quorum.QuorumPacket{Type: quorum.PacketRequest, Zxid: -1, AuthInfo: auth,
+		Data: quorum.EncodeRequest(quorum.Request{Session: r.session, Cxid: r.xid, Type: int32(r.op), Body: body})}
+	if !e.rep.SendPacket(p.Leader(), pkt) {
+		e.refuse(r, errors.New("no connection to the leader"))
+		return
+	}
+	if r.op == proto.OpSync {
+		e.fwdSyncs = append(e.fwdSyncs, r)
+	} else {
+		e.forwarded[r.session] = append(e.forwarded[r.session], r)
+	}
+}
+
+type intRecord int32
+
+func (v intRecord) Encode(enc *jute.Encoder) { enc.Int(int32(v)) }
+func (v intRecord) Decode(d *jute.Decoder)   {}
+
+// refuse completes a request that cannot be proposed now: the client
+// gets ConnectionLoss and goes to another server.
+func (e *replicated) refuse(r *request, err error) {
+	e.s.log.Debug("write refused", "op", r.op.String(), "session", hexID(r.session), "err", err)
+	r.err = proto.ErrConnectionLoss
+	e.s.inPipeline.Add(-1)
+	if r.done != nil {
+		r.done(r)
+	}
+}
+
+// Request is a learner's forwarded client request (the leader prepares it
+// as its own; the reply leaves from the learner).
+func (e *replicated) Request(p *zab.Peer, from int64, q quorum.Request, auth []quorum.ID) {
+	s := e.s
+	op := proto.OpCode(q.Type)
+	r := &request{session: q.Session, xid: q.Cxid, op: op, start: time.Now()}
+	for _, id := range auth {
+		r.ids = append(r.ids, proto.ID{Scheme: id.Scheme, ID: id.ID})
+	}
+	d := jute.NewDecoder(q.Body, s.maxBuffer)
+	switch op {
+	case proto.OpCreateSession:
+		r.timeout = d.Int()
+	case proto.OpCloseSession:
+	default:
+		body, known := decodeBody(op)
+		if !known || !(op.IsWrite() || op == proto.OpSync) {
+			s.log.Warn("a learner forwarded a request that is not a write; dropped", "sid", from, "op", op.String())
+			return
+		}
+		if body != nil {
+			body.Decode(d)
+		}
+		r.body = body
+	}
+	if d.Err() != nil {
+		s.log.Warn("a learner forwarded a malformed request; dropped", "sid", from, "op", op.String(), "err", d.Err())
+		return
+	}
+	if op == proto.OpSync {
+		if p.Serving() {
+			e.syncID++
+			if p.Sync(e.syncID) == nil {
+				e.syncs[e.syncID] = pendingSync{learner: from}
+			}
+		}
+		return
+	}
+	if !p.Serving() {
+		return
+	}
+	s.inPipeline.Add(1)
+	e.propose(p, r)
+}
+
+// Synced: the leader answered the oldest forwarded sync; it completes
+// behind every commit handed to the apply step before it.
+func (e *replicated) Synced(p *zab.Peer) {
+	if len(e.fwdSyncs) == 0 {
+		return
+	}
+	r := e.fwdSyncs[0]
+	e.fwdSyncs = e.fwdSyncs[1:]
+	e.handTo([]committed{{zxid: e.handed, req: r}})
+}
+
+// Touches: a learner's clients kept these sessions alive.
+func (e *replicated) Touches(from int64, ts []quorum.Touch) {
+	s := e.s
+	now := s.now().UnixMilli()
+	s.sessMu.Lock()
+	for _, t := range ts {
+		s.sessions.Touch(t.Session, now)
+	}
+	s.sessMu.Unlock()
+}
+
+// PendingTouches hands out the sessions this server's clients touched
+// since the last ping.
+func (e *replicated) PendingTouches() []quorum.Touch {
+	s := e.s
+	s.sessMu.Lock()
+	defer s.sessMu.Unlock()
+	out := make([]quorum.Touch, 0, len(s.touched))
+	for id, to := range s.touched {
+		out = append(out, quorum.Touch{Session: id, Timeout: to})
+	}
+	clear(s.touched)
+	return out
+}
+
+// Revalidate answers a learner whose client reconnected with a session.
+func (e *replicated) Revalidate(session int64, timeout int32) bool {
+	s := e.s
+	s.sessMu.Lock()
+	defer s.sessMu.Unlock()
+	return s.sessions.Touch(session, s.now().UnixMilli())
+}
+
+// Revalidated: zkd's learners check reconnects against their own
+// replicated session table and send no REVALIDATE.
+func (e *replicated) Revalidated(session int64, valid bool) {}
+
+// RoleChanged: a server that stops serving drops its clients (they fail
+// over to another server, as ZooKeeper's do) and every request in
+// flight; one that starts serving takes clients again. A new leader
+// restarts every session's timeout: liveness lived on the old leader.
+func (e *replicated) RoleChanged(p *zab.Peer) {
+	s := e.s
+	serving, leading := p.Serving(), p.Role() == zab.Leading
+	e.status.Store(&ensembleStatus{role: p.Role(), leader: p.Leader(), serving: serving,
+		currentEpoch: p.CurrentEpoch(), acceptedEpoch: p.AcceptedEpoch(), since: s.now()})
+	if serving == e.wasServing && leading == e.wasLeading {
+		return
+	}
+	e.wasServing, e.wasLeading = serving, leading
+	e.prep.Reset()
+	e.failPending()
+	if !serving {
+		s.serving.Store(false)
+		s.closeClients()
+		return
+	}
+	if leading {
+		now := s.now().UnixMilli()
+		s.sessMu.Lock()
+		for id, to := range s.sessions.Snapshot() {
+			s.sessions.Add(id, to, now)
+		}
+		s.sessMu.Unlock()
+		e.lastTick = s.now()
+	}
+	s.serving.Store(true)
+}
+
+// failPending ends the requests of a role that ended with ConnectionLoss.
+func (e *replicated) failPending() {
+	var all []*request
+	all = append(all, e.proposed...)
+	for _, rs := range e.forwarded {
+		all = append(all, rs...)
+	}
+	all = append(all, e.fwdSyncs...)
+	for _, ps := range e.syncs {
+		if ps.req != nil {
+			all = append(all, ps.req)
+		}
+	}
+	e.proposed, e.fwdSyncs = nil, nil
+	clear(e.forwarded)
+	clear(e.syncs)
+	for _, r := range all {
+		e.refuse(r, errors.New("the role ended"))
+	}
+}
+
+// Tick runs the leader's session expiry and container checks.
+func (e *replicated) Tick(p *zab.Peer) {
+	s := e.s
+	if p.Role() != zab.Leading || !p.Serving() {
+		return
+	}
+	now := s.now()
+	if now.Sub(e.lastTick) < time.Duration(s.cfg.TickTime)*time.Millisecond/2 {
+		return
+	}
+	e.lastTick = now
+	s.sessMu.Lock()
+	expired := s.sessions.Expired(now.UnixMilli())
+	s.sessMu.Unlock()
+	for _, id := range expired {
+		s.log.Info("session expired", "session", hexID(id))
+		s.inPipeline.Add(1)
+		e.propose(p, &request{session: id, op: proto.OpCloseSession, start: now, done: s.closeSessionDone})
+	}
+	for _, path := range s.dueContainers(now) {
+		s.inPipeline.Add(1)
+		e.propose(p, &request{op: proto.OpDeleteContainer, body: &proto.PathRequest{Path: path}, start: now})
+	}
+}
+
+// apply matches committed entries with this server's requests and hands
+// them to the apply step.
+func (e *replicated) apply(entries []zab.Entry) {
+	s := e.s
+	batch := make([]committed, 0, len(entries))
+	for _, en := range entries {
+		if en.Type == zab.EntrySync {
+			ps, ok := e.syncs[en.ID]
+			delete(e.syncs, en.ID)
+			switch {
+			case !ok:
+			case ps.req != nil:
+				batch = append(batch, committed{zxid: en.Zxid, req: ps.req})
+			default:
+				e.rep.SendPacket(ps.learner, quorum.QuorumPacket{Type: quorum.PacketSync, Zxid: en.Zxid})
+			}
+			continue
+		}
+		c := committed{zxid: en.Zxid}
+		if len(e.proposed) > 0 && e.proposed[0].zxid == en.Zxid {
+			c.req = e.proposed[0]
+			c.tx = c.req.txn
+			e.proposed[0] = nil
+			e.proposed = e.proposed[1:]
+		} else {
+			tx, err := txn.Unmarshal(en.Data, s.maxBuffer+max(1024, s.maxBuffer))
+			if err != nil {
+				s.fatal("committed txn 0x%x does not decode: %v", uint64(en.Zxid), err)
+				return
+			}
+			c.tx = tx
+			if q := e.forwarded[tx.Header.ClientID]; len(q) > 0 && q[0].xid == tx.Header.Cxid {
+				c.req = q[0]
+				c.req.txn, c.req.zxid = tx, en.Zxid
+				if len(q) == 1 {
+					delete(e.forwarded, tx.Header.ClientID)
+				} else {
+					e.forwarded[tx.Header.ClientID] = q[1:]
+				}
+			}
+		}
+		batch = append(batch, c)
+	}
+	e.handTo(batch)
+}
+
+func (e *replicated) handTo(batch []committed) {
+	for _, c := range batch {
+		if c.tx != nil {
+			e.handed = max(e.handed, c.zxid)
+		}
+	}
+	select {
+	case e.s.applyCh <- batch:
+	case <-e.s.stopping:
+	}
+}
+
+// waitApplied waits until the apply step has applied everything handed.
+func (e *replicated) waitApplied() error {
+	for e.s.applied.Load() < e.handed {
+		select {
+		case <-e.s.stopping:
+			return ErrStopped
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// snapshot serializes the state for a learner's SNAP: sessions and tree
+// as a snapshot file holds them, after every committed entry applied.
+func (e *replicated) snapshot() (int64, []byte, error) {
+	s := e.s
+	if err := e.waitApplied(); err != nil {
+		return 0, nil, err
+	}
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	s.sessMu.Lock()
+	sessions := s.sessions.Snapshot()
+	s.sessMu.Unlock()
+	enc := jute.NewEncoder(nil)
+	storage.EncodeSessions(enc, sessions)
+	s.dbMu.RLock()
+	s.tree.Serialize(enc)
+	zxid := s.tree.LastZxid()
+	s.dbMu.RUnlock()
+	return zxid, enc.Bytes(), nil
+}
+
+// install replaces the state with the leader's snapshot, durably: the
+// snapshot file first, then the log cut after it, then the tree.
+func (e *replicated) install(zxid int64, db []byte) error {
+	s := e.s
+	if err := e.waitApplied(); err != nil {
+		return err
+	}
+	t, sessions := tree.New(), map[int64]int32{}
+	if len(db) > 0 {
+		d := jute.NewDecoder(db, s.maxBuffer+max(1024, s.maxBuffer))
+		if sessions = storage.DecodeSessions(d); sessions == nil {
+			return errors.New("the leader's snapshot: bad sessions section")
+		}
+		var err error
+		if t, err = tree.Deserialize(d); err != nil {
+			return fmt.Errorf("the leader's snapshot: %w", err)
+		}
+		if d.Err() != nil {
+			return fmt.Errorf("the leader's snapshot: %w", d.Err())
+		}
+	}
+	t.SetLastZxid(zxid)
+	if s.persist.Durable() {
+		if err := e.setAsideNewerSnapshots(zxid); err != nil {
+			return err
+		}
+		snap := storage.Snapshot{Zxid: zxid, Sessions: sessions}
+		if s.cfg.DigestEnabled {
+			snap.Digest = &storage.ZxidDigest{Version: txn.DigestVersion, Zxid: zxid, Digest: t.Digest()}
+		}
+		if _, err := storage.WriteSnapshot(s.fsys, s.cfg.DataDir, snap, func(enc *jute.Encoder, flush func([]byte) error) error {
+			return t.SerializeStream(enc, flush)
+		}, storage.SnapshotOptions{Compression: s.cfg.SnapshotCompression, MaxEntrySize: s.cfg.JuteMaxBuffer, Logger: s.log}); err != nil {
+			return fmt.Errorf("writing the leader's snapshot: %w", err)
+		}
+		if err := (ensembleLog{s.persist}).Truncate(zxid); err != nil {
+			return fmt.Errorf("cutting the log after the leader's snapshot: %w", err)
+		}
+	}
+	s.log.Info("installed the leader's snapshot", "zxid", hexZxid(zxid), "nodes", t.NodeCount(), "sessions", len(sessions))
+	e.replaceState(t, sessions)
+	return nil
+}
+
+// setAsideNewerSnapshots renames the snapshots newer than zxid (a history
+// the leader does not have), so that recovery starts from the leader's.
+func (e *replicated) setAsideNewerSnapshots(zxid int64) error {
+	s := e.s
+	dir := filepath.Join(s.cfg.DataDir, "version-2")
+	names, err := s.fsys.ReadDir(dir)
+	if err != nil {
+		return nil // no directory yet: nothing to set aside
+	}
+	for _, n := range names {
+		rest, ok := strings.CutPrefix(n, "snapshot.")
+		if !ok {
+			continue
+		}
+		if i := strings.IndexByte(rest, '.'); i >= 0 {
+			continue // a compressed or already set aside file keeps its suffix; only plain names are ours
+		}
+		z, err := strconv.ParseUint(rest, 16, 64)
+		if err != nil || int64(z) <= zxid {
+			continue
+		}
+		if err := s.fsys.Rename(filepath.Join(dir, n), filepath.Join(dir, n+".diverged")); err != nil {
+			return fmt.Errorf("setting aside snapshot %s: %w", n, err)
+		}
+		s.log.Warn("set aside a snapshot newer than the leader's", "path", filepath.Join(dir, n+".diverged"))
+	}
+	return s.fsys.SyncDir(dir)
+}
+
+// reload rebuilds the state from the data directory after a TRUNC.
+func (e *replicated) reload(zxid int64) error {
+	s := e.s
+	if err := e.waitApplied(); err != nil {
+		return err
+	}
+	if !s.persist.Durable() {
+		return errors.New("an in-memory server cannot reload after a TRUNC")
+	}
+	rec, err := recovery.Read(s.fsys, recoveryDirs(s.cfg), s.log)
+	if err != nil {
+		return err
+	}
+	if got := rec.Tree.LastZxid(); got != zxid {
+		return fmt.Errorf("after TRUNC to 0x%x the log ends at 0x%x", uint64(zxid), uint64(got))
+	}
+	s.log.Info("reloaded the state after TRUNC", "zxid", hexZxid(zxid))
+	e.replaceState(rec.Tree, rec.Sessions)
+	return nil
+}
+
+// replaceState swaps in a tree and sessions (no client is connected:
+// the server is not serving while it syncs).
+func (e *replicated) replaceState(t *tree.Tree, sessions map[int64]int32) {
+	s := e.s
+	now := s.now().UnixMilli()
+	s.applyMu.Lock()
+	s.dbMu.Lock()
+	s.tree = t
+	s.dbMu.Unlock()
+	s.sessMu.Lock()
+	s.sessions = session.NewTable(int64(s.cfg.TickTime), s.serverID, now)
+	for id, to := range sessions {
+		s.sessions.Add(id, to, now)
+	}
+	s.sessMu.Unlock()
+	s.applied.Store(t.LastZxid())
+	s.applyMu.Unlock()
+	e.handed = t.LastZxid()
+	e.prep.Reset()
+}
+
+// view is the admin surface's ensemble figures.
+func (e *replicated) mode() string {
+	st := e.status.Load()
+	switch {
+	case !st.serving:
+		return "looking"
+	case st.role == zab.Leading:
+		return "leader"
+	case st.role == zab.Observing:
+		return "observer"
+	}
+	return "follower"
+}

@@ -1,0 +1,276 @@
+package server
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/zkd/zkd/internal/config"
+	"github.com/zkd/zkd/internal/ensemble"
+	"github.com/zkd/zkd/internal/launch"
+)
+
+// This package's ensemble test ports.
+var ensemblePorts = &launch.Ports{Low: 28000, High: 28199}
+
+// member is one server of an in-process ensemble on loopback.
+type member struct {
+	id         int64
+	dir        string
+	client     string
+	opts       *EnsembleOptions
+	srv        *Server
+	t          *testing.T
+	clientPort int
+}
+
+// startEnsemble starts n durable servers (myid 1..n) with their own data
+// directories, quorum, election and client ports on loopback.
+func startEnsemble(t *testing.T, n int) []*member {
+	t.Helper()
+	members := map[int64]ensemble.Member{}
+	var voters []int64
+	ms := make([]*member, n)
+	var lines []string
+	for i := range n {
+		id := int64(i + 1)
+		q, el, c := mustPort(t), mustPort(t), mustPort(t)
+		members[id] = ensemble.Member{Quorum: fmt.Sprintf("127.0.0.1:%d", q), Election: fmt.Sprintf("127.0.0.1:%d", el)}
+		voters = append(voters, id)
+		lines = append(lines, fmt.Sprintf("server.%d=127.0.0.1:%d:%d:participant;127.0.0.1:%d", id, q, el, c))
+		ms[i] = &member{id: id, dir: t.TempDir(), client: fmt.Sprintf("127.0.0.1:%d", c), clientPort: c, t: t}
+	}
+	text := strings.Join(lines, "\n") + "\nversion=0"
+	for _, m := range ms {
+		m.opts = &EnsembleOptions{Members: members, Voters: voters, QuorumConfig: text, Tick: 20 * time.Millisecond}
+		m.start()
+	}
+	t.Cleanup(func() {
+		for _, m := range ms {
+			m.stop()
+		}
+	})
+	return ms
+}
+
+func mustPort(t *testing.T) int {
+	p, err := ensemblePorts.Alloc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (m *member) start() {
+	t := m.t
+	text := fmt.Sprintf("tickTime=200\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\n4lw.commands.whitelist=*\nadmin.enableServer=false\n",
+		m.dir, m.clientPort)
+	cfg, err := config.Parse(strings.NewReader(text), "test.cfg", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MyID = m.id
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("server", m.id)
+	}
+	s, err := OpenDurable(cfg, log, Options{Ensemble: m.opts})
+	if err != nil {
+		t.Fatalf("server %d: %v", m.id, err)
+	}
+	l, err := net.Listen("tcp", m.client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	go s.Serve(l)
+	m.srv = s
+}
+
+func (m *member) stop() {
+	if m.srv != nil {
+		m.srv.Close()
+		m.srv = nil
+	}
+}
+
+// waitModes waits until the running members show one leader and the rest
+// following; it returns the leader.
+func waitModes(t *testing.T, ms []*member) *member {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var leader *member
+		leaders, followers, running := 0, 0, 0
+		var modes []string
+		for _, m := range ms {
+			if m.srv == nil {
+				continue
+			}
+			running++
+			mode := m.srv.Mode()
+			modes = append(modes, fmt.Sprintf("%d:%s", m.id, mode))
+			switch mode {
+			case "leader":
+				leaders++
+				leader = m
+			case "follower":
+				followers++
+			}
+		}
+		if leaders == 1 && leaders+followers == running {
+			return leader
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no settled ensemble: %v", modes)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func connectAll(t *testing.T, addrs ...string) *zk.Conn {
+	t.Helper()
+	c, ev, err := zk.Connect(addrs, 4*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(10 * time.Second)
+	for c.State() != zk.StateHasSession {
+		select {
+		case <-ev:
+		case <-deadline:
+			t.Fatalf("no session on %v: state %v", addrs, c.State())
+		}
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// TestEnsembleReplicatesWritesThroughEveryServer: three servers elect the
+// highest myid (all logs equal), a client on each server writes (the
+// followers forward), every server reads every write after a sync, and
+// sessions created on a follower are known everywhere.
+func TestEnsembleReplicatesWritesThroughEveryServer(t *testing.T) {
+	ms := startEnsemble(t, 3)
+	waitModes(t, ms)
+	conns := make([]*zk.Conn, len(ms))
+	for i, m := range ms {
+		conns[i] = connectAll(t, m.client)
+		path := fmt.Sprintf("/from%d", m.id)
+		if _, err := conns[i].Create(path, []byte(path), 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatalf("create %s through server %d (%s): %v", path, m.id, m.srv.Mode(), err)
+		}
+		if _, err := conns[i].Create(path+"/eph", nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatalf("ephemeral through server %d: %v", m.id, err)
+		}
+	}
+	for i, m := range ms {
+		if _, err := conns[i].Sync("/"); err != nil {
+			t.Fatalf("sync on server %d: %v", m.id, err)
+		}
+		for _, other := range ms {
+			path := fmt.Sprintf("/from%d", other.id)
+			data, _, err := conns[i].Get(path)
+			if err != nil || string(data) != path {
+				t.Errorf("server %d reads %s: %q, %v", m.id, path, data, err)
+			}
+		}
+	}
+	for i, m := range ms {
+		// A write then a read on the same connection: the read sees it.
+		if _, err := conns[i].Set(fmt.Sprintf("/from%d", m.id), []byte("v2"), -1); err != nil {
+			t.Fatalf("set through server %d: %v", m.id, err)
+		}
+		if data, _, err := conns[i].Get(fmt.Sprintf("/from%d", m.id)); err != nil || string(data) != "v2" {
+			t.Errorf("server %d: a read after its own write got %q, %v", m.id, data, err)
+		}
+	}
+	// Closing a follower's session deletes its ephemeral everywhere.
+	conns[0].Close()
+	if _, err := conns[2].Sync("/"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ok, _, err := conns[2].Exists("/from1/eph")
+		if err == nil && !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the ephemeral of a closed session on a follower is still there (%v)", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestEnsembleSurvivesLeaderLoss: the leader stops; the two others elect
+// a new one (the higher myid, their zxids being equal), every
+// acknowledged write is still there, writes resume, and the old leader
+// rejoins as a follower and catches up.
+func TestEnsembleSurvivesLeaderLoss(t *testing.T) {
+	ms := startEnsemble(t, 3)
+	leader := waitModes(t, ms)
+	var addrs []string
+	for _, m := range ms {
+		addrs = append(addrs, m.client)
+	}
+	c := connectAll(t, addrs...)
+	for i := range 50 {
+		if _, err := c.Create(fmt.Sprintf("/before%d", i), nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every server has applied every write: the survivors' zxids are equal.
+	for _, m := range ms {
+		cm := connectAll(t, m.client)
+		if _, err := cm.Sync("/"); err != nil {
+			t.Fatal(err)
+		}
+		cm.Close()
+	}
+	leader.stop()
+	want := int64(0)
+	for _, m := range ms {
+		if m.srv != nil {
+			want = max(want, m.id)
+		}
+	}
+	newLeader := waitModes(t, ms)
+	if newLeader.id != want {
+		t.Errorf("new leader is %d; with equal zxids server %d (the higher myid left) wins", newLeader.id, want)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, err := c.Create("/after", nil, 0, zk.WorldACL(zk.PermAll))
+		if err == nil || err == zk.ErrNodeExists {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("writes did not resume: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for i := range 50 {
+		if ok, _, err := c.Exists(fmt.Sprintf("/before%d", i)); err != nil || !ok {
+			t.Fatalf("acknowledged /before%d lost after failover: %v %v", i, ok, err)
+		}
+	}
+	leader.start()
+	waitModes(t, ms)
+	if mode := leader.srv.Mode(); mode != "follower" {
+		t.Errorf("the old leader rejoined as %s", mode)
+	}
+	old := connectAll(t, leader.client)
+	if _, err := old.Sync("/"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _, err := old.Exists("/after"); err != nil || !ok {
+		t.Errorf("the old leader did not catch up: /after %v %v", ok, err)
+	}
+}
