@@ -116,7 +116,7 @@ type Replica struct {
 	early     map[*packetConn]inPacket
 	replayDue bool
 	deferred  []deferredPacket // the host's, sent after the current Ready's messages
-	mu      sync.Mutex            // guards pending (accept goroutine)
+	mu        sync.Mutex       // guards pending (accept goroutine)
 }
 
 // Status is what the replica shows.
