@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -109,9 +108,6 @@ func runServe(f serveFlags) error {
 		fmt.Printf("config %s is valid\n", describeConfig(cfg))
 		return nil
 	}
-	if !cfg.Standalone() {
-		return errors.New("this config lists an ensemble (server.N lines); zkd runs standalone only in this release — remove the server.N lines or keep one")
-	}
 	if f.pprof != "" {
 		if err := startPprof(f.pprof, log); err != nil {
 			return err
@@ -192,6 +188,14 @@ func describeConfig(cfg *config.Config) string {
 
 // openServer builds the server on the config's data directory.
 func openServer(cfg *config.Config, log *slog.Logger, metrics *admin.Metrics) (*server.Server, bool, error) {
-	srv, err := server.OpenDurable(cfg, log, server.Options{Metrics: metrics})
+	ens, err := server.EnsembleFromConfig(cfg, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	if ens != nil {
+		log.Info("joining an ensemble", "myid", cfg.MyID, "voters", ens.Voters, "observers", ens.Observers,
+			"quorumListenOnAllIPs", ens.ListenAll)
+	}
+	srv, err := server.OpenDurable(cfg, log, server.Options{Metrics: metrics, Ensemble: ens})
 	return srv, true, err
 }

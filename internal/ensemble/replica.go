@@ -41,6 +41,9 @@ type Config struct {
 	Members map[int64]Member
 	// QuorumConfig is the text sent with notifications and NEWLEADER.
 	QuorumConfig string
+	// ListenAll listens on every address for this server's two ports
+	// (quorumListenOnAllIPs: its own name may be a Service's address).
+	ListenAll bool
 	Log          Log
 	// Apply receives committed entries in zxid order, on the driver.
 	Apply func([]zab.Entry)
@@ -165,11 +168,15 @@ func Start(cfg Config) (*Replica, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", me.Quorum)
+	quorumListen, electionListen := me.Quorum, me.Election
+	if cfg.ListenAll {
+		quorumListen, electionListen = allAddresses(me.Quorum), allAddresses(me.Election)
+	}
+	ln, err := net.Listen("tcp", quorumListen)
 	if err != nil {
 		return nil, fmt.Errorf("ensemble: quorum port: %w", err)
 	}
-	el, err := quorum.ListenElection(quorum.ElectorateConfig{ID: cfg.Peer.ID, Listen: me.Election, Address: me.Election,
+	el, err := quorum.ListenElection(quorum.ElectorateConfig{ID: cfg.Peer.ID, Listen: electionListen, Address: me.Election,
 		Peers: func(sid int64) (string, bool) {
 			m, ok := cfg.Members[sid]
 			return m.Election, ok
@@ -186,6 +193,15 @@ func Start(cfg Config) (*Replica, error) {
 	go r.acceptLoop()
 	go r.run()
 	return r, nil
+}
+
+// allAddresses is host:port's port on every address.
+func allAddresses(hostport string) string {
+	_, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return hostport
+	}
+	return net.JoinHostPort("", port)
 }
 
 // Close stops the replica.

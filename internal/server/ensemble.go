@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zkd/zkd/internal/config"
 	"github.com/zkd/zkd/internal/ensemble"
 	"github.com/zkd/zkd/internal/jute"
 	"github.com/zkd/zkd/internal/prep"
@@ -37,6 +39,9 @@ type EnsembleOptions struct {
 	// FinalizeWait and MaxNotificationInterval in ticks (defaults: 200ms
 	// and 60s, FastLeaderElection's).
 	FinalizeWait, MaxNotificationInterval int
+	// ListenAll listens on every address for the quorum and election
+	// ports (quorumListenOnAllIPs).
+	ListenAll bool
 }
 
 // replicated is the server's side of an ensemble: it runs on the
@@ -119,7 +124,7 @@ func (s *Server) startReplicated(o *EnsembleOptions, cur, acc, tmp int64) error 
 			AcceptedEpoch: acc, CurrentEpochTmp: tmp},
 			Voters: o.Voters, Observers: o.Observers, TickTime: perTick, InitLimit: cfg.InitLimit, SyncLimit: cfg.SyncLimit,
 			FinalizeWait: fw, MaxNotificationInterval: mni},
-		Members: o.Members, QuorumConfig: o.QuorumConfig, Log: ensembleLog{s.persist},
+		Members: o.Members, QuorumConfig: o.QuorumConfig, ListenAll: o.ListenAll, Log: ensembleLog{s.persist},
 		Apply: e.apply, Reload: e.reload, Snapshot: e.snapshot, Install: e.install, Host: e,
 		Tick: tick, Logger: s.log,
 	})
@@ -625,4 +630,70 @@ func (e *replicated) mode() string {
 		return "observer"
 	}
 	return "follower"
+}
+
+// EnsembleFromConfig is the ensemble zoo.cfg's server.N lines describe,
+// or nil for a standalone config. It refuses a server whose own address
+// resolves to loopback while its peers' do not: its peers could never
+// reach it (a common mistake with /etc/hosts mapping the host's own name
+// to 127.0.1.1).
+func EnsembleFromConfig(cfg *config.Config, resolve func(host string) ([]net.IP, error)) (*EnsembleOptions, error) {
+	if cfg.Standalone() {
+		return nil, nil
+	}
+	if resolve == nil {
+		resolve = net.LookupIP
+	}
+	o := &EnsembleOptions{Members: map[int64]ensemble.Member{},
+		ListenAll: strings.EqualFold(strings.TrimSpace(cfg.Raw["quorumListenOnAllIPs"]), "true")}
+	var qc quorum.QuorumConfig
+	loopback := func(host string) (bool, bool) {
+		ips, err := resolve(host)
+		if err != nil || len(ips) == 0 {
+			return false, false // not resolvable yet (a pod not started): no verdict
+		}
+		for _, ip := range ips {
+			if !ip.IsLoopback() {
+				return false, true
+			}
+		}
+		return true, true
+	}
+	selfLoop, peersElsewhere := false, false
+	for _, sv := range cfg.Servers {
+		o.Members[sv.ID] = ensemble.Member{Quorum: net.JoinHostPort(sv.Host, strconv.Itoa(sv.QuorumPort)),
+			Election: net.JoinHostPort(sv.Host, strconv.Itoa(sv.ElectionPort)), Observer: sv.Observer}
+		if sv.Observer {
+			o.Observers = append(o.Observers, sv.ID)
+		} else {
+			o.Voters = append(o.Voters, sv.ID)
+		}
+		m := quorum.Member{ID: sv.ID, Observer: sv.Observer, ClientPort: sv.ClientPort,
+			Addresses: []quorum.PeerAddress{{Host: sv.Host, QuorumPort: sv.QuorumPort, ElectionPort: sv.ElectionPort}}}
+		if sv.ClientPort != 0 {
+			m.ClientHost = sv.ClientAddress
+			if m.ClientHost == "" {
+				m.ClientHost = "0.0.0.0"
+			}
+		}
+		qc.Members = append(qc.Members, m)
+		isLoop, known := loopback(sv.Host)
+		switch {
+		case sv.ID == cfg.MyID:
+			selfLoop = isLoop && known
+		case known && !isLoop:
+			peersElsewhere = true
+		}
+	}
+	if _, ok := o.Members[cfg.MyID]; !ok {
+		return nil, fmt.Errorf("myid %d is not one of the server.N lines (check %s/myid, MYID or ZOO_MY_ID)", cfg.MyID, cfg.DataDir)
+	}
+	if selfLoop && peersElsewhere && !o.ListenAll {
+		self := o.Members[cfg.MyID]
+		return nil, fmt.Errorf("server.%d's address %s resolves to a loopback address while its peers' do not: they could never reach it; "+
+			"give server.%d a name or address the peers can reach (check /etc/hosts), or set quorumListenOnAllIPs=true", cfg.MyID, self.Quorum, cfg.MyID)
+	}
+	sort.Slice(qc.Members, func(i, j int) bool { return qc.Members[i].ID < qc.Members[j].ID })
+	o.QuorumConfig = qc.String()
+	return o, nil
 }
