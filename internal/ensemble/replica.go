@@ -479,6 +479,13 @@ func (r *Replica) send(m zab.Message) {
 		}
 		return
 	}
+	if (m.Type == zab.MsgFollowerInfo || m.Type == zab.MsgObserverInfo) && r.conns[m.To] != nil {
+		// The peer registers again each tick until LEADERINFO comes; on a
+		// connection that is still dialing or waiting for its leader the
+		// first registration is enough, and an Apache leader drops a
+		// learner that sends FOLLOWERINFO twice.
+		return
+	}
 	r.log.Debug("ensemble: out", "msg", m.String())
 	pkt, err := toPacket(r.cfg.Peer.ID, m)
 	if err != nil {

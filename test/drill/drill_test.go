@@ -25,6 +25,10 @@ import (
 
 var ports = &launch.Ports{Low: 28200, High: 28399}
 
+// apacheQuorum runs Apache ZooKeeper as an ensemble member.
+var apacheQuorum = launch.Apache{Main: "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+	JVMFlags: []string{"-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"}}
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	launch.RemoveZkdBuild()
@@ -35,6 +39,7 @@ func TestMain(m *testing.M) {
 type node struct {
 	id       int
 	observer bool
+	apache   bool // Apache ZooKeeper 3.8 from Debian, not zkd
 	dir      string
 	client   string
 	proc     *launch.Process
@@ -50,6 +55,13 @@ type cluster struct {
 // observers of them observers) without starting any.
 func newCluster(t *testing.T, n, observers int) *cluster {
 	t.Helper()
+	return newMixedCluster(t, n, observers, 200, nil)
+}
+
+// newMixedCluster is newCluster with the servers in apache run by Apache
+// ZooKeeper, and tickTime in ms.
+func newMixedCluster(t *testing.T, n, observers, tickTime int, apache map[int]bool) *cluster {
+	t.Helper()
 	bin, err := launch.ZkdBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +70,7 @@ func newCluster(t *testing.T, n, observers int) *cluster {
 	var lines []string
 	for i := 1; i <= n; i++ {
 		q, e, cl := port(t), port(t), port(t)
-		nd := &node{id: i, observer: i > n-observers, dir: t.TempDir(), client: fmt.Sprintf("127.0.0.1:%d", cl)}
+		nd := &node{id: i, observer: i > n-observers, apache: apache[i], dir: t.TempDir(), client: fmt.Sprintf("127.0.0.1:%d", cl)}
 		role := "participant"
 		if nd.observer {
 			role = "observer"
@@ -75,8 +87,8 @@ func newCluster(t *testing.T, n, observers int) *cluster {
 		if nd.observer {
 			peerType = "peerType=observer\n"
 		}
-		cfg := fmt.Sprintf("tickTime=200\ninitLimit=10\nsyncLimit=5\ndataDir=%s\n4lw.commands.whitelist=*\nadmin.enableServer=false\n%s%s\n",
-			data, peerType, strings.Join(lines, "\n"))
+		cfg := fmt.Sprintf("tickTime=%d\ninitLimit=10\nsyncLimit=5\ndataDir=%s\n4lw.commands.whitelist=*\nadmin.enableServer=false\n%s%s\n",
+			tickTime, data, peerType, strings.Join(lines, "\n"))
 		if err := os.WriteFile(filepath.Join(nd.dir, "zoo.cfg"), []byte(cfg), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -92,6 +104,11 @@ func newCluster(t *testing.T, n, observers int) *cluster {
 			}
 		}
 		if t.Failed() {
+			if keep := os.Getenv("DRILL_KEEP"); keep != "" {
+				for _, nd := range c.nodes {
+					exec.Command("cp", "-a", nd.dir, filepath.Join(keep, fmt.Sprintf("%s-%d", t.Name(), nd.id))).Run()
+				}
+			}
 			for _, nd := range c.nodes {
 				if b, err := os.ReadFile(filepath.Join(nd.dir, "server.out")); err == nil {
 					t.Logf("server %d log (tail):\n%s", nd.id, tail(string(b), 40))
@@ -123,7 +140,14 @@ func port(t *testing.T) int {
 func (c *cluster) start(id int) {
 	c.t.Helper()
 	nd := c.nodes[id-1]
-	p, err := launch.Start(launch.Options{Name: fmt.Sprintf("zkd%d", id), Argv: launch.ZkdArgv(c.bin, filepath.Join(nd.dir, "zoo.cfg")),
+	name, argv := fmt.Sprintf("zkd%d", id), launch.ZkdArgv(c.bin, filepath.Join(nd.dir, "zoo.cfg"))
+	if nd.apache {
+		if err := apacheQuorum.Check(); err != nil {
+			c.t.Fatalf("%v: install the Debian package zookeeper (apt-get install zookeeper)", err)
+		}
+		name, argv = fmt.Sprintf("apache%d", id), apacheQuorum.Argv(filepath.Join(nd.dir, "zoo.cfg"))
+	}
+	p, err := launch.Start(launch.Options{Name: name, Argv: argv,
 		Dir: nd.dir, LogPath: filepath.Join(nd.dir, "server.out"), Addr: nd.client})
 	if err != nil {
 		c.t.Fatal(err)
