@@ -44,7 +44,7 @@ type Config struct {
 	// ListenAll listens on every address for this server's two ports
 	// (quorumListenOnAllIPs: its own name may be a Service's address).
 	ListenAll bool
-	Log          Log
+	Log       Log
 	// Apply receives committed entries in zxid order, on the driver.
 	Apply func([]zab.Entry)
 	// Reload is called after a TRUNC: the state must be rebuilt from the
