@@ -183,15 +183,17 @@ func (w *Writer) FirstAckIssuedAfter(t time.Time) (Write, bool) {
 
 // A Check is what reading the writes back found.
 type Check struct {
-	Acked, Refused, InDoubt int
+	Acked   int `json:"acked"`
+	Refused int `json:"refused"`
+	InDoubt int `json:"in_doubt"`
 	// InDoubtApplied counts the writes in doubt that were applied.
-	InDoubtApplied int
+	InDoubtApplied int `json:"in_doubt_applied"`
 	// Lost are acknowledged writes missing or changed.
-	Lost []Write
+	Lost []Write `json:"-"`
 	// Phantoms are refused writes that were applied all the same.
-	Phantoms []Write
+	Phantoms []Write `json:"-"`
 	// Found is the number of znodes under the run path.
-	Found int
+	Found int `json:"found"`
 }
 
 // Verify reads every znode under the run path back (after a sync, so that
