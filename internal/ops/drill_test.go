@@ -18,11 +18,13 @@ import (
 
 	"github.com/zkd/zkd/internal/config"
 	"github.com/zkd/zkd/internal/launch"
+	"github.com/zkd/zkd/internal/ops/opstest"
 	"github.com/zkd/zkd/internal/server"
 )
 
-// This package's tests take their ports from 27900-27999.
-var ports = &launch.Ports{Low: 27900, High: 27999}
+// This package's tests take their ports from 27900-27949 (cmd/zkd's
+// operator tests take 27950-27999).
+var ports = &launch.Ports{Low: 27900, High: 27949}
 
 // startZkd runs an in-process standalone zkd on a loopback port: the
 // server the fake ensemble relays its clients to.
@@ -64,7 +66,7 @@ type discardLogger struct{}
 
 func (discardLogger) Printf(string, ...any) {}
 
-func drillOptions(t *testing.T, fe *fakeEnsemble, stop Action) DrillOptions {
+func drillOptions(t *testing.T, fe *opstest.Ensemble, stop Action) DrillOptions {
 	servers, err := ParseServers(fe.Spec())
 	if err != nil {
 		t.Fatal(err)
@@ -82,9 +84,9 @@ func drillOptions(t *testing.T, fe *fakeEnsemble, stop Action) DrillOptions {
 // every acknowledged one is still there.
 func TestDrillFailoverByCommand(t *testing.T) {
 	backend := startZkd(t)
-	fe := newFakeEnsemble(t, backend, "zk1", "zk2", "zk3")
-	fe.set("zk2", "follower", 1<<32|0x20) // zk2 is ahead of zk3, whose myid is higher
-	fe.set("zk3", "follower", 1<<32|0x1f)
+	fe := opstest.NewEnsemble(t, backend, "zk1", "zk2", "zk3")
+	fe.Set("zk2", "follower", 1<<32|0x20) // zk2 is ahead of zk3, whose myid is higher
+	fe.Set("zk3", "follower", 1<<32|0x1f)
 	o := drillOptions(t, fe, Shell{Template: "touch " + fe.Dir + "/{name}.stop && echo stopped {name} myid {myid}"})
 	r, err := Drill(context.Background(), o)
 	if err != nil {
@@ -126,7 +128,7 @@ func TestDrillFailoverByCommand(t *testing.T) {
 // A local server killed by a signal, its pid read from a pid file.
 func TestDrillFailoverBySignal(t *testing.T) {
 	backend := startZkd(t)
-	fe := newFakeEnsemble(t, backend, "zk1", "zk2", "zk3")
+	fe := opstest.NewEnsemble(t, backend, "zk1", "zk2", "zk3")
 	for _, name := range []string{"zk1", "zk2", "zk3"} {
 		cmd := exec.Command("sleep", "60")
 		if err := cmd.Start(); err != nil {
@@ -136,7 +138,7 @@ func TestDrillFailoverBySignal(t *testing.T) {
 		os.WriteFile(filepath.Join(fe.Dir, name+".pid"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644)
 		go func() {
 			cmd.Wait()
-			fe.stop(name) // the server is its process
+			fe.Stop(name) // the server is its process
 		}()
 	}
 	o := drillOptions(t, fe, Signal{Signal: syscall.SIGKILL, Pids: PidSource{File: fe.Dir + "/{name}.pid"}})
@@ -156,7 +158,7 @@ func TestDrillFailoverBySignal(t *testing.T) {
 // lossyStop stops the leader and deletes acknowledged writes behind the
 // writer's back: the drill must name them.
 type lossyStop struct {
-	fe      *fakeEnsemble
+	fe      *opstest.Ensemble
 	backend *zk.Conn
 	deleted []int
 }
@@ -179,13 +181,13 @@ func (l *lossyStop) Run(ctx context.Context, t Target) (string, error) {
 		l.deleted = append(l.deleted, n)
 		l.backend.Delete(run+"/"+k, -1)
 	}
-	l.fe.stop(t.Server.Name)
+	l.fe.Stop(t.Server.Name)
 	return "", nil
 }
 
 func TestDrillReportsLostWrites(t *testing.T) {
 	backend := startZkd(t)
-	fe := newFakeEnsemble(t, backend, "zk1", "zk2", "zk3")
+	fe := opstest.NewEnsemble(t, backend, "zk1", "zk2", "zk3")
 	stop := &lossyStop{fe: fe, backend: zkClient(t, backend)}
 	r, err := Drill(context.Background(), drillOptions(t, fe, stop))
 	if err != nil {
@@ -206,17 +208,17 @@ func TestDrillReportsLostWrites(t *testing.T) {
 // quorum: the drill refuses before it writes or stops anything.
 func TestDrillRefusesWithoutQuorumToSpare(t *testing.T) {
 	backend := startZkd(t)
-	fe := newFakeEnsemble(t, backend, "zk1", "zk2", "zk3")
+	fe := opstest.NewEnsemble(t, backend, "zk1", "zk2", "zk3")
 	marker := filepath.Join(fe.Dir, "ran")
 	o := drillOptions(t, fe, Shell{Template: "touch " + marker})
-	fe.stop("zk3")
+	fe.Stop("zk3")
 	_, err := Drill(context.Background(), o)
 	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "no quorum to spare: 2 of 3 voting servers are up and synced (zk3 is unreachable), 2 are needed; stopping one would leave 1") {
 		t.Fatalf("drill with zk3 down: %v", err)
 	}
-	fe.set("zk3", "", 0)
-	fe.restart("zk3") // back, but syncing for a while
-	time.Sleep(fe.restartDelay + 50*time.Millisecond)
+	fe.Set("zk3", "", 0)
+	fe.Restart("zk3") // back, but syncing for a while
+	time.Sleep(fe.RestartDelay + 50*time.Millisecond)
 	if _, err := Drill(context.Background(), o); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "zk3 is still syncing") {
 		t.Fatalf("drill with zk3 syncing: %v", err)
 	}

@@ -200,6 +200,8 @@ type Report struct {
 	VotingUp int      `json:"voting_up"`
 	OK       bool     `json:"ok"`
 	Problems []string `json:"problems,omitempty"`
+	// Ready is set by callers that judged readiness.
+	Ready *bool `json:"ready,omitempty"`
 }
 
 // Report is a's JSON form.

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zkd/zkd/internal/ops/opstest"
 )
 
 // Apache ZooKeeper 3.8.4's srvr on a follower, as it prints it.
@@ -60,8 +62,8 @@ func TestParseServers(t *testing.T) {
 }
 
 func TestObserveAndAssess(t *testing.T) {
-	fe := newFakeEnsemble(t, "", "zk1", "zk2", "zk3")
-	fe.set("zk2", "follower", 1<<32|0x1c)
+	fe := opstest.NewEnsemble(t, "", "zk1", "zk2", "zk3")
+	fe.Set("zk2", "follower", 1<<32|0x1c)
 	servers, err := ParseServers(fe.Spec())
 	if err != nil {
 		t.Fatal(err)
@@ -90,13 +92,13 @@ func TestObserveAndAssess(t *testing.T) {
 	}
 
 	// zk3 down, then zk1 too: no leader, no quorum.
-	fe.stop("zk3")
+	fe.Stop("zk3")
 	a = Assess(ob.ObserveAll(servers))
 	if !a.OK() || a.Spare() != 0 || a.Observations[2].Reachable {
 		t.Fatalf("one down: %+v", a)
 	}
-	fe.words = map[string]bool{"srvr": true} // conf refused: myid from the list's order
-	fe.stop("zk1")
+	fe.Whitelist("srvr") // conf refused: myid from the list's order
+	fe.Stop("zk1")
 	a = Assess(ob.ObserveAll(servers))
 	if a.OK() || a.Leader != -1 || a.Observations[1].Serving || !a.Observations[1].Reachable || a.Observations[1].MyIDFromConf {
 		t.Fatalf("leader down: %+v", a)

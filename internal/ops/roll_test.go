@@ -8,9 +8,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zkd/zkd/internal/ops/opstest"
 )
 
-func rollOptions(t *testing.T, fe *fakeEnsemble, restart Action) RollOptions {
+func rollOptions(t *testing.T, fe *opstest.Ensemble, restart Action) RollOptions {
 	servers, err := ParseServers(fe.Spec())
 	if err != nil {
 		t.Fatal(err)
@@ -20,9 +22,9 @@ func rollOptions(t *testing.T, fe *fakeEnsemble, restart Action) RollOptions {
 }
 
 func TestRollFollowersFirstLeaderLast(t *testing.T) {
-	fe := newFakeEnsemble(t, "", "zk1", "zk2", "zk3")
-	fe.set("zk1", "follower", 1<<32|0x20)
-	fe.set("zk2", "leader", 1<<32|0x20)
+	fe := opstest.NewEnsemble(t, "", "zk1", "zk2", "zk3")
+	fe.Set("zk1", "follower", 1<<32|0x20)
+	fe.Set("zk2", "leader", 1<<32|0x20)
 	var log strings.Builder
 	o := rollOptions(t, fe, Shell{Template: "touch " + fe.Dir + "/{name}.restart"})
 	o.Log = &log
@@ -67,9 +69,9 @@ func TestRollFollowersFirstLeaderLast(t *testing.T) {
 // With a server down, restarting another would leave one of three: the
 // roll stops before it restarts anything, and says why.
 func TestRollRefusesWhenAServerIsDown(t *testing.T) {
-	fe := newFakeEnsemble(t, "", "zk1", "zk2", "zk3")
+	fe := opstest.NewEnsemble(t, "", "zk1", "zk2", "zk3")
 	marker := filepath.Join(fe.Dir, "ran")
-	fe.stop("zk3")
+	fe.Stop("zk3")
 	r, err := Roll(context.Background(), rollOptions(t, fe, Shell{Template: "touch " + marker}))
 	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "restarting zk2 would cost the quorum: 1 other voting servers are up and synced (zk3 is unreachable), 2 are needed") {
 		t.Fatalf("roll with zk3 down: %v", err)
@@ -85,7 +87,7 @@ func TestRollRefusesWhenAServerIsDown(t *testing.T) {
 // A server that does not come back stops the roll: the next is not
 // restarted.
 func TestRollStopsWhenAServerDoesNotComeBack(t *testing.T) {
-	fe := newFakeEnsemble(t, "", "zk1", "zk2", "zk3")
+	fe := opstest.NewEnsemble(t, "", "zk1", "zk2", "zk3")
 	o := rollOptions(t, fe, Shell{Template: "touch " + fe.Dir + "/{name}.stop"}) // it never returns
 	o.Timeout = time.Second
 	r, err := Roll(context.Background(), o)
@@ -96,7 +98,7 @@ func TestRollStopsWhenAServerDoesNotComeBack(t *testing.T) {
 		t.Fatalf("steps %+v\nfake:\n%s", r.Steps, fe.Events())
 	}
 
-	fe2 := newFakeEnsemble(t, "", "zk1", "zk2", "zk3")
+	fe2 := opstest.NewEnsemble(t, "", "zk1", "zk2", "zk3")
 	_, err = Roll(context.Background(), rollOptions(t, fe2, Shell{Template: "echo no such pod {name} >&2; exit 3"}))
 	if err == nil || !strings.Contains(err.Error(), "exit status 3: no such pod zk2") {
 		t.Fatalf("failing command: %v", err)

@@ -1,4 +1,8 @@
-package ops
+// Package opstest is a scripted ZooKeeper ensemble for the tests of the
+// operator commands (internal/ops, cmd/zkd): loopback listeners that answer
+// srvr, mntr and conf as Apache prints them and relay client connections to
+// a real server. It never imports zkd's packages.
+package opstest
 
 import (
 	"fmt"
@@ -12,7 +16,7 @@ import (
 	"time"
 )
 
-// fakeEnsemble is a scripted ensemble for the tests: one loopback listener
+// Ensemble is a scripted ensemble for the tests: one loopback listener
 // per server answering srvr, mntr and conf as Apache prints them, with
 // modes and zxids that follow a simple election model (the highest epoch,
 // zxid and myid among a quorum of servers up wins, in a new epoch). Client
@@ -22,15 +26,14 @@ import (
 //
 // A server stops when a file <name>.stop appears in Dir and restarts on
 // <name>.restart, so the commands under test can be shell commands
-// ('touch DIR/{name}.stop'); tests may also call stop and restart.
-type fakeEnsemble struct {
+// ('touch DIR/{name}.stop'); tests may also call Stop and Restart.
+type Ensemble struct {
 	t       *testing.T
 	Dir     string
 	backend string // the zkd client connections are relayed to
 
-	electionDelay, restartDelay, syncDelay time.Duration
-	// words whitelisted (nil: srvr, mntr, conf).
-	words map[string]bool
+	ElectionDelay, RestartDelay, SyncDelay time.Duration
+	words                                  map[string]bool // whitelisted words (nil: all)
 
 	mu     sync.Mutex
 	nodes  []*fakeNode
@@ -52,10 +55,12 @@ type fakeNode struct {
 	conns map[net.Conn]bool
 }
 
-func newFakeEnsemble(t *testing.T, backend string, names ...string) *fakeEnsemble {
+// NewEnsemble starts one fake server per name; the first leads, all at
+// zxid 0x100000020, and clients are relayed to backend (none if empty).
+func NewEnsemble(t *testing.T, backend string, names ...string) *Ensemble {
 	t.Helper()
-	fe := &fakeEnsemble{t: t, Dir: t.TempDir(), backend: backend, done: make(chan struct{}),
-		electionDelay: 300 * time.Millisecond, restartDelay: 200 * time.Millisecond, syncDelay: 200 * time.Millisecond}
+	fe := &Ensemble{t: t, Dir: t.TempDir(), backend: backend, done: make(chan struct{}),
+		ElectionDelay: 300 * time.Millisecond, RestartDelay: 200 * time.Millisecond, SyncDelay: 200 * time.Millisecond}
 	for i, name := range names {
 		n := &fakeNode{name: name, myid: int64(i + 1), up: true, mode: "follower", zxid: 1<<32 | 0x20, peer: "broadcast", start: time.Now(), conns: map[net.Conn]bool{}}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -74,7 +79,7 @@ func newFakeEnsemble(t *testing.T, backend string, names ...string) *fakeEnsembl
 }
 
 // Spec is the --servers list: name=addr,...
-func (fe *fakeEnsemble) Spec() string {
+func (fe *Ensemble) Spec() string {
 	var parts []string
 	for _, n := range fe.nodes {
 		parts = append(parts, n.name+"="+n.addr)
@@ -82,36 +87,47 @@ func (fe *fakeEnsemble) Spec() string {
 	return strings.Join(parts, ",")
 }
 
-func (fe *fakeEnsemble) node(name string) *fakeNode {
+func (fe *Ensemble) node(name string) *fakeNode {
 	for _, n := range fe.nodes {
 		if n.name == name {
 			return n
 		}
 	}
-	fe.t.Fatalf("fake: no server %s", name)
-	return nil
+	fe.t.Errorf("fake: no server %s", name)
+	return &fakeNode{conns: map[net.Conn]bool{}}
 }
 
-// set scripts one server's state.
-func (fe *fakeEnsemble) set(name, mode string, zxid int64) {
+// Whitelist answers only these words (and ruok); the others are refused
+// as a 4lw.commands.whitelist refuses them.
+func (fe *Ensemble) Whitelist(words ...string) {
+	fe.mu.Lock()
+	defer fe.mu.Unlock()
+	fe.words = map[string]bool{}
+	for _, w := range words {
+		fe.words[w] = true
+	}
+}
+
+// Set scripts one server's mode and zxid (mode "" is looking).
+func (fe *Ensemble) Set(name, mode string, zxid int64) {
 	fe.mu.Lock()
 	defer fe.mu.Unlock()
 	n := fe.node(name)
 	n.mode, n.zxid = mode, zxid
 }
 
-func (fe *fakeEnsemble) logf(format string, args ...any) {
+func (fe *Ensemble) logf(format string, args ...any) {
 	fe.events = append(fe.events, time.Now().Format("15:04:05.000 ")+fmt.Sprintf(format, args...))
 }
 
 // Events is what the fake did, one line each.
-func (fe *fakeEnsemble) Events() string {
+func (fe *Ensemble) Events() string {
 	fe.mu.Lock()
 	defer fe.mu.Unlock()
 	return strings.Join(fe.events, "\n")
 }
 
-func (fe *fakeEnsemble) close() {
+func (fe *Ensemble) close() {
 	close(fe.done)
 	fe.mu.Lock()
 	for _, n := range fe.nodes {
@@ -121,9 +137,9 @@ func (fe *fakeEnsemble) close() {
 	fe.wg.Wait()
 }
 
-// stop takes a server down; a leader's followers go looking and elect
+// Stop takes a server down; a leader's followers go looking and elect
 // another after electionDelay.
-func (fe *fakeEnsemble) stop(name string) {
+func (fe *Ensemble) Stop(name string) {
 	fe.mu.Lock()
 	defer fe.mu.Unlock()
 	n := fe.node(name)
@@ -135,11 +151,11 @@ func (fe *fakeEnsemble) stop(name string) {
 	}
 }
 
-// restart stops a server and starts it again after restartDelay, as a
+// Restart stops a server and starts it again after restartDelay, as a
 // follower that syncs for syncDelay.
-func (fe *fakeEnsemble) restart(name string) {
-	fe.stop(name)
-	time.AfterFunc(fe.restartDelay, func() {
+func (fe *Ensemble) Restart(name string) {
+	fe.Stop(name)
+	time.AfterFunc(fe.RestartDelay, func() {
 		fe.mu.Lock()
 		defer fe.mu.Unlock()
 		select {
@@ -165,9 +181,9 @@ func (fe *fakeEnsemble) restart(name string) {
 }
 
 // join makes n follow l: syncing first, at l's zxid after syncDelay.
-func (fe *fakeEnsemble) join(n, l *fakeNode) {
+func (fe *Ensemble) join(n, l *fakeNode) {
 	n.mode, n.peer, n.zxid = "follower", "synchronization", l.zxid&^0xffffffff
-	time.AfterFunc(fe.syncDelay, func() {
+	time.AfterFunc(fe.SyncDelay, func() {
 		fe.mu.Lock()
 		defer fe.mu.Unlock()
 		if n.up && n.mode == "follower" {
@@ -179,7 +195,7 @@ func (fe *fakeEnsemble) join(n, l *fakeNode) {
 	})
 }
 
-func (fe *fakeEnsemble) leader() *fakeNode {
+func (fe *Ensemble) leader() *fakeNode {
 	for _, n := range fe.nodes {
 		if n.up && n.mode == "leader" {
 			return n
@@ -189,17 +205,17 @@ func (fe *fakeEnsemble) leader() *fakeNode {
 }
 
 // looking drops every server's clients and elects after electionDelay.
-func (fe *fakeEnsemble) looking() {
+func (fe *Ensemble) looking() {
 	for _, n := range fe.nodes {
 		if n.up {
 			n.mode = ""
 			fe.dropClients(n)
 		}
 	}
-	time.AfterFunc(fe.electionDelay, fe.elect)
+	time.AfterFunc(fe.ElectionDelay, fe.elect)
 }
 
-func (fe *fakeEnsemble) elect() {
+func (fe *Ensemble) elect() {
 	fe.mu.Lock()
 	defer fe.mu.Unlock()
 	if fe.leader() != nil {
@@ -230,7 +246,7 @@ func (fe *fakeEnsemble) elect() {
 }
 
 // down closes n's listener and clients. Caller holds mu.
-func (fe *fakeEnsemble) down(n *fakeNode) {
+func (fe *Ensemble) down(n *fakeNode) {
 	if n.ln != nil {
 		n.ln.Close()
 		n.ln = nil
@@ -239,14 +255,14 @@ func (fe *fakeEnsemble) down(n *fakeNode) {
 	fe.dropClients(n)
 }
 
-func (fe *fakeEnsemble) dropClients(n *fakeNode) {
+func (fe *Ensemble) dropClients(n *fakeNode) {
 	for c := range n.conns {
 		c.Close()
 	}
 	n.conns = map[net.Conn]bool{}
 }
 
-func (fe *fakeEnsemble) watchDir() {
+func (fe *Ensemble) watchDir() {
 	defer fe.wg.Done()
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
@@ -261,9 +277,9 @@ func (fe *fakeEnsemble) watchDir() {
 				f := filepath.Join(fe.Dir, n.name+"."+what)
 				if os.Remove(f) == nil {
 					if what == "stop" {
-						fe.stop(n.name)
+						fe.Stop(n.name)
 					} else {
-						fe.restart(n.name)
+						fe.Restart(n.name)
 					}
 				}
 			}
@@ -271,7 +287,7 @@ func (fe *fakeEnsemble) watchDir() {
 	}
 }
 
-func (fe *fakeEnsemble) accept(n *fakeNode, ln net.Listener) {
+func (fe *Ensemble) accept(n *fakeNode, ln net.Listener) {
 	fe.wg.Add(1)
 	go func() {
 		defer fe.wg.Done()
@@ -289,7 +305,7 @@ func (fe *fakeEnsemble) accept(n *fakeNode, ln net.Listener) {
 	}()
 }
 
-func (fe *fakeEnsemble) serve(n *fakeNode, c net.Conn) {
+func (fe *Ensemble) serve(n *fakeNode, c net.Conn) {
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	head := make([]byte, 4)
 	if _, err := io.ReadFull(c, head); err != nil {
@@ -326,7 +342,7 @@ func (fe *fakeEnsemble) serve(n *fakeNode, c net.Conn) {
 
 // answer is n's reply to a four-letter word; ok false for anything else.
 // Caller holds mu.
-func (fe *fakeEnsemble) answer(n *fakeNode, word string) (string, bool) {
+func (fe *Ensemble) answer(n *fakeNode, word string) (string, bool) {
 	switch word {
 	case "srvr", "mntr", "conf", "ruok":
 	default:
