@@ -86,6 +86,7 @@ func shellAction(flag, tmpl string, pids ops.PidSource, timeout time.Duration) (
 func printJSON(v any) error {
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
 }
 

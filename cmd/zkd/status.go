@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -89,9 +88,7 @@ func ensembleStatus(spec string, timeout time.Duration, ready bool, maxLag int64
 			ok := a.Ready(maxLag)
 			r.Ready = &ok
 		}
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(r); err != nil {
+		if err := printJSON(r); err != nil {
 			return err
 		}
 	} else {

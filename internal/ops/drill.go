@@ -51,6 +51,12 @@ type Member struct {
 	Epoch int64  `json:"epoch"`
 	Zxid  string `json:"zxid"`
 	zxid  int64
+	// For candidates: how long before the stop the zxid was read, and how
+	// many of the drill's writes may have been committed after that read
+	// (finished after it, issued before the stop). Other clients' writes
+	// are not counted.
+	SeenBeforeStop *Seconds `json:"seen_before_stop_s,omitempty"`
+	WritesAfter    int      `json:"writes_after_seen,omitempty"`
 }
 
 func member(o Observation) Member {
@@ -77,6 +83,8 @@ type DrillReport struct {
 	LongestGap Seconds `json:"longest_write_gap_s"`
 	// Candidates are the servers left, with the last epoch and zxid seen
 	// while they still followed the old leader, in ZooKeeper's vote order.
+	// srvr shows the last zxid processed; the election compares the last
+	// logged, which can be ahead by proposals not yet committed.
 	Candidates []Member `json:"candidates,omitempty"`
 	Why        string   `json:"why,omitempty"`
 	RunPath    string   `json:"run_path,omitempty"`
@@ -203,6 +211,7 @@ func Drill(ctx context.Context, o DrillOptions) (*DrillReport, error) {
 	// while it still served in the old epoch.
 	var mu sync.Mutex
 	lastOld := map[string]Observation{}
+	left := map[string]bool{}
 	var newLeader *Observation
 	var electedAt, goneAt time.Time
 	var killAt time.Time // set before the stop command runs
@@ -218,7 +227,15 @@ func Drill(ctx context.Context, o DrillOptions) (*DrillReport, error) {
 		for _, ob := range poller.ObserveAll(o.Servers) {
 			ob.MyID = myids[ob.Server.Name]
 			mu.Lock()
-			if ob.Serving && ob.Mode == ModeFollower && ob.Epoch() == leader.Epoch() && ob.Server.Name != leader.Server.Name {
+			// A follower of the old leader until it is seen leaving it
+			// (not serving, after the stop) or a new leader is seen: after
+			// the election it still shows an old epoch's zxid until the
+			// first write of the new one, but its history is the new
+			// leader's by then.
+			if !killAt.IsZero() && !ob.Serving {
+				left[ob.Server.Name] = true
+			}
+			if newLeader == nil && !left[ob.Server.Name] && ob.Serving && ob.Mode == ModeFollower && ob.Epoch() <= leader.Epoch() && ob.Server.Name != leader.Server.Name {
 				lastOld[ob.Server.Name] = ob
 			}
 			if !killAt.IsZero() && goneAt.IsZero() && ob.Server.Name == leader.Server.Name && !(ob.Serving && ob.Mode == ModeLeader && ob.Epoch() == leader.Epoch()) {
@@ -298,14 +315,21 @@ func Drill(ctx context.Context, o DrillOptions) (*DrillReport, error) {
 		r.NewLeader, r.Elected = &m, secondsPtr(electedAt.Sub(killAt))
 		logf("new leader %s (myid %d, epoch %d) seen %v after the stop", m.Name, m.MyID, m.Epoch, *r.Elected)
 	}
+	writes := w.Writes()
 	for _, ob := range lastOld {
-		r.Candidates = append(r.Candidates, member(ob))
+		m := member(ob)
+		m.SeenBeforeStop = secondsPtr(killAt.Sub(ob.At))
+		for _, wr := range writes {
+			if wr.Issued.Before(killAt) && wr.Done.After(ob.At) {
+				m.WritesAfter++
+			}
+		}
+		r.Candidates = append(r.Candidates, m)
 	}
 	mu.Unlock()
 	slices.SortFunc(r.Candidates, func(a, b Member) int { return -voteCompare(a, b) })
 	r.Why = why(r.Candidates, r.NewLeader, leader.Server.Name, o.Poll)
 
-	writes := w.Writes()
 	r.LongestGap = seconds(longestGap(writes, start))
 	check, err := w.Verify(o.Timeout)
 	if err != nil {
@@ -354,7 +378,19 @@ func why(cands []Member, winner *Member, stopped string, poll time.Duration) str
 	}
 	seen := "last seen before the election: " + strings.Join(list, ", ")
 	if top.Name != winner.Name {
-		return fmt.Sprintf("%s won, though %s looked ahead by the zxids %s; those were read up to %v before the election, and transactions committed in between can change the order (%s)",
+		var w Member
+		for _, c := range cands {
+			if c.Name == winner.Name {
+				w = c
+			}
+		}
+		// The zxids were read while writes went on: a server read earlier
+		// may have caught up by up to the writes committed after its read.
+		if w.Name != "" && w.Epoch == top.Epoch && w.zxid+int64(w.WritesAfter) >= top.zxid && w.MyID > top.MyID {
+			return fmt.Sprintf("%s won: the zxids seen differ by %d, no more than the drill's writes that may have been committed after %s's read (%d), so %s and %s most likely had the same history at the stop, and then the higher myid wins: %d > %d (%s; %s)",
+				winner.Name, top.zxid-w.zxid, w.Name, w.WritesAfter, w.Name, top.Name, w.MyID, top.MyID, rule, seen)
+		}
+		return fmt.Sprintf("%s won, though %s looked ahead by the zxids %s; those were read up to %v before the election, srvr shows the last transaction processed while the election compares the last one logged, and either can move the order (%s)",
 			winner.Name, top.Name, seen, poll, rule)
 	}
 	reason := "it was the only server left"

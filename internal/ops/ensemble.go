@@ -82,21 +82,34 @@ func (a Assessment) Spare() int { return a.VotingUp - a.Quorum }
 
 // Lag is how many transactions server i is behind the leader's zxid, with
 // ok false when it cannot be told (no leader, the server not serving, or
-// in another epoch, where the counters do not compare). A server seen
-// ahead of the leader (asked a moment later) has lag 0.
+// its zxid from an epoch after the leader's). A server seen ahead of the
+// leader (asked a moment later) has lag 0.
+//
+// srvr's zxid is the last transaction processed. After an election the
+// leader's is the new epoch's first zxid (epoch<<32) while its followers
+// still show the last one they applied, from an older epoch, until the
+// first write of the new epoch (Apache 3.8 prints 0x100000000 on a fresh
+// ensemble's leader, 0x0 on its followers). A server whose zxid is from an
+// older epoch is therefore behind by the transactions of the leader's
+// epoch: the leader's counter (0 before the first write). What it may
+// miss of the older epoch is not visible; mntr's peer state (Synced)
+// tells whether its sync with the leader ended.
 func (a Assessment) Lag(i int) (lag int64, ok bool) {
 	if a.Leader < 0 {
 		return 0, false
 	}
 	o, l := a.Observations[i], a.Observations[a.Leader]
-	if !o.Serving || o.Epoch() != l.Epoch() {
+	switch {
+	case !o.Serving || o.Epoch() > l.Epoch():
 		return 0, false
+	case o.Epoch() < l.Epoch():
+		return l.Counter(), true
 	}
 	return max(0, l.Zxid-o.Zxid), true
 }
 
-// Synced: server i serves in the leader's epoch, finished syncing (mntr's
-// peer state, when answered) and is at most maxLag transactions behind.
+// Synced: server i serves, finished syncing with the leader (mntr's peer
+// state, when answered) and is at most maxLag transactions behind (Lag).
 func (a Assessment) Synced(i int, maxLag int64) bool {
 	lag, ok := a.Lag(i)
 	return ok && lag <= maxLag && a.Observations[i].Broadcasting()
@@ -126,8 +139,10 @@ func (a Assessment) note(i int) string {
 		parts = append(parts, o.PeerState)
 	}
 	if o.Serving && a.Leader >= 0 && i != a.Leader {
-		if l := a.Observations[a.Leader]; o.Epoch() != l.Epoch() {
-			parts = append(parts, fmt.Sprintf("epoch %d, the leader's is %d", o.Epoch(), l.Epoch()))
+		if l := a.Observations[a.Leader]; o.Epoch() < l.Epoch() {
+			parts = append(parts, fmt.Sprintf("no transaction of epoch %d applied yet", l.Epoch()))
+		} else if o.Epoch() > l.Epoch() {
+			parts = append(parts, fmt.Sprintf("epoch %d is after the leader's %d: a stale leader?", o.Epoch(), l.Epoch()))
 		}
 	}
 	if i == a.Leader && o.SyncedFollowers >= 0 {

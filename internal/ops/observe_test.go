@@ -111,3 +111,36 @@ func TestObserveAndAssess(t *testing.T) {
 		}
 	}
 }
+
+// After an election Apache's leader shows the new epoch's first zxid and
+// its followers the last one they applied, from the epoch before, until
+// the first write (a fresh 3.8 ensemble: 0x100000000 on the leader, 0x0 on
+// the followers).
+func TestLagAcrossAnElection(t *testing.T) {
+	obs := func(leaderZxid, followerZxid int64) Assessment {
+		return Assess([]Observation{
+			{Server: Server{Name: "zk1"}, Reachable: true, Serving: true, Mode: ModeLeader, Zxid: leaderZxid, PeerState: "leading - broadcast"},
+			{Server: Server{Name: "zk2"}, Reachable: true, Serving: true, Mode: ModeFollower, Zxid: followerZxid, PeerState: "following - broadcast"},
+			{Server: Server{Name: "zk3"}, Reachable: true, Serving: true, Mode: ModeFollower, Zxid: followerZxid, PeerState: "following - synchronization"},
+		})
+	}
+	for _, c := range []struct {
+		leader, follower, lag int64
+	}{
+		{1 << 32, 0, 0},
+		{1<<32 | 5, 0, 5},
+		{2<<32 | 3, 1<<32 | 0x40, 3},
+		{1<<32 | 9, 1<<32 | 7, 2},
+	} {
+		a := obs(c.leader, c.follower)
+		if lag, ok := a.Lag(1); !ok || lag != c.lag {
+			t.Errorf("leader %s, follower %s: lag %d %v, want %d", Zxid(c.leader), Zxid(c.follower), lag, ok, c.lag)
+		}
+		if a.Synced(1, 0) != (c.lag == 0) || a.Synced(2, 1<<40) {
+			t.Errorf("leader %s, follower %s: synced %v; the syncing one %v", Zxid(c.leader), Zxid(c.follower), a.Synced(1, 0), a.Synced(2, 1<<40))
+		}
+	}
+	if _, ok := obs(1<<32, 2<<32).Lag(1); ok {
+		t.Error("a follower in an epoch after the leader's has a lag")
+	}
+}

@@ -231,7 +231,7 @@ func (o RollOptions) restartOne(ctx context.Context, a Assessment, ti int, logf 
 		case last.UptimeMs >= 0 && time.Duration(last.UptimeMs)*time.Millisecond < time.Since(start):
 			confirmed = "uptime"
 		}
-		if finished && confirmed != "" && now.OK() && last.Serving && (last.Voting() || last.Mode == ModeObserver) && last.Zxid >= goal && last.Broadcasting() {
+		if finished && confirmed != "" && now.OK() && last.Serving && (last.Voting() || last.Mode == ModeObserver) && (last.Zxid >= goal || now.Synced(ti, 0)) && last.Broadcasting() {
 			step.Back, step.Confirmed = secondsPtr(time.Since(start)), confirmed
 			step.Mode, step.Zxid = last.Mode, Zxid(last.Zxid)
 			if now.Leaders == 1 {
@@ -256,7 +256,7 @@ func (o RollOptions) restartOne(ctx context.Context, a Assessment, ti int, logf 
 			case !now.OK():
 				why = "the ensemble: " + strings.Join(now.Problems, "; ")
 			case last.Serving && last.Zxid < goal:
-				why = fmt.Sprintf("its zxid has not reached the leader's %s of before the restart", Zxid(goal))
+				why = fmt.Sprintf("its zxid has not reached the leader's %s of before the restart, nor the leader's present one", Zxid(goal))
 			default:
 				why = "it does not serve synced"
 			}
