@@ -146,7 +146,7 @@ func (a Assessment) note(i int) string {
 		}
 	}
 	if i == a.Leader && o.SyncedFollowers >= 0 {
-		parts = append(parts, fmt.Sprintf("%d synced followers", o.SyncedFollowers))
+		parts = append(parts, fmt.Sprintf("synced followers: %d", o.SyncedFollowers))
 	}
 	return strings.Join(parts, "; ")
 }

@@ -82,7 +82,7 @@ func TestObserveAndAssess(t *testing.T) {
 	var b strings.Builder
 	a.WriteTable(&b)
 	for _, want := range []string{
-		"SERVER  ADDRESS", "zk1     " + servers[0].Addr, "leader    0x100000020  1      0    leading - broadcast; 2 synced followers",
+		"SERVER  ADDRESS", "zk1     " + servers[0].Addr, "leader    0x100000020  1      0    leading - broadcast; synced followers: 2",
 		"follower  0x10000001c  1      4    following - broadcast",
 		"leader zk1 (myid 1), epoch 1; 3 of 3 voting servers serve, 2 needed for a quorum; 1 more may stop",
 	} {
