@@ -33,6 +33,9 @@ server is not serving, still syncing, or more than --max-lag behind.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if ensemble != "" {
+				if addr != "" || cfgPath != "" {
+					return fmt.Errorf("--ensemble lists the servers: give it without --server and --config")
+				}
 				return ensembleStatus(ensemble, timeout, ready, maxLag, asJSON)
 			}
 			if addr == "" {
