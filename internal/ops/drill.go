@@ -88,6 +88,7 @@ type DrillReport struct {
 	Candidates []Member `json:"candidates,omitempty"`
 	Why        string   `json:"why,omitempty"`
 	RunPath    string   `json:"run_path,omitempty"`
+	RunDeleted bool     `json:"run_deleted"`
 	Writes     *Check   `json:"writes,omitempty"`
 	Lost       []int    `json:"lost_writes,omitempty"`
 	// Problems say why the drill failed; empty when it passed.
@@ -361,7 +362,7 @@ func Drill(ctx context.Context, o DrillOptions) (*DrillReport, error) {
 			if err := w.Cleanup(); err != nil {
 				logf("%v", err)
 			} else {
-				r.RunPath += " (deleted)"
+				r.RunDeleted = true
 			}
 		}
 	}
@@ -485,8 +486,12 @@ func (r *DrillReport) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "writes:       acknowledged again %v after the stop; longest gap between acknowledgements %v\n", *r.WritesBack, r.LongestGap)
 	}
 	if c := r.Writes; c != nil {
-		fmt.Fprintf(w, "checked:      %d acknowledged, %d refused, %d in doubt (%d of them applied); %d znodes under %s\n",
-			c.Acked, c.Refused, c.InDoubt, c.InDoubtApplied, c.Found, r.RunPath)
+		kept := "kept"
+		if r.RunDeleted {
+			kept = "deleted"
+		}
+		fmt.Fprintf(w, "checked:      %d acknowledged, %d refused, %d in doubt (%d of them applied); %d znodes under %s (%s)\n",
+			c.Acked, c.Refused, c.InDoubt, c.InDoubtApplied, c.Found, r.RunPath, kept)
 		if len(r.Lost) == 0 {
 			fmt.Fprintln(w, "lost:         no acknowledged write was lost")
 		} else {
