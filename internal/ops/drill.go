@@ -205,20 +205,28 @@ func Drill(ctx context.Context, o DrillOptions) (*DrillReport, error) {
 		}
 	}
 	defer waitWriter()
+	// Before the stop, a drill that gives up leaves no writes behind.
+	abandon := func(err error) (*DrillReport, error) {
+		waitWriter()
+		if cerr := w.Cleanup(); cerr != nil {
+			logf("%v", cerr)
+		}
+		return nil, err
+	}
 	logf("writing under %s", r.RunPath)
 	start := time.Now()
 	if !sleepCtx(ctx, o.Warmup) {
-		return nil, ctx.Err()
+		return abandon(ctx.Err())
 	}
 	if _, ok := w.FirstAckIssuedAfter(start); !ok {
-		return nil, fmt.Errorf("ops: no write was acknowledged in the %v before the stop; not stopping anything (writes: %s)", o.Warmup, summarizeWrites(w.Writes()))
+		return abandon(fmt.Errorf("ops: no write was acknowledged in the %v before the stop; not stopping anything (writes: %s)", o.Warmup, summarizeWrites(w.Writes())))
 	}
 	// The leader may have changed during the warm-up.
 	again := Assess(o.Observer.ObserveAll(o.Servers))
 	if l, err := precondition(again); err != nil {
-		return nil, err
+		return abandon(err)
 	} else if l.Server.Name != leader.Server.Name {
-		return nil, fmt.Errorf("%w: the leader changed from %s to %s before the stop; run the drill again", ErrRefused, leader.Server.Name, l.Server.Name)
+		return abandon(fmt.Errorf("%w: the leader changed from %s to %s before the stop; run the drill again", ErrRefused, leader.Server.Name, l.Server.Name))
 	}
 
 	// Poll every server until the end; keep the last observation of each

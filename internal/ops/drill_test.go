@@ -254,3 +254,27 @@ func TestWhyWithinTheWritesAfterTheReads(t *testing.T) {
 		t.Errorf("why when the stopped server wins again: %s", got)
 	}
 }
+
+// A leader that changes during the warm-up makes the drill give up
+// before the stop, and take its writes away.
+func TestDrillGivesUpWhenTheLeaderChangesBeforeTheStop(t *testing.T) {
+	backend := startZkd(t)
+	fe := opstest.NewEnsemble(t, backend, "zk1", "zk2", "zk3")
+	marker := filepath.Join(fe.Dir, "ran")
+	o := drillOptions(t, fe, Shell{Template: "touch " + marker})
+	o.Warmup = 500 * time.Millisecond
+	time.AfterFunc(200*time.Millisecond, func() {
+		fe.Set("zk1", "follower", 1<<32|0x20)
+		fe.Set("zk2", "leader", 1<<32|0x20)
+	})
+	_, err := Drill(context.Background(), o)
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "the leader changed from zk1 to zk2 before the stop") {
+		t.Fatalf("drill: %v", err)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the stop command ran")
+	}
+	if kids, _, err := zkClient(t, backend).Children("/zkd-drill"); err != nil || len(kids) != 0 {
+		t.Fatalf("left behind under /zkd-drill: %v %v", kids, err)
+	}
+}
