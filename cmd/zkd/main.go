@@ -4,6 +4,9 @@
 //	zkd serve --config zoo.cfg   start a server on an Apache ZooKeeper zoo.cfg (also: zkd zoo.cfg)
 //	zkd serve --check --config   validate the config and exit
 //	zkd status [--server h:p]    print the server's mode, as zkServer.sh status
+//	zkd status --ensemble h:p,…  every server's mode, zxid, epoch and lag in one table
+//	zkd drill --servers … --kill failover drill: stop the leader while writing, report
+//	zkd roll --servers … --restart rolling restart, followers first, leader last
 //	zkd bench                    load generator; zkd bench compare runs it side by side with Apache ZooKeeper
 package main
 
@@ -53,6 +56,6 @@ func rootCommand() *cobra.Command {
 			return runServe(serveFlags{config: path})
 		},
 	}
-	root.AddCommand(append([]*cobra.Command{serve, statusCommand(), versionCommand(), benchCommand()}, toolCommands()...)...)
+	root.AddCommand(append([]*cobra.Command{serve, statusCommand(), drillCommand(), rollCommand(), versionCommand(), benchCommand()}, toolCommands()...)...)
 	return root
 }
