@@ -107,7 +107,7 @@ type treeView struct {
 	Found     bool
 	Crumbs    []link
 	Parent    string
-	Stat      []statField
+	Stat      [][]statField // two a row
 	Readable  bool
 	ACLShown  bool
 	ACL       []aclView
@@ -133,10 +133,11 @@ type aclView struct{ Scheme, ID, Perms string }
 
 // liveScript refreshes the live part every two seconds from /status/live;
 // the page works without it (reload by hand).
-const liveScript = `(function(){var live=document.getElementById("live"),stale=document.getElementById("stale");` +
+// It counts its refreshes in #live's data-refreshed.
+const liveScript = `(function(){var live=document.getElementById("live"),stale=document.getElementById("stale"),n=0;` +
 	`if(!live||!window.fetch)return;setInterval(function(){fetch("/status/live",{cache:"no-store"})` +
 	`.then(function(r){if(!r.ok)throw new Error(r.status);return r.text()})` +
-	`.then(function(t){live.innerHTML=t;stale.hidden=true})` +
+	`.then(function(t){live.innerHTML=t;live.dataset.refreshed=++n;stale.hidden=true})` +
 	`.catch(function(){stale.hidden=false})},2000)})();`
 
 // statusCSP allows nothing from outside: inline style, this one script,
@@ -413,11 +414,13 @@ func (a *Admin) browse(b Browser, path, remote string) treeView {
 	t.Found, t.Readable, t.ACLShown = true, z.Readable, z.ACLReadable
 	s := z.Stat
 	ms := func(v int64) string { return time.UnixMilli(v).UTC().Format("2006-01-02 15:04:05.000 MST") }
-	t.Stat = []statField{
-		{"cZxid", hexZxid(s.Czxid)}, {"ctime", ms(s.Ctime)}, {"mZxid", hexZxid(s.Mzxid)}, {"mtime", ms(s.Mtime)},
-		{"pZxid", hexZxid(s.Pzxid)}, {"cversion", fmt.Sprint(s.Cversion)}, {"dataVersion", fmt.Sprint(s.Version)},
-		{"aclVersion", fmt.Sprint(s.Aversion)}, {"ephemeralOwner", hexZxid(s.EphemeralOwner)},
-		{"dataLength", fmt.Sprint(s.DataLength)}, {"numChildren", fmt.Sprint(s.NumChildren)},
+	t.Stat = [][]statField{
+		{{"cZxid", hexZxid(s.Czxid)}, {"ctime", ms(s.Ctime)}},
+		{{"mZxid", hexZxid(s.Mzxid)}, {"mtime", ms(s.Mtime)}},
+		{{"pZxid", hexZxid(s.Pzxid)}, {"cversion", fmt.Sprint(s.Cversion)}},
+		{{"dataVersion", fmt.Sprint(s.Version)}, {"aclVersion", fmt.Sprint(s.Aversion)}},
+		{{"ephemeralOwner", hexZxid(s.EphemeralOwner)}, {"dataLength", fmt.Sprint(s.DataLength)}},
+		{{"numChildren", fmt.Sprint(s.NumChildren)}},
 	}
 	for _, e := range z.ACL {
 		t.ACL = append(t.ACL, aclView{Scheme: e.Scheme, ID: e.ID, Perms: permString(e.Perms)})

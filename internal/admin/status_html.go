@@ -10,7 +10,7 @@ const pageTemplate = `<!DOCTYPE html>
 <link rel="icon" href="data:,">
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:0 auto;max-width:1180px;padding:0 16px 32px;color:#1d232a;background:#fafbfc}
-h1{font-size:20px;margin:14px 0 4px}h2{font-size:16px;margin:22px 0 6px;border-bottom:1px solid #d8dde3;padding-bottom:3px}
+h1{font-size:20px;margin:14px 0 4px}h3{font-size:14px;margin:10px 0 4px}h2{font-size:16px;margin:22px 0 6px;border-bottom:1px solid #d8dde3;padding-bottom:3px}
 table{border-collapse:collapse;background:#fff}th,td{border:1px solid #d8dde3;padding:3px 8px;text-align:left;vertical-align:top}
 th{background:#eef1f4;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
 code,pre,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px}
@@ -21,7 +21,7 @@ pre{background:#fff;border:1px solid #d8dde3;padding:6px 8px;overflow:auto;max-h
 .role-unreachable,.role-looking,.role-not-serving{background:#b3261e}
 tr.self td{background:#f3f8ff}.err{color:#b3261e}.muted{color:#6b7785}
 .charts{display:flex;flex-wrap:wrap;gap:16px}.chart{background:#fff;border:1px solid #d8dde3;padding:6px 10px}
-.chart svg{display:block;width:560px;height:110px;background:#fcfdfe}
+.chart svg{display:block;width:540px;height:100px;background:#fcfdfe}
 .grid{stroke:#e3e7eb;stroke-width:1}.s0{stroke:#2458a6}.s1{stroke:#d9730d}polyline{fill:none;stroke-width:1.5}
 .key{display:inline-block;width:12px;height:3px;vertical-align:middle;margin:0 4px 0 10px}.key.s0{background:#2458a6}.key.s1{background:#d9730d}
 .crumbs a{text-decoration:none}.kids{columns:3 220px;margin:0;padding-left:18px}
@@ -72,11 +72,11 @@ const liveTemplate = `{{define "live"}}<h2>This server</h2>
 
 const treeTemplate = `{{define "tree"}}<h2>Tree</h2>
 <form method="get" action="/"><label>path <input type="text" name="path" value="{{.Path}}"></label> <button>show</button></form>
-<div class="crumbs mono" id="crumbs">{{range $i, $c := .Crumbs}}{{if $i}}{{if ne $i 1}} / {{end}}{{end}}<a href="{{$c.Href}}">{{$c.Name}}</a>{{end}}
+<div class="crumbs mono" id="crumbs">{{range $i, $c := .Crumbs}}{{if gt $i 1}}/{{end}}<a href="{{$c.Href}}">{{$c.Name}}</a>{{end}}
 {{with .Parent}} · <a href="{{.}}">up</a>{{end}}</div>
 {{if .Err}}<p class="err" id="tree-error">{{.Err}}: <code>{{.Path}}</code></p>{{end}}
 {{if .Found}}<div style="display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start">
-<div><h3>Stat</h3><table id="stat">{{range .Stat}}<tr><th>{{.Name}}</th><td class="mono">{{.Value}}</td></tr>{{end}}</table></div>
+<div><h3>Stat</h3><table id="stat">{{range .Stat}}<tr>{{range .}}<th>{{.Name}}</th><td class="mono">{{.Value}}</td>{{end}}</tr>{{end}}</table></div>
 <div><h3>ACL</h3>{{if .ACLShown}}<table id="acl"><tr><th>scheme</th><th>id</th><th>perms</th></tr>
 {{range .ACL}}<tr><td>{{.Scheme}}</td><td class="mono">{{.ID}}</td><td class="mono">{{.Perms}}</td></tr>{{end}}</table>
 {{else}}<p class="muted">hidden: the ACL grants this address neither READ nor ADMIN</p>{{end}}</div>

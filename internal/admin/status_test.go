@@ -115,7 +115,7 @@ func TestStatusPageStandalone(t *testing.T) {
 		}
 	}
 	if leaf := page("/?path=/app/a%26b"); !strings.Contains(leaf, `<th>ephemeralOwner</th><td class="mono">0x1000a1b2c3d0000</td>`) ||
-		!strings.Contains(leaf, `<a href="/?path=/app">app</a> / <a href="/?path=/app/a%26b">a&amp;b</a>`) {
+		!strings.Contains(leaf, `<a href="/?path=/app">app</a>/<a href="/?path=/app/a%26b">a&amp;b</a>`) {
 		t.Errorf("/app/a&b:\n%s", leaf)
 	}
 	if bin := page("/?path=/bin"); !strings.Contains(bin, "00000000  de ad be ef 00 7a") || !strings.Contains(bin, "|.....z|") || !strings.Contains(bin, "(6 bytes, hex)") {
