@@ -84,7 +84,7 @@ func fetchPeer(addr string) peerFigures {
 	srvr, err := fourLetterWord(addr, "srvr", deadline)
 	wg.Wait()
 	if err != nil {
-		return peerFigures{Err: "unreachable: " + shortErr(err)}
+		return peerFigures{Err: shortErr(err)}
 	}
 	f = parseSrvr(srvr)
 	f.Sessions = -1

@@ -191,10 +191,10 @@ func peer(t *testing.T, f *fakeSource, zooCfg string) string {
 	return l.Addr().String()
 }
 
-// An ensemble's page shows each member's role from the member itself:
-// this server leads, 2 follows one txn behind, 3 follows in an older
-// epoch with mntr not whitelisted, 4 does not answer.
-func TestStatusPageEnsemble(t *testing.T) {
+// ensembleOfFour is this server leading an ensemble of four: 2 follows one
+// txn behind, 3 follows in an older epoch with mntr not whitelisted, 4 does
+// not answer. 2 and 3 answer four-letter words on loopback ports.
+func ensembleOfFour(t *testing.T) (self *browsingFake, port2 string) {
 	f2, f3 := newFake(), newFake()
 	f2.srv.Mode, f2.srv.LastZxid, f2.srv.GlobalSessions = "follower", 0x500000009, 4
 	f3.srv.Mode, f3.srv.LastZxid = "follower", 0x400000020
@@ -203,9 +203,9 @@ func TestStatusPageEnsemble(t *testing.T) {
 	closed, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr4 := closed.Addr().String()
 	closed.Close()
-	_, port2, _ := net.SplitHostPort(addr2)
+	_, port2, _ = net.SplitHostPort(addr2)
 
-	self := newBrowsingFake()
+	self = newBrowsingFake()
 	self.srv.Mode, self.srv.LastZxid, self.srv.GlobalSessions = "leader", 0x50000000a, 4
 	self.ens = &Ensemble{ServerID: 1, State: "leader", LeaderID: 1, Epoch: 5, LastZxid: 0x50000000a, ClientAddress: "127.0.0.1:2181",
 		Members: []Member{
@@ -218,10 +218,19 @@ func TestStatusPageEnsemble(t *testing.T) {
 			{Start: time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC), Took: 212 * time.Millisecond, LeaderID: 2, Epoch: 4},
 			{Start: time.Date(2026, 12, 7, 3, 5, 0, 0, time.UTC), Took: 1500 * time.Millisecond, LeaderID: 1, Epoch: 5},
 		}}
+	return self, port2
+}
+
+// memberRows finds the members table's rows: id, role, row HTML.
+var memberRows = regexp.MustCompile(`(?s)<tr class="member[^"]*" data-id="(\d+)" data-role="([^"]*)">(.*?)</tr>`)
+
+// An ensemble's page shows each member's role from the member itself.
+func TestStatusPageEnsemble(t *testing.T) {
+	self, port2 := ensembleOfFour(t)
 	a := newTestAdmin(self.fakeSource, "")
 	a.src = self
 	_, _, body := get(t, a.Handler(), "GET", "/")
-	rows := regexp.MustCompile(`(?s)<tr class="member[^"]*" data-id="(\d+)" data-role="([^"]*)">(.*?)</tr>`).FindAllStringSubmatch(body, -1)
+	rows := memberRows.FindAllStringSubmatch(body, -1)
 	if len(rows) != 4 {
 		t.Fatalf("%d member rows, want 4:\n%s", len(rows), body)
 	}
@@ -249,7 +258,7 @@ func TestStatusPageEnsemble(t *testing.T) {
 	if c := cells(rows[1][3]); c[1] != "0.0.0.0:"+port2 {
 		t.Errorf("member 2's address shown as %q", c[1])
 	}
-	if !strings.Contains(rows[3][3], "unreachable: connect: connection refused") {
+	if !strings.Contains(rows[3][3], `<div class="err">connect: connection refused</div>`) {
 		t.Errorf("member 4's error: %s", rows[3][3])
 	}
 	if !strings.Contains(body, "<tr><td>2026-12-07 03:05:00 UTC</td><td class=\"n\">1.5s</td><td class=\"n\">1</td><td class=\"n\">5</td></tr>\n"+
