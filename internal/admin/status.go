@@ -1,11 +1,9 @@
 package admin
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
-	"html/template"
 	"math"
 	"net"
 	"net/http"
@@ -141,18 +139,12 @@ const liveScript = `(function(){var live=document.getElementById("live"),stale=d
 	`.catch(function(){stale.hidden=false})},2000)})();`
 
 // statusCSP allows nothing from outside: inline style, this one script,
-// fetches to the same server.
-var statusCSP = func() string {
+// fetches to the same server. Computed on first use, like everything of
+// the page, so that an idle server never touches it.
+var statusCSP = sync.OnceValue(func() string {
 	sum := sha256.Sum256([]byte(liveScript))
 	return "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; " +
 		"script-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; base-uri 'none'; form-action 'self'"
-}()
-
-// statusTemplates are parsed on first use: a server nobody looks at keeps
-// no parse trees.
-var statusTemplates = sync.OnceValue(func() *template.Template {
-	funcs := template.FuncMap{"cls": func(s string) string { return strings.ReplaceAll(s, " ", "-") }}
-	return template.Must(template.New("page").Funcs(funcs).Parse(pageTemplate + liveTemplate + treeTemplate))
 })
 
 // serveStatus answers / with the whole page.
@@ -169,28 +161,27 @@ func (a *Admin) serveStatus(w http.ResponseWriter, r *http.Request) {
 		t := a.browse(b, r.URL.Query().Get("path"), remoteHost(r))
 		p.Tree = &t
 	}
-	a.render(w, "page", p)
+	var out page
+	out.writePage(p)
+	writeHTML(w, &out)
 }
 
 // serveLive answers /status/live with the live part alone.
 func (a *Admin) serveLive(w http.ResponseWriter, r *http.Request) {
 	if getOnly(w, r) {
-		a.render(w, "live", a.live())
+		var out page
+		out.writeLive(a.live())
+		writeHTML(w, &out)
 	}
 }
 
-func (a *Admin) render(w http.ResponseWriter, name string, data any) {
-	var b bytes.Buffer
-	if err := statusTemplates().ExecuteTemplate(&b, name, data); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
+func writeHTML(w http.ResponseWriter, p *page) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", statusCSP)
+	h.Set("Content-Security-Policy", statusCSP())
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	w.Write(b.Bytes())
+	w.Write(p.b.Bytes())
 }
 
 func (a *Admin) commandURL() string {

@@ -331,3 +331,11 @@ func TestNiceCeil(t *testing.T) {
 		}
 	}
 }
+
+func TestPageEscapesEveryString(t *testing.T) {
+	var p page
+	p.put(markup("<td title=\""), `"><script>'&`, markup("\">"), int64(-1), markup("</td>"))
+	if got, want := p.b.String(), `<td title="&#34;&gt;&lt;script&gt;&#39;&amp;">-1</td>`; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}
