@@ -323,7 +323,7 @@ func charts(ss []sample) []chart {
 	for i, s := range ss {
 		reads[i], writes[i], avg[i], peak[i] = float64(s.reads), float64(s.writes), float64(s.avg), float64(s.max)
 	}
-	span := fmt.Sprintf("last %s, one sample a second", (time.Duration(len(ss)) * time.Second).String())
+	span := fmt.Sprintf("last %s, one sample a second", time.Duration(len(ss))*time.Second)
 	return []chart{
 		drawChart("Requests", "per second", span, []string{"reads", "writes"}, [][]float64{reads, writes}, "%.0f"),
 		drawChart("Latency", "ms", span, []string{"avg", "max"}, [][]float64{avg, peak}, "%.1f"),
@@ -342,7 +342,13 @@ func drawChart(title, unit, span string, names []string, values [][]float64, for
 	for i := 1; i < 4; i++ {
 		c.Grid = append(c.Grid, chartH*i/4)
 	}
-	step := float64(chartW) / float64(sampleCount-1)
+	// The width spans the samples held, a minute at least, so that a
+	// young server's few samples are not squeezed into the right edge.
+	width := 60
+	for _, vs := range values {
+		width = max(width, len(vs))
+	}
+	step := float64(chartW) / float64(width-1)
 	for i, vs := range values {
 		var pts strings.Builder
 		for j, v := range vs {

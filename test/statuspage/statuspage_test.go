@@ -176,6 +176,32 @@ func TestStatusPageInChromium(t *testing.T) {
 func TestStatusPageScreenshot(t *testing.T) {
 	clientAddr, base := zkdWithAdmin(t)
 	populate(t, clientAddr)
+	// Traffic goes on while the page is taken, so the charts show some.
+	c, _, err := zk.Connect([]string{clientAddr}, 5*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(4 * time.Millisecond):
+			}
+			if i%4 == 0 {
+				c.Set("/app/config", []byte("tickTime=2000\ninitLimit=10\n"), -1)
+			} else {
+				c.Get("/app")
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		<-stopped
+	}()
 	shot := filepath.Join(t.TempDir(), "status-page.png")
 	load(t, base+"/?path=/app", launch.PageOptions{Screenshot: shot})
 	data, err := os.ReadFile(shot)
