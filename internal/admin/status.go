@@ -144,7 +144,7 @@ const liveScript = `(function(){var live=document.getElementById("live"),stale=d
 var statusCSP = sync.OnceValue(func() string {
 	sum := sha256.Sum256([]byte(liveScript))
 	return "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; " +
-		"script-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; base-uri 'none'; form-action 'self'"
+		"script-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 })
 
 // serveStatus answers / with the whole page.
@@ -230,26 +230,26 @@ func (a *Admin) live() liveView {
 		}
 		self.Addr = net.JoinHostPort(host, strconv.Itoa(a.cfg.ClientPort))
 	}
-	if len(e.Members) == 0 {
-		v.Members = []memberView{self}
-	} else {
-		v.Members = make([]memberView, len(e.Members))
-		var wg sync.WaitGroup
-		for i, m := range e.Members {
-			if m.ID == e.ServerID {
-				s := self
-				s.Observer = m.Observer
-				v.Members[i] = s
-				continue
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				v.Members[i] = peerView(m, fetchPeer(peerClientAddr(m, a.cfg.ClientPort)))
-			}()
-		}
-		wg.Wait()
+	if !slices.ContainsFunc(e.Members, func(m Member) bool { return m.ID == e.ServerID }) {
+		// Standalone, or a server the configuration does not list (yet).
+		e.Members = append([]Member{{ID: e.ServerID}}, e.Members...)
 	}
+	v.Members = make([]memberView, len(e.Members))
+	var wg sync.WaitGroup
+	for i, m := range e.Members {
+		if m.ID == e.ServerID {
+			s := self
+			s.Observer = m.Observer
+			v.Members[i] = s
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v.Members[i] = peerView(m, fetchPeer(peerClientAddr(m, a.cfg.ClientPort)))
+		}()
+	}
+	wg.Wait()
 	fillLag(v.Members)
 	for _, el := range e.Elections[max(len(e.Elections)-shownElections, 0):] {
 		v.Elections = append(v.Elections, electionView{Start: el.Start.UTC().Format("2006-01-02 15:04:05 MST"),

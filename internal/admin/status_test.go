@@ -270,6 +270,21 @@ func TestStatusPageEnsemble(t *testing.T) {
 	}
 }
 
+// A server missing from its configuration's members still shows itself,
+// first; a member without any address is shown with why it was not asked.
+func TestStatusPageShowsSelfNotInMembers(t *testing.T) {
+	f := newBrowsingFake()
+	f.ens = &Ensemble{ServerID: 9, State: "observer", LeaderID: 1, Members: []Member{{ID: 1}}}
+	a := newTestAdmin(f.fakeSource, "")
+	a.src = f
+	_, _, body := get(t, a.Handler(), "GET", "/")
+	rows := memberRows.FindAllStringSubmatch(body, -1)
+	if len(rows) != 2 || rows[0][1] != "9" || rows[0][2] != "observer" || rows[1][1] != "1" || rows[1][2] != "unreachable" ||
+		!strings.Contains(rows[1][3], "no client address configured") {
+		t.Errorf("rows %q", rows)
+	}
+}
+
 // A peer that is LOOKING answers srvr with the not-serving line.
 func TestPeerNotServing(t *testing.T) {
 	f := newFake()
