@@ -20,9 +20,8 @@ import (
 const (
 	browseMaxData     = 4096
 	browseMaxChildren = 500
-	// browseMaxPath is ZooKeeper's longest path a client can send in
-	// practice (a request frame is at most jute.maxbuffer, but no real path
-	// is this long); longer ones are refused before the tree is asked.
+	// browseMaxPath bounds the path parameter; no real znode path is this
+	// long, and longer ones are refused before the tree is asked.
 	browseMaxPath = 4096
 	// shownElections is how many recent elections the page lists.
 	shownElections = 10
@@ -104,7 +103,7 @@ type treeView struct {
 	Err       string
 	Found     bool
 	Crumbs    []link
-	Parent    string
+	Parent    string        // the parent's href, "" at the root
 	Stat      [][]statField // two a row
 	Readable  bool
 	ACLShown  bool
@@ -129,9 +128,9 @@ func znodeLink(name, path string) link {
 type statField struct{ Name, Value string }
 type aclView struct{ Scheme, ID, Perms string }
 
-// liveScript refreshes the live part every two seconds from /status/live;
-// the page works without it (reload by hand).
-// It counts its refreshes in #live's data-refreshed.
+// liveScript refreshes the live part every two seconds from /status/live
+// and counts its refreshes in #live's data-refreshed; the page works
+// without it (reload by hand).
 const liveScript = `(function(){var live=document.getElementById("live"),stale=document.getElementById("stale"),n=0;` +
 	`if(!live||!window.fetch)return;setInterval(function(){fetch("/status/live",{cache:"no-store"})` +
 	`.then(function(r){if(!r.ok)throw new Error(r.status);return r.text()})` +
