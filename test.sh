@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite of zkd: vet, then every package's tests with the race
 # detector, including the interoperability tests against Apache ZooKeeper 3.8,
-# its zkCli.sh, kazoo and the C client from Debian.
+# its zkCli.sh, kazoo and the C client from Debian, and the status page's
+# tests in Debian's headless Chromium.
 #
 # Missing Debian packages are installed when running as root (CI, containers);
 # otherwise the script stops and names them. The interoperability tests fail,
@@ -9,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-packages=(zookeeper zookeeper-bin python3-kazoo)
+packages=(zookeeper zookeeper-bin python3-kazoo chromium)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -31,6 +31,8 @@ type Admin struct {
 	// (initial_configuration).
 	initialConfig string
 	traceMask     atomic.Int64
+	// samples feed the status page's charts while the AdminServer runs.
+	samples atomic.Pointer[sampler]
 }
 
 // New builds the admin surface of the server that src describes.

@@ -170,6 +170,19 @@ type Ensemble struct {
 	// The leader's figures (zero elsewhere).
 	QuorumSize, Learners, SyncedFollowers, SyncedNonVotingFollowers, SyncedObservers, PendingSyncs int
 	LeaderUptime                                                                                   time.Duration
+	// Elections are the last few leader elections this server took part
+	// in, oldest first (none when standalone).
+	Elections []Election
+}
+
+// Election is one leader election, from this server's view.
+type Election struct {
+	// Start is when the server went LOOKING; Took how long until it had a
+	// leader (following or leading).
+	Start time.Time
+	Took  time.Duration
+	// LeaderID and Epoch are the winner and the epoch it established.
+	LeaderID, Epoch int64
 }
 
 // Quorum reports whether the server is a member of an ensemble.
@@ -182,4 +195,46 @@ type Member struct {
 	ElectionAddress string
 	ClientAddress   string // host:port, "" when not configured
 	Observer        bool
+}
+
+// Browser is the Source extension the status page's read-only tree browser
+// reads; a Source without it shows no tree.
+type Browser interface {
+	// Znode returns the znode at path as a client from host remote (an IP
+	// address) holding no other credential would see it: the Stat always
+	// (exists needs no permission), Data and Children only when the ACL
+	// grants that client READ, the ACL only with READ or ADMIN and its
+	// digests masked without ADMIN, as getData, getChildren and getACL
+	// answer. Data is cut to maxData bytes and Children (sorted) to
+	// maxChildren names. ok is false when there is no znode at path.
+	Znode(path, remote string, maxData, maxChildren int) (z Znode, ok bool)
+}
+
+// Znode is one znode as the tree browser shows it.
+type Znode struct {
+	Path string
+	// Readable is whether the client may read Data and Children;
+	// ACLReadable whether it may read ACL.
+	Readable, ACLReadable bool
+	// Data is the first maxData bytes; Stat.DataLength is the whole length.
+	Data []byte
+	Stat ZnodeStat
+	ACL  []ACL
+	// Children are the first maxChildren names; Stat.NumChildren counts all.
+	Children []string
+}
+
+// ZnodeStat is the Stat a client sees (times in ms since the epoch).
+type ZnodeStat struct {
+	Czxid, Mzxid, Pzxid         int64
+	Ctime, Mtime                int64
+	Version, Cversion, Aversion int32
+	EphemeralOwner              int64
+	DataLength, NumChildren     int32
+}
+
+// ACL is one ACL entry.
+type ACL struct {
+	Perms      int32
+	Scheme, ID string
 }

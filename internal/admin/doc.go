@@ -5,6 +5,12 @@
 // values, so the three can never disagree (nats-server's Varz/HandleVarz
 // split).
 //
+// The AdminServer also serves zkd's own status page at / (status.go): the
+// same Source rendered as HTML, with charts from a one-second sampler of
+// the latency summaries, the other members' figures asked of their client
+// ports (srvr, mntr), and a read-only tree browser through the optional
+// Browser extension of Source.
+//
 // It owns the formats, which follow Apache ZooKeeper 3.8 byte for byte
 // where operators' tools parse them (srvr, mntr, the JSON field names, the
 // metric names); it never reaches into the server's state, takes none of

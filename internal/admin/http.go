@@ -17,7 +17,8 @@ import (
 // Handler serves the AdminServer's commands under the configured command
 // URL (admin.commandURL, /commands by default) as Apache's
 // JettyAdminServer does: /commands lists them, /commands/<name> runs one
-// with the query parameters as its arguments and answers JSON.
+// with the query parameters as its arguments and answers JSON. zkd adds
+// its status page at / (and its live part at /status/live).
 func (a *Admin) Handler() http.Handler {
 	base := a.cfg.AdminCommandURL
 	if base == "" {
@@ -55,6 +56,10 @@ func (a *Admin) Handler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(b.Bytes())
 	})
+	if base != "/" {
+		mux.HandleFunc("/", a.serveStatus)
+		mux.HandleFunc("/status/live", a.serveLive)
+	}
 	return mux
 }
 
@@ -81,6 +86,8 @@ func (a *Admin) MetricsHandler(p *Prometheus) http.Handler {
 // HTTP is the AdminServer and the Prometheus endpoint while they run.
 type HTTP struct {
 	servers []*http.Server
+	// stopSampling stops the status page's sampler (nil when off).
+	stopSampling func()
 	// AdminAddr and MetricsAddr are where they listen ("" when off).
 	AdminAddr, MetricsAddr string
 }
@@ -117,7 +124,8 @@ func StartHTTP(a *Admin, prom *Prometheus, log *slog.Logger) (*HTTP, error) {
 			"set admin.serverPort to a free port, or admin.enableServer=false", a.Handler()); err != nil {
 			return nil, err
 		}
-		log.Info("AdminServer serving", "addr", h.AdminAddr, "commandURL", cfg.AdminCommandURL)
+		h.stopSampling = a.startSampling(time.Second)
+		log.Info("AdminServer serving", "addr", h.AdminAddr, "commandURL", cfg.AdminCommandURL, "status", "/")
 	}
 	if prom != nil {
 		if h.MetricsAddr, err = start(cfg.MetricsAddr(), "Prometheus metrics",
@@ -138,6 +146,10 @@ func (h *HTTP) Close() error {
 		if err := s.Shutdown(ctx); err != nil && first == nil {
 			first = err
 		}
+	}
+	if h.stopSampling != nil {
+		h.stopSampling()
+		h.stopSampling = nil
 	}
 	return first
 }

@@ -28,6 +28,9 @@ type Summary struct {
 	sum    atomic.Int64
 	min    atomic.Int64 // math.MaxInt64 before any value
 	max    atomic.Int64 // math.MinInt64 before any value
+	// window is the largest value since the status page's sampler last
+	// took it (0 when none).
+	window atomic.Int64
 	prom   atomic.Pointer[Observer]
 }
 
@@ -46,10 +49,16 @@ func (s *Summary) Observe(v int64) {
 	}
 	for old := s.max.Load(); v > old && !s.max.CompareAndSwap(old, v); old = s.max.Load() {
 	}
+	for old := s.window.Load(); v > old && !s.window.CompareAndSwap(old, v); old = s.window.Load() {
+	}
 	if p := s.prom.Load(); p != nil {
 		(*p).Observe(float64(v))
 	}
 }
+
+// takeWindow returns the largest value since the last call and starts a
+// new window.
+func (s *Summary) takeWindow() int64 { return s.window.Swap(0) }
 
 // attach sends later observations to o as well.
 func (s *Summary) attach(o Observer) { s.prom.Store(&o) }

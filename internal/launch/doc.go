@@ -16,5 +16,9 @@
 // server runs. Tails shown on failure are read from that file, at most
 // the last 64 KiB written by this process.
 //
+// LoadPage loads one page in Debian's headless Chromium (the status page's
+// tests): the DOM after its scripts ran, the console messages, and a
+// screenshot when asked.
+//
 // It never imports zkd's own packages: zkd is a binary on a port here.
 package launch

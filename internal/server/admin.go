@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/zkd/zkd/internal/acl"
 	"github.com/zkd/zkd/internal/admin"
 	"github.com/zkd/zkd/internal/proto"
 )
@@ -59,7 +60,10 @@ func (s *Server) countWatchers(typ proto.EventType, n int) {
 // under the server's locks.
 type adminSource struct{ s *Server }
 
-var _ admin.Source = adminSource{}
+var (
+	_ admin.Source  = adminSource{}
+	_ admin.Browser = adminSource{}
+)
 
 func (a adminSource) Serving() bool { return a.s.serving.Load() }
 
@@ -187,6 +191,47 @@ func (a adminSource) Ensemble() admin.Ensemble {
 	s := a.s
 	zxid := s.LastZxid()
 	return admin.Ensemble{ServerID: s.cfg.MyID, State: s.Mode(), LastZxid: zxid, Epoch: zxid >> 32, LeaderID: -1}
+}
+
+// Znode is the status page's view of one znode, with the permissions a
+// client from remote without credentials has (getData, getChildren and
+// getACL's checks).
+func (a adminSource) Znode(path, remote string, maxData, maxChildren int) (admin.Znode, bool) {
+	ids := []proto.ID{ipID(remote)}
+	z := admin.Znode{Path: path}
+	found := false
+	a.s.withTree(func(t *treeT) {
+		n := t.Get(path)
+		if n == nil {
+			return
+		}
+		found = true
+		st := n.ClientStat()
+		z.Stat = admin.ZnodeStat{Czxid: st.Czxid, Mzxid: st.Mzxid, Pzxid: st.Pzxid, Ctime: st.Ctime, Mtime: st.Mtime,
+			Version: st.Version, Cversion: st.Cversion, Aversion: st.Aversion, EphemeralOwner: st.EphemeralOwner,
+			DataLength: st.DataLength, NumChildren: st.NumChildren}
+		z.Readable = acl.Check(n.ACL, proto.PermRead, ids)
+		z.ACLReadable = acl.Check(n.ACL, proto.PermRead|proto.PermAdmin, ids)
+		if z.ACLReadable {
+			list := n.ACL
+			if !acl.Check(n.ACL, proto.PermAdmin, ids) {
+				list = acl.MaskDigests(list)
+			}
+			for _, e := range list {
+				z.ACL = append(z.ACL, admin.ACL{Perms: e.Perms, Scheme: e.ID.Scheme, ID: e.ID.ID})
+			}
+		}
+		if !z.Readable {
+			return
+		}
+		z.Data = slices.Clone(n.Data[:min(len(n.Data), maxData)])
+		if kids := t.Children(path); len(kids) > maxChildren {
+			z.Children = slices.Clone(kids[:maxChildren])
+		} else {
+			z.Children = kids
+		}
+	})
+	return z, found
 }
 
 func (a adminSource) Digests() []admin.Digest {
