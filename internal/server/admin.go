@@ -2,9 +2,12 @@ package server
 
 import (
 	"cmp"
+	"net"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/zkd/zkd/internal/acl"
@@ -190,7 +193,41 @@ func (a adminSource) Dirs() admin.Dirs {
 func (a adminSource) Ensemble() admin.Ensemble {
 	s := a.s
 	zxid := s.LastZxid()
-	return admin.Ensemble{ServerID: s.cfg.MyID, State: s.Mode(), LastZxid: zxid, Epoch: zxid >> 32, LeaderID: -1}
+	e := admin.Ensemble{ServerID: s.cfg.MyID, State: s.Mode(), LastZxid: zxid, Epoch: zxid >> 32, LeaderID: -1}
+	if s.ens == nil {
+		return e
+	}
+	st := s.ens.status.Load()
+	if st.serving {
+		e.LeaderID = st.leader
+	}
+	e.PeerState = strings.ToLower(st.role.String())
+	e.ZabState = "discovery"
+	if st.serving {
+		e.ZabState = "broadcast"
+	}
+	e.PeerState += " - " + e.ZabState
+	e.Elections = s.ens.recentElections()
+	for _, sv := range s.cfg.Servers {
+		m := admin.Member{ID: sv.ID, QuorumAddress: net.JoinHostPort(sv.Host, strconv.Itoa(sv.QuorumPort)),
+			ElectionAddress: net.JoinHostPort(sv.Host, strconv.Itoa(sv.ElectionPort)), Observer: sv.Observer}
+		if sv.ClientPort != 0 {
+			host := sv.ClientAddress
+			if host == "" {
+				host = sv.Host
+			}
+			m.ClientAddress = net.JoinHostPort(host, strconv.Itoa(sv.ClientPort))
+		}
+		if sv.ID == s.cfg.MyID {
+			e.QuorumAddress, e.ElectionAddress, e.ClientAddress = m.QuorumAddress, m.ElectionAddress, m.ClientAddress
+			e.Voting = !sv.Observer
+		}
+		if sv.ID == e.LeaderID {
+			e.LeaderAddress = m.QuorumAddress
+		}
+		e.Members = append(e.Members, m)
+	}
+	return e
 }
 
 // Znode is the status page's view of one znode, with the permissions a

@@ -8,9 +8,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/zkd/zkd/internal/admin"
 	"github.com/zkd/zkd/internal/config"
 	"github.com/zkd/zkd/internal/ensemble"
 	"github.com/zkd/zkd/internal/jute"
@@ -70,6 +72,10 @@ type replicated struct {
 	wasLeading  bool
 	status      atomic.Pointer[ensembleStatus]
 	memberOrder []int64
+
+	electMu   sync.Mutex
+	elections []admin.Election // the last few, oldest first
+	lookedAt  time.Time        // when the current LOOKING began
 }
 
 type pendingSync struct {
@@ -347,6 +353,7 @@ func (e *replicated) RoleChanged(p *zab.Peer) {
 		return
 	}
 	e.wasServing, e.wasLeading = serving, leading
+	e.recordElection(p, serving)
 	e.prep.Reset()
 	e.failPending()
 	if !serving {
@@ -364,6 +371,38 @@ func (e *replicated) RoleChanged(p *zab.Peer) {
 		e.lastTick = s.now()
 	}
 	s.serving.Store(true)
+}
+
+// recordElection keeps the last 10 elections for the admin surface and
+// logs each outcome.
+func (e *replicated) recordElection(p *zab.Peer, serving bool) {
+	now := e.s.now()
+	e.electMu.Lock()
+	defer e.electMu.Unlock()
+	if !serving {
+		if e.lookedAt.IsZero() {
+			e.lookedAt = now
+		}
+		return
+	}
+	start := e.lookedAt
+	if start.IsZero() {
+		start = e.s.started
+	}
+	el := admin.Election{Start: start, Took: now.Sub(start), LeaderID: p.Leader(), Epoch: p.CurrentEpoch()}
+	e.lookedAt = time.Time{}
+	e.elections = append(e.elections, el)
+	if len(e.elections) > 10 {
+		e.elections = e.elections[len(e.elections)-10:]
+	}
+	e.s.log.Info("election settled", "state", p.Role().String(), "leader", el.LeaderID, "epoch", el.Epoch,
+		"zxid", hexZxid(p.LastLogged()), "took", el.Took.Round(time.Millisecond).String())
+}
+
+func (e *replicated) recentElections() []admin.Election {
+	e.electMu.Lock()
+	defer e.electMu.Unlock()
+	return append([]admin.Election(nil), e.elections...)
 }
 
 // failPending ends the requests of a role that ended with ConnectionLoss.
