@@ -48,8 +48,7 @@ type driver struct {
 	syncs    map[uint64]*request
 	syncID   uint64
 
-	enc  *jute.Encoder
-	view lockedView
+	enc *jute.Encoder
 }
 
 func newDriver(s *Server, node *zab.Node, log Log, ticks <-chan time.Time) *driver {
@@ -61,7 +60,6 @@ func newDriver(s *Server, node *zab.Node, log Log, ticks <-chan time.Time) *driv
 		wake:  make(chan struct{}, 1),
 		syncs: map[uint64]*request{},
 		enc:   jute.NewEncoder(make([]byte, 0, 4096)),
-		view:  lockedView{s},
 	}
 	d.persisted.Store(node.Committed())
 	d.stepped = node.Committed()
@@ -128,19 +126,25 @@ func (d *driver) propose(r *request) {
 		d.refuse(r, err)
 		return
 	}
-	// Changes the tree already shows need not stay outstanding.
-	d.prep.Applied(d.s.applied.Load())
-	p := d.prep.Prepare(d.view, &prep.Request{Session: r.session, Cxid: r.xid, Op: r.op, Body: r.body,
-		IDs: r.ids, Timeout: r.timeout}, zxid, d.s.now().UnixMilli())
-	r.txn, r.err, r.multiTypes, r.zxid = p.Txn, p.Err, p.MultiTypes, zxid
-	d.enc.Reset()
-	p.Txn.Encode(d.enc)
-	entry := append([]byte(nil), d.enc.Bytes()...)
+	entry := d.s.prepare(d.prep, d.enc, r, zxid)
 	if err := d.node.Propose(zab.Entry{Zxid: zxid, Data: entry}); err != nil {
 		d.refuse(r, err)
 		return
 	}
 	d.proposed = append(d.proposed, r)
+}
+
+// prepare runs prep for a write at zxid (on the loop that owns ps), sets
+// the request's txn and error, and returns the txn's log record.
+func (s *Server) prepare(ps *prep.State, enc *jute.Encoder, r *request, zxid int64) []byte {
+	// Changes the tree already shows need not stay outstanding.
+	ps.Applied(s.applied.Load())
+	p := ps.Prepare(lockedView{s}, &prep.Request{Session: r.session, Cxid: r.xid, Op: r.op, Body: r.body,
+		IDs: r.ids, Timeout: r.timeout}, zxid, s.now().UnixMilli())
+	r.txn, r.err, r.multiTypes, r.zxid = p.Txn, p.Err, p.MultiTypes, zxid
+	enc.Reset()
+	p.Txn.Encode(enc)
+	return append([]byte(nil), enc.Bytes()...)
 }
 
 // refuse completes a request zab would not take.

@@ -55,7 +55,6 @@ type replicated struct {
 	rep  *ensemble.Replica
 	prep *prep.State
 	enc  *jute.Encoder
-	view lockedView
 
 	// Leader: requests with txns in flight in zxid order (a learner's
 	// have no conn), and syncs by id.
@@ -64,14 +63,13 @@ type replicated struct {
 	syncID   uint64
 	// Learner: the requests forwarded, per session in order, and the
 	// forwarded syncs in order.
-	forwarded   map[int64][]*request
-	fwdSyncs    []*request
-	handed      int64 // the last zxid handed to the apply step
-	lastTick    time.Time
-	wasServing  bool
-	wasLeading  bool
-	status      atomic.Pointer[ensembleStatus]
-	memberOrder []int64
+	forwarded  map[int64][]*request
+	fwdSyncs   []*request
+	handed     int64 // the last zxid handed to the apply step
+	lastTick   time.Time
+	wasServing bool
+	wasLeading bool
+	status     atomic.Pointer[ensembleStatus]
 
 	electMu   sync.Mutex
 	elections []admin.Election // the last few, oldest first
@@ -117,13 +115,9 @@ func (s *Server) startReplicated(o *EnsembleOptions, cur, acc, tmp int64) error 
 		mni = int(60 * time.Second / tick)
 	}
 	e := &replicated{s: s, syncs: map[uint64]pendingSync{}, forwarded: map[int64][]*request{},
-		enc: jute.NewEncoder(make([]byte, 0, 4096)), view: lockedView{s}, handed: s.applied.Load(),
+		enc: jute.NewEncoder(make([]byte, 0, 4096)), handed: s.applied.Load(),
 		prep: prep.New(prep.Config{MaxBuffer: s.maxBuffer, ExtendedTypes: cfg.ExtendedTypesEnabled,
 			ReconfigEnabled: cfg.ReconfigEnabled})}
-	for id := range o.Members {
-		e.memberOrder = append(e.memberOrder, id)
-	}
-	sort.Slice(e.memberOrder, func(i, j int) bool { return e.memberOrder[i] < e.memberOrder[j] })
 	e.status.Store(&ensembleStatus{role: zab.Looking, leader: -1, since: s.now()})
 	rep, err := ensemble.Start(ensemble.Config{
 		Peer: zab.PeerConfig{Config: zab.Config{ID: s.serverID, LastZxid: s.applied.Load(), CurrentEpoch: cur,
@@ -191,13 +185,7 @@ func (e *replicated) propose(p *zab.Peer, r *request) {
 		e.refuse(r, err)
 		return
 	}
-	e.prep.Applied(e.s.applied.Load())
-	pr := e.prep.Prepare(e.view, &prep.Request{Session: r.session, Cxid: r.xid, Op: r.op, Body: r.body,
-		IDs: r.ids, Timeout: r.timeout}, zxid, e.s.now().UnixMilli())
-	r.txn, r.err, r.multiTypes, r.zxid = pr.Txn, pr.Err, pr.MultiTypes, zxid
-	e.enc.Reset()
-	pr.Txn.Encode(e.enc)
-	if err := p.Propose(zab.Entry{Zxid: zxid, Data: append([]byte(nil), e.enc.Bytes()...)}); err != nil {
+	if err := p.Propose(zab.Entry{Zxid: zxid, Data: e.s.prepare(e.prep, e.enc, r, zxid)}); err != nil {
 		e.refuse(r, err)
 		return
 	}
