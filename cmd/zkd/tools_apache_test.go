@@ -12,9 +12,11 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkd/zkd/internal/jute"
 	"github.com/zkd/zkd/internal/launch"
 	"github.com/zkd/zkd/internal/recovery"
 	"github.com/zkd/zkd/internal/storage"
+	"github.com/zkd/zkd/internal/tree"
 )
 
 // Ports for the Apache ZooKeeper servers these tests start (25810-25819 are
@@ -68,6 +70,39 @@ func startApache(t *testing.T, dir, dataDir, dataLogDir string, port int) *launc
 	}
 	t.Cleanup(func() { p.Stop() })
 	return p
+}
+
+// waitSnapshotsComplete waits until every snapshot in dataDir reads whole
+// and their number has held still for a moment.
+func waitSnapshotsComplete(t *testing.T, dataDir string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	stableSince, lastCount := time.Now(), -1
+	for {
+		snaps, err := storage.ListSnapshots(storage.OSFS{}, dataDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		whole := true
+		for _, s := range snaps {
+			if _, err := storage.ReadSnapshot(storage.OSFS{}, s.Path, storage.SnapshotOptions{}, func(d *jute.Decoder) error {
+				_, err := tree.Deserialize(d)
+				return err
+			}); err != nil {
+				whole = false
+			}
+		}
+		if len(snaps) != lastCount || !whole {
+			stableSince, lastCount = time.Now(), len(snaps)
+		}
+		if whole && time.Since(stableSince) >= 300*time.Millisecond {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Apache's snapshots in %s are not all complete after 15 s", dataDir)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 type quietLogger struct{}
@@ -159,6 +194,11 @@ func TestToolsOnApacheDataDir(t *testing.T) {
 		t.Fatal("create under a missing parent succeeded")
 	}
 	mustCreate("/app/eph", []byte("mine"), zk.FlagEphemeral)
+	// Apache snapshots every snapCount transactions on a thread of its own,
+	// which a stop can cut short, leaving a torn newest snapshot (Apache's
+	// recovery then falls back to an older one). This test reads complete
+	// files, so it waits for the snapshot in progress to be written.
+	waitSnapshotsComplete(t, dataDir)
 	// The session stays open: Apache stops with it (and its ephemeral) alive.
 	srv.Stop()
 	c.Close()

@@ -92,7 +92,11 @@ func Start(o Options) (*Process, error) {
 	}
 	if conn, err := net.DialTimeout("tcp", o.Addr, time.Second); err == nil {
 		conn.Close()
-		return nil, fmt.Errorf("%w: %s (%s not started: its readiness check would reach that instead)", ErrPortInUse, o.Addr, name)
+		owner := listenerOwner(o.Addr)
+		if owner == "" {
+			owner = "owner unknown"
+		}
+		return nil, fmt.Errorf("%w: %s, held by %s (%s not started: its readiness check would reach that instead)", ErrPortInUse, o.Addr, owner, name)
 	}
 	log, err := os.OpenFile(o.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {

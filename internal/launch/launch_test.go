@@ -101,9 +101,14 @@ func TestZkdStartsServesAndStops(t *testing.T) {
 		t.Errorf("serving at %v, before its start at %v", p.ServingSince(), p.Started())
 	}
 
-	// A second server on the same port is refused before it runs.
-	if _, err := Start(Options{Argv: ZkdArgv(bin, cfg), Addr: addr, LogPath: filepath.Join(dir, "second.log")}); !errors.Is(err, ErrPortInUse) {
+	// A second server on the same port is refused before it runs, and the
+	// refusal names the process that holds the port.
+	_, err = Start(Options{Argv: ZkdArgv(bin, cfg), Addr: addr, LogPath: filepath.Join(dir, "second.log")})
+	if !errors.Is(err, ErrPortInUse) {
 		t.Fatalf("second start on %s: %v, want ErrPortInUse", addr, err)
+	}
+	if want := fmt.Sprintf("held by pid %d: %s", p.Pid(), bin); !strings.Contains(err.Error(), want) {
+		t.Errorf("refusal %q does not say %q", err, want)
 	}
 
 	if err := p.Stop(); err != nil {

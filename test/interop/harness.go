@@ -3,6 +3,7 @@ package interop
 import (
 	"errors"
 	"fmt"
+	"log"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -129,10 +130,10 @@ func SelfTest() bool { return os.Getenv(envSelftest) == "1" }
 var apacheJVM = launch.Apache{Main: launch.QuorumPeerMain, JVMFlags: []string{"-Xmx1g", "-XX:+UseSerialGC"}}
 
 func startApache(o Options, dir string) (*Server, error) {
-	cfg, addr, adminAddr, err := writeConfig(o, dir)
-	if err != nil {
-		return nil, err
-	}
+	return onFreshPorts(o, dir, startApacheOn)
+}
+
+func startApacheOn(o Options, dir, cfg, addr, adminAddr string) (*Server, error) {
 	jvm := apacheJVM
 	if o.AdminServer {
 		// Jetty's servlets need the servlet API, which zookeeper.jar's
@@ -163,15 +164,38 @@ func startZkd(o Options, dir string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, addr, adminAddr, err := writeConfig(o, dir)
-	if err != nil {
-		return nil, err
+	return onFreshPorts(o, dir, func(o Options, dir, cfg, addr, adminAddr string) (*Server, error) {
+		s, err := start("zkd", dir, addr, launch.ZkdArgv(bin, cfg))
+		if s != nil {
+			s.AdminAddr = adminAddr
+		}
+		return s, err
+	})
+}
+
+// portTries bounds onFreshPorts: a port free at allocation can be taken by
+// another package's process before the server binds it (a free port is not
+// reserved), which is rare; three times in a row is not.
+const portTries = 3
+
+// onFreshPorts writes dir/zoo.cfg on fresh ports and starts the server with
+// startOn; when the client port turns out taken, it names who holds it and
+// tries again on new ports.
+func onFreshPorts(o Options, dir string, startOn func(o Options, dir, cfg, addr, adminAddr string) (*Server, error)) (*Server, error) {
+	var errs []error
+	for range portTries {
+		cfg, addr, adminAddr, err := writeConfig(o, dir)
+		if err != nil {
+			return nil, err
+		}
+		s, err := startOn(o, dir, cfg, addr, adminAddr)
+		if !errors.Is(err, launch.ErrPortInUse) {
+			return s, err
+		}
+		log.Printf("interop: %v; trying other ports", err)
+		errs = append(errs, err)
 	}
-	s, err := start("zkd", dir, addr, launch.ZkdArgv(bin, cfg))
-	if s != nil {
-		s.AdminAddr = adminAddr
-	}
-	return s, err
+	return nil, errors.Join(errs...)
 }
 
 // writeConfig writes dir/zoo.cfg on a fresh port and returns its path, the
