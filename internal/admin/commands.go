@@ -240,9 +240,6 @@ func (a *Admin) cmdMonitor(_ map[string]string, r *object) {
 			r.put(kv.Key, kv.Value)
 		}
 	}
-	if e := a.src.Ensemble(); e.Quorum() {
-		r.put("quorum_size", e.QuorumSize)
-	}
 	a.putMetrics(r)
 }
 

@@ -262,9 +262,16 @@ type keyValue struct {
 func (a *Admin) mntr() []keyValue {
 	st := a.src.Server()
 	open, maxFD := fdCounts()
-	return []keyValue{
+	e := a.src.Ensemble()
+	kvs := []keyValue{
 		{"version", a.version},
 		{"server_state", st.Mode},
+	}
+	if e.Quorum() {
+		// QuorumZooKeeperServer.dumpMonitorValues adds it after the state.
+		kvs = append(kvs, keyValue{"peer_state", e.PeerState})
+	}
+	kvs = append(kvs, []keyValue{
 		{"ephemerals_count", st.EphemeralsCount},
 		{"num_alive_connections", st.AliveConnections},
 		{"avg_latency", javaDouble(st.AvgLatency)},
@@ -289,7 +296,27 @@ func (a *Admin) mntr() []keyValue {
 		{"auth_failed_count", st.AuthFailed},
 		{"non_mtls_remote_conn_count", 0},
 		{"non_mtls_local_conn_count", 0},
+	}...)
+	if e.Quorum() {
+		// The quorum gauges: every member's quorum_size and the leader's
+		// learner counts (LeaderZooKeeperServer). A follower's
+		// synced_observers counts the observers it serves as an observer
+		// master; with none (zkd never is one) Apache's gauge is null and
+		// mntr leaves it out.
+		kvs = append(kvs, keyValue{"quorum_size", e.QuorumSize})
+		if e.State == "leader" {
+			kvs = append(kvs, []keyValue{
+				{"learners", e.Learners},
+				{"synced_followers", e.SyncedFollowers},
+				{"synced_non_voting_followers", e.SyncedNonVotingFollowers},
+				{"synced_observers", e.SyncedObservers},
+				{"pending_syncs", e.PendingSyncs},
+				{"leader_uptime", e.LeaderUptime.Milliseconds()},
+			}...)
+		}
+	}
+	return append(kvs, []keyValue{
 		{"txn_count", st.TxnCount},
 		{"last_proposal_size", -1},
-	}
+	}...)
 }

@@ -108,7 +108,5 @@ func (g gauges) Collect(ch chan<- prometheus.Metric) {
 		emit("synced_observers", float64(e.SyncedObservers))
 		emit("pending_syncs", float64(e.PendingSyncs))
 		emit("leader_uptime", float64(e.LeaderUptime.Milliseconds()))
-	case "follower":
-		emit("synced_observers", float64(e.SyncedObservers))
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/zkd/zkd/internal/acl"
 	"github.com/zkd/zkd/internal/admin"
 	"github.com/zkd/zkd/internal/proto"
+	"github.com/zkd/zkd/internal/zab"
 )
 
 // VersionBanner is the "version, built on date" text of srvr, stat, envi and mntr.
@@ -208,6 +209,13 @@ func (a adminSource) Ensemble() admin.Ensemble {
 	}
 	e.PeerState += " - " + e.ZabState
 	e.Elections = s.ens.recentElections()
+	if st.role == zab.Leading && st.serving {
+		if f, ok := s.ens.leaderFigures(); ok {
+			e.Learners, e.SyncedFollowers, e.SyncedObservers, e.PendingSyncs = f.Learners, f.SyncedFollowers, f.SyncedObservers, f.PendingSyncs
+		}
+		e.LeaderUptime = s.now().Sub(st.since)
+	}
+	e.QuorumSize = s.ens.voters
 	for _, sv := range s.cfg.Servers {
 		m := admin.Member{ID: sv.ID, QuorumAddress: net.JoinHostPort(sv.Host, strconv.Itoa(sv.QuorumPort)),
 			ElectionAddress: net.JoinHostPort(sv.Host, strconv.Itoa(sv.ElectionPort)), Observer: sv.Observer}

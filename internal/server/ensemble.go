@@ -54,7 +54,9 @@ type replicated struct {
 	s    *Server
 	rep  *ensemble.Replica
 	prep *prep.State
-	enc  *jute.Encoder
+	// voters is the number of voting members (mntr's zk_quorum_size).
+	voters int
+	enc    *jute.Encoder
 
 	// Leader: requests with txns in flight in zxid order (a learner's
 	// have no conn), and syncs by id.
@@ -87,7 +89,9 @@ type ensembleStatus struct {
 	leader                      int64
 	serving                     bool
 	currentEpoch, acceptedEpoch int64
-	since                       time.Time
+	// since is when the peer took its role (a leader's uptime counts from
+	// LEADING, as Apache's Leader.lead starts its clock).
+	since time.Time
 }
 
 // ensembleLog adds the TRUNC a learner needs to the server's log.
@@ -114,7 +118,7 @@ func (s *Server) startReplicated(o *EnsembleOptions, cur, acc, tmp int64) error 
 	if mni <= 0 {
 		mni = int(60 * time.Second / tick)
 	}
-	e := &replicated{s: s, syncs: map[uint64]pendingSync{}, forwarded: map[int64][]*request{},
+	e := &replicated{s: s, voters: len(o.Voters), syncs: map[uint64]pendingSync{}, forwarded: map[int64][]*request{},
 		enc: jute.NewEncoder(make([]byte, 0, 4096)), handed: s.applied.Load(),
 		prep: prep.New(prep.Config{MaxBuffer: s.maxBuffer, ExtendedTypes: cfg.ExtendedTypesEnabled,
 			ReconfigEnabled: cfg.ReconfigEnabled})}
@@ -335,8 +339,12 @@ func (e *replicated) Revalidated(session int64, valid bool) {}
 func (e *replicated) RoleChanged(p *zab.Peer) {
 	s := e.s
 	serving, leading := p.Serving(), p.Role() == zab.Leading
+	since := s.now()
+	if prev := e.status.Load(); prev.role == p.Role() {
+		since = prev.since
+	}
 	e.status.Store(&ensembleStatus{role: p.Role(), leader: p.Leader(), serving: serving,
-		currentEpoch: p.CurrentEpoch(), acceptedEpoch: p.AcceptedEpoch(), since: s.now()})
+		currentEpoch: p.CurrentEpoch(), acceptedEpoch: p.AcceptedEpoch(), since: since})
 	if serving == e.wasServing && leading == e.wasLeading {
 		return
 	}
@@ -385,6 +393,27 @@ func (e *replicated) recordElection(p *zab.Peer, serving bool) {
 	}
 	e.s.log.Info("election settled", "state", p.Role().String(), "leader", el.LeaderID, "epoch", el.Epoch,
 		"zxid", hexZxid(p.LastLogged()), "took", el.Took.Round(time.Millisecond).String())
+}
+
+// leaderFigures asks the driver for the leader's learner counts; false
+// when it is not leading or does not answer within a second (a busy
+// driver must not hold up mntr).
+func (e *replicated) leaderFigures() (zab.LeaderFigures, bool) {
+	type answer struct {
+		f  zab.LeaderFigures
+		ok bool
+	}
+	ch := make(chan answer, 1)
+	go e.rep.Do(func(p *zab.Peer) {
+		f, ok := p.LeaderFigures()
+		ch <- answer{f, ok}
+	})
+	select {
+	case a := <-ch:
+		return a.f, a.ok
+	case <-time.After(time.Second):
+		return zab.LeaderFigures{}, false
+	}
 }
 
 func (e *replicated) recentElections() []admin.Election {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -273,4 +274,77 @@ func TestEnsembleSurvivesLeaderLoss(t *testing.T) {
 	if ok, _, err := old.Exists("/after"); err != nil || !ok {
 		t.Errorf("the old leader did not catch up: /after %v %v", ok, err)
 	}
+}
+
+// mntrValues sends mntr and returns its key-value lines.
+func mntrValues(t *testing.T, addr string) map[string]string {
+	t.Helper()
+	out, err := launch.FourLetterWord(addr, "mntr", 2*time.Second)
+	if err != nil {
+		t.Fatalf("mntr on %s: %v", addr, err)
+	}
+	kv := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if k, v, ok := strings.Cut(line, "\t"); ok {
+			kv[k] = v
+		}
+	}
+	return kv
+}
+
+// TestEnsembleMntrShowsQuorumFigures: mntr carries the quorum gauges
+// Apache's leader and followers print (what `zkd roll` and dashboards read
+// to know the ensemble is whole), and they follow a follower's loss.
+func TestEnsembleMntrShowsQuorumFigures(t *testing.T) {
+	ms := startEnsemble(t, 3)
+	leader := waitModes(t, ms)
+	waitMntr := func(m *member, key, want string) map[string]string {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			kv := mntrValues(t, m.client)
+			if kv[key] == want {
+				return kv
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("server %d: mntr %s = %q, want %q\n%v", m.id, key, kv[key], want, kv)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitMntr(leader, "zk_synced_followers", "2")
+	time.Sleep(20 * time.Millisecond) // for a leader_uptime of at least a millisecond
+	kv := mntrValues(t, leader.client)
+	for key, want := range map[string]string{"zk_server_state": "leader", "zk_peer_state": "leading - broadcast",
+		"zk_quorum_size": "3", "zk_learners": "2", "zk_synced_observers": "0", "zk_synced_non_voting_followers": "0",
+		"zk_pending_syncs": "0"} {
+		if kv[key] != want {
+			t.Errorf("leader: %s = %q, want %q", key, kv[key], want)
+		}
+	}
+	if up, err := strconv.ParseInt(kv["zk_leader_uptime"], 10, 64); err != nil || up <= 0 {
+		t.Errorf("leader: zk_leader_uptime = %q", kv["zk_leader_uptime"])
+	}
+	var followers []*member
+	for _, m := range ms {
+		if m != leader {
+			followers = append(followers, m)
+		}
+	}
+	kv = mntrValues(t, followers[0].client)
+	for key, want := range map[string]string{"zk_server_state": "follower", "zk_peer_state": "following - broadcast",
+		"zk_quorum_size": "3"} {
+		if kv[key] != want {
+			t.Errorf("follower: %s = %q, want %q", key, kv[key], want)
+		}
+	}
+	for _, key := range []string{"zk_learners", "zk_synced_followers", "zk_leader_uptime", "zk_synced_observers"} {
+		if v, ok := kv[key]; ok {
+			t.Errorf("follower prints the leader's %s (%s)", key, v)
+		}
+	}
+
+	followers[1].stop()
+	waitMntr(leader, "zk_synced_followers", "1")
+	waitMntr(leader, "zk_learners", "1")
 }

@@ -320,6 +320,45 @@ func (p *Peer) Committed() int64     { return p.committed }
 func (p *Peer) LastLogged() int64    { return p.lastLogged }
 func (p *Peer) Persisted() int64     { return p.persisted }
 
+// LeaderFigures are what mntr shows on a leader (zk_learners,
+// zk_synced_followers, zk_synced_observers, zk_pending_syncs,
+// zk_quorum_size).
+type LeaderFigures struct {
+	// QuorumSize is the number of voters in the configuration.
+	QuorumSize int
+	// Learners counts every learner connected to the leader, synced or not.
+	Learners int
+	// SyncedFollowers and SyncedObservers count the learners that get
+	// proposals (or INFORMs) as they happen: past their sync.
+	SyncedFollowers, SyncedObservers int
+	// PendingSyncs are sync markers not yet committed.
+	PendingSyncs int
+}
+
+// LeaderFigures returns the leader's figures, and false when the peer is
+// not leading.
+func (p *Peer) LeaderFigures() (LeaderFigures, bool) {
+	if p.lead == nil {
+		return LeaderFigures{}, false
+	}
+	f := LeaderFigures{QuorumSize: len(p.voters), Learners: len(p.lead.learners)}
+	for _, h := range p.lead.learners {
+		switch {
+		case !h.forwarding:
+		case h.observer:
+			f.SyncedObservers++
+		default:
+			f.SyncedFollowers++
+		}
+	}
+	for _, e := range p.lead.inflight {
+		if e.Type == EntrySync {
+			f.PendingSyncs++
+		}
+	}
+	return f, true
+}
+
 // Generation changes whenever the peer changes role: the driver closes
 // the quorum connections of older generations.
 func (p *Peer) Generation() uint64 { return p.generation }

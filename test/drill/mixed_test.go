@@ -2,10 +2,14 @@ package drill
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zkd/zkd/internal/launch"
 )
 
 // The ensemble with Apache ZooKeeper 3.8 servers as peers: zkd and Apache
@@ -64,6 +68,7 @@ func mixedDrill(t *testing.T, apache map[int]bool) {
 			}
 		}
 	}
+	checkQuorumMntr(t, c, leader, 2)
 	w := startWriter(t, c.addrs())
 	w.waitAcks(t, 200, 30*time.Second)
 	killed := time.Now()
@@ -81,5 +86,68 @@ func mixedDrill(t *testing.T, apache map[int]bool) {
 		t.Errorf("the old leader %d rejoined as %q", leader, modes[leader])
 	}
 	w.waitAcks(t, 50, 30*time.Second)
+	checkQuorumMntr(t, c, newLeader, 2)
 	w.finish(t, c.addrs()...)
+}
+
+// checkQuorumMntr holds the leader and the followers, Apache's and zkd's
+// alike, to the same mntr quorum gauges: the leader counts its learners
+// and synced followers, every member its quorum size and peer state.
+func checkQuorumMntr(t *testing.T, c *cluster, leader, followers int) {
+	t.Helper()
+	for _, nd := range c.nodes {
+		want := map[string]string{"zk_quorum_size": "3", "zk_peer_state": "following - broadcast"}
+		if nd.id == leader {
+			want = map[string]string{"zk_quorum_size": "3", "zk_peer_state": "leading - broadcast",
+				"zk_learners": fmt.Sprint(followers), "zk_synced_followers": fmt.Sprint(followers),
+				"zk_synced_non_voting_followers": "0", "zk_synced_observers": "0", "zk_pending_syncs": "0"}
+		}
+		var kv map[string]string
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			kv = mntr(t, nd.client)
+			bad := ""
+			for k, v := range want {
+				if kv[k] != v {
+					bad = fmt.Sprintf("%s = %q, want %q", k, kv[k], v)
+					break
+				}
+			}
+			if bad == "" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("server %d (apache=%v, leader %d): mntr %s", nd.id, nd.apache, leader, bad)
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if nd.id == leader {
+			if v, err := strconv.ParseInt(kv["zk_leader_uptime"], 10, 64); err != nil || v <= 0 {
+				t.Errorf("leader %d (apache=%v): zk_leader_uptime %q", nd.id, nd.apache, kv["zk_leader_uptime"])
+			}
+		} else {
+			for _, k := range []string{"zk_synced_followers", "zk_learners", "zk_synced_observers"} {
+				if v, ok := kv[k]; ok {
+					t.Errorf("follower %d (apache=%v) prints %s %s", nd.id, nd.apache, k, v)
+				}
+			}
+		}
+	}
+}
+
+// mntr returns the server's mntr lines as keys and values.
+func mntr(t *testing.T, addr string) map[string]string {
+	t.Helper()
+	out, err := launch.FourLetterWord(addr, "mntr", 5*time.Second)
+	if err != nil {
+		t.Fatalf("mntr on %s: %v", addr, err)
+	}
+	kv := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if k, v, ok := strings.Cut(line, "\t"); ok {
+			kv[k] = v
+		}
+	}
+	return kv
 }
