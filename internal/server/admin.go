@@ -210,7 +210,7 @@ func (a adminSource) Ensemble() admin.Ensemble {
 	e.PeerState += " - " + e.ZabState
 	e.Elections = s.ens.recentElections()
 	if st.role == zab.Leading && st.serving {
-		if f, ok := s.ens.leaderFigures(); ok {
+		if f := s.ens.figures.Load(); f != nil {
 			e.Learners, e.SyncedFollowers, e.SyncedObservers, e.PendingSyncs = f.Learners, f.SyncedFollowers, f.SyncedObservers, f.PendingSyncs
 		}
 		e.LeaderUptime = s.now().Sub(st.since)

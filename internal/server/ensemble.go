@@ -72,6 +72,9 @@ type replicated struct {
 	wasServing bool
 	wasLeading bool
 	status     atomic.Pointer[ensembleStatus]
+	// figures are the leader's learner counts as of the last tick (nil
+	// when not leading), for mntr without a trip to the driver.
+	figures atomic.Pointer[zab.LeaderFigures]
 
 	electMu   sync.Mutex
 	elections []admin.Election // the last few, oldest first
@@ -395,27 +398,6 @@ func (e *replicated) recordElection(p *zab.Peer, serving bool) {
 		"zxid", hexZxid(p.LastLogged()), "took", el.Took.Round(time.Millisecond).String())
 }
 
-// leaderFigures asks the driver for the leader's learner counts; false
-// when it is not leading or does not answer within a second (a busy
-// driver must not hold up mntr).
-func (e *replicated) leaderFigures() (zab.LeaderFigures, bool) {
-	type answer struct {
-		f  zab.LeaderFigures
-		ok bool
-	}
-	ch := make(chan answer, 1)
-	go e.rep.Do(func(p *zab.Peer) {
-		f, ok := p.LeaderFigures()
-		ch <- answer{f, ok}
-	})
-	select {
-	case a := <-ch:
-		return a.f, a.ok
-	case <-time.After(time.Second):
-		return zab.LeaderFigures{}, false
-	}
-}
-
 func (e *replicated) recentElections() []admin.Election {
 	e.electMu.Lock()
 	defer e.electMu.Unlock()
@@ -443,9 +425,15 @@ func (e *replicated) failPending() {
 	}
 }
 
-// Tick runs the leader's session expiry and container checks.
+// Tick keeps the leader's figures for mntr, and runs the leader's session
+// expiry and container checks.
 func (e *replicated) Tick(p *zab.Peer) {
 	s := e.s
+	if f, ok := p.LeaderFigures(); ok {
+		e.figures.Store(&f)
+	} else {
+		e.figures.Store(nil)
+	}
 	if p.Role() != zab.Leading || !p.Serving() {
 		return
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/zkd/zkd/internal/config"
 	"github.com/zkd/zkd/internal/ensemble"
 	"github.com/zkd/zkd/internal/launch"
+	"github.com/zkd/zkd/internal/ops"
 )
 
 // This package's ensemble test ports.
@@ -283,13 +284,7 @@ func mntrValues(t *testing.T, addr string) map[string]string {
 	if err != nil {
 		t.Fatalf("mntr on %s: %v", addr, err)
 	}
-	kv := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if k, v, ok := strings.Cut(line, "\t"); ok {
-			kv[k] = v
-		}
-	}
-	return kv
+	return ops.ParseMntr(out)
 }
 
 // TestEnsembleMntrShowsQuorumFigures: mntr carries the quorum gauges

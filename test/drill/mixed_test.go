@@ -3,13 +3,13 @@ package drill
 import (
 	"fmt"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkd/zkd/internal/launch"
+	"github.com/zkd/zkd/internal/ops"
 )
 
 // The ensemble with Apache ZooKeeper 3.8 servers as peers: zkd and Apache
@@ -143,11 +143,5 @@ func mntr(t *testing.T, addr string) map[string]string {
 	if err != nil {
 		t.Fatalf("mntr on %s: %v", addr, err)
 	}
-	kv := map[string]string{}
-	for _, line := range strings.Split(out, "\n") {
-		if k, v, ok := strings.Cut(line, "\t"); ok {
-			kv[k] = v
-		}
-	}
-	return kv
+	return ops.ParseMntr(out)
 }
