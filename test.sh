@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-packages=(zookeeper zookeeper-bin python3-kazoo chromium)
+packages=(zookeeper zookeeper-bin python3-kazoo chromium docker-compose)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

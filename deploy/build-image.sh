@@ -22,6 +22,8 @@ CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$rootfs/usr/local/bin/zkd"
 cp deploy/image/passwd deploy/image/group "$rootfs/etc/"
 cp deploy/Dockerfile "$context/Dockerfile"
 "$engine" build -q -t "$tag" "$context" >/dev/null
+# The classic builder leaves the first stage behind as an untagged image.
+"$engine" image prune -f --filter label=zkd.build-stage=rootfs >/dev/null 2>&1 || true
 echo "$0: built $tag with $engine"
 if [ -n "$registry" ]; then
 	"$engine" tag "$tag" "$registry/$tag"
