@@ -212,6 +212,7 @@ func (a adminSource) Ensemble() admin.Ensemble {
 	if st.role == zab.Leading && st.serving {
 		if f := s.ens.figures.Load(); f != nil {
 			e.Learners, e.SyncedFollowers, e.SyncedObservers, e.PendingSyncs = f.Learners, f.SyncedFollowers, f.SyncedObservers, f.PendingSyncs
+			e.SyncedNonVotingFollowers = f.SyncedNonVotingFollowers
 		}
 		e.LeaderUptime = s.now().Sub(st.since)
 	}

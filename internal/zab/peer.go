@@ -331,6 +331,9 @@ type LeaderFigures struct {
 	// SyncedFollowers and SyncedObservers count the learners that get
 	// proposals (or INFORMs) as they happen: past their sync.
 	SyncedFollowers, SyncedObservers int
+	// SyncedNonVotingFollowers are the synced followers this config does
+	// not list as voters (counted in SyncedFollowers too, as Apache does).
+	SyncedNonVotingFollowers int
 	// PendingSyncs are sync markers not yet committed.
 	PendingSyncs int
 }
@@ -349,6 +352,9 @@ func (p *Peer) LeaderFigures() (LeaderFigures, bool) {
 			f.SyncedObservers++
 		default:
 			f.SyncedFollowers++
+			if !p.voters[h.sid] {
+				f.SyncedNonVotingFollowers++
+			}
 		}
 	}
 	for _, e := range p.lead.inflight {
@@ -584,11 +590,12 @@ func (p *Peer) stepLeader(m Message) error {
 	}
 	switch m.Type {
 	case MsgFollowerInfo, MsgObserverInfo:
+		// Any sid is taken in the role it asks for, as Apache's
+		// LearnerHandler does ("not in the current config"): a follower
+		// this config does not list follows without a vote (quorum counts
+		// voters only). That is how servers added to a static config join
+		// the running leader before a rolling restart gives it the new one.
 		observer := m.Type == MsgObserverInfo
-		if observer != p.observers[m.From] || (!observer && !p.voters[m.From]) {
-			p.send(Message{Type: MsgDisconnected, To: m.From}) // not a member in that role
-			return nil
-		}
 		if h != nil {
 			return nil // registered already (a retry)
 		}

@@ -135,3 +135,91 @@ func TestTruncInsideSnapshotDiscardsData(t *testing.T) {
 		t.Fatalf("after discarding: last logged 0x%x, %s", uint64(p.LastLogged()), p.Role())
 	}
 }
+
+// TestLeaderTakesAFollowerNotInItsConfig: servers added to a static config
+// join the running leader before a rolling restart gives it the new config.
+// Apache's LearnerHandler takes such a follower ("not in the current
+// config"): it is synced and gets the broadcast, and its ACKs do not count
+// toward a quorum (zk_synced_non_voting_followers counts it).
+func TestLeaderTakesAFollowerNotInItsConfig(t *testing.T) {
+	p, err := NewPeer(PeerConfig{Config: Config{ID: 3, CurrentEpochTmp: -1},
+		Voters: []int64{1, 2, 3}, TickTime: 4, InitLimit: 5, SyncLimit: 3, FinalizeWait: 2, MaxNotificationInterval: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, from := range []int64{1, 2} {
+		p.StepNotification(Notification{From: from, To: 3, State: Looking, Vote: Vote{Leader: 3}, ElectionEpoch: 1, Version: NotificationVersion})
+	}
+	for range 3 {
+		p.Tick()
+	}
+	if p.Role() != Leading {
+		t.Fatalf("peer is %s, want LEADING", p.Role())
+	}
+	drain(p)
+	learner := func(from int64, m Message) {
+		t.Helper()
+		m.From, m.To = from, 3
+		if err := p.Step(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	learner(4, Message{Type: MsgFollowerInfo})
+	if rd := drain(p); hasMessage(rd, MsgDisconnected, 0) || hasMessage(rd, MsgLeaderInfo, MakeZxid(1, 0)) {
+		t.Fatalf("a non-voter alone must neither be refused nor set the epoch: %+v", rd.Messages)
+	}
+	learner(2, Message{Type: MsgFollowerInfo})
+	rd := drain(p)
+	epoch := int64(1)
+	for _, sid := range []int64{2, 4} {
+		if !hasMessageTo(rd, MsgLeaderInfo, sid) {
+			t.Fatalf("no LEADERINFO to %d: %+v", sid, rd.Messages)
+		}
+		learner(sid, Message{Type: MsgAckEpoch, Zxid: 0, Epoch: 0})
+	}
+	rd = drain(p)
+	for _, sid := range []int64{2, 4} {
+		if !hasMessageTo(rd, MsgNewLeader, sid) {
+			t.Fatalf("no NEWLEADER to %d: %+v", sid, rd.Messages)
+		}
+		learner(sid, Message{Type: MsgAck, Zxid: MakeZxid(epoch, 0)})
+	}
+	rd = drain(p)
+	if !hasMessageTo(rd, MsgUpToDate, 4) {
+		t.Fatalf("no UPTODATE to 4: %+v", rd.Messages)
+	}
+	f, _ := p.LeaderFigures()
+	if f.QuorumSize != 3 || f.SyncedFollowers != 2 || f.SyncedNonVotingFollowers != 1 {
+		t.Errorf("figures %+v, want quorum size 3, 2 synced followers, 1 of them non-voting", f)
+	}
+
+	zxid, err := p.NextZxid()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Propose(Entry{Type: EntryTxn, Zxid: zxid}); err != nil {
+		t.Fatal(err)
+	}
+	rd = drain(p)
+	if !hasMessageTo(rd, MsgProposal, 4) {
+		t.Fatalf("no PROPOSAL to the non-voter: %+v", rd.Messages)
+	}
+	learner(3, Message{Type: MsgPersisted, Zxid: zxid})
+	learner(4, Message{Type: MsgAck, Zxid: zxid})
+	if rd := drain(p); len(rd.Committed) > 0 || p.Committed() == zxid {
+		t.Fatalf("committed with the leader's and a non-voter's ACK: %+v", rd)
+	}
+	learner(2, Message{Type: MsgAck, Zxid: zxid})
+	if rd := drain(p); p.Committed() != zxid || !hasMessageTo(rd, MsgCommit, 4) {
+		t.Fatalf("a voter's ACK did not commit 0x%x for everyone: committed 0x%x, %+v", zxid, p.Committed(), rd.Messages)
+	}
+}
+
+func hasMessageTo(rd PeerReady, t MessageType, to int64) bool {
+	for _, m := range rd.Messages {
+		if m.Type == t && m.To == to {
+			return true
+		}
+	}
+	return false
+}
