@@ -373,7 +373,7 @@ func (e *replicated) RoleChanged(p *zab.Peer) {
 }
 
 // recordElection keeps the last 10 elections for the admin surface and
-// logs each outcome.
+// logs when serving starts (the round itself is logged by the driver).
 func (e *replicated) recordElection(p *zab.Peer, serving bool) {
 	now := e.s.now()
 	e.electMu.Lock()
@@ -394,7 +394,7 @@ func (e *replicated) recordElection(p *zab.Peer, serving bool) {
 	if len(e.elections) > 10 {
 		e.elections = e.elections[len(e.elections)-10:]
 	}
-	e.s.log.Info("election settled", "state", p.Role().String(), "leader", el.LeaderID, "epoch", el.Epoch,
+	e.s.log.Info("serving after election", "state", p.Role().String(), "leader", el.LeaderID, "epoch", el.Epoch,
 		"zxid", hexZxid(p.LastLogged()), "took", el.Took.Round(time.Millisecond).String())
 }
 
