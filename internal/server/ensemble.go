@@ -446,9 +446,8 @@ func (e *replicated) Tick(p *zab.Peer) {
 	expired := s.sessions.Expired(now.UnixMilli())
 	s.sessMu.Unlock()
 	for _, id := range expired {
-		s.log.Info("session expired", "session", hexID(id))
 		s.inPipeline.Add(1)
-		e.propose(p, &request{session: id, op: proto.OpCloseSession, start: now, done: s.closeSessionDone})
+		e.propose(p, s.expire(id, now))
 	}
 	for _, path := range s.dueContainers(now) {
 		s.inPipeline.Add(1)
