@@ -13,6 +13,11 @@ import (
 // attribute says why.
 const refusedMsg = "client refused"
 
+// suppressedMsg reports refused-client lines held back for an address when
+// no later refusal carried their count: suppressed=N more refusals, the
+// last of them from remote, for reason.
+const suppressedMsg = "client refusals suppressed"
+
 // How often one client address may put a refusal line in the log, and how
 // many addresses are remembered for it. A flood of bad connections from
 // one address (or from many) therefore costs a bounded number of lines a
@@ -26,7 +31,7 @@ const (
 // most one line per address per refusalInterval. The next line for the
 // address carries suppressed=N, the lines held back since its last one;
 // when no next refusal comes, a flush after the interval logs the count
-// alone. Lines for new addresses while maxRefusalAddrs are held are
+// alone (suppressedMsg). Lines for new addresses while maxRefusalAddrs are held are
 // dropped and counted on the next line that passes (suppressed_others).
 // Nothing here runs unless the line's level is enabled.
 type refusals struct {
@@ -142,7 +147,7 @@ func (r *refusals) flush() {
 	}
 	r.mu.Unlock()
 	for _, l := range lines {
-		r.log.LogAttrs(context.Background(), l.st.level, refusedMsg, slog.String("remote", l.st.remote),
+		r.log.LogAttrs(context.Background(), l.st.level, suppressedMsg, slog.String("remote", l.st.remote),
 			slog.String("reason", l.st.reason), slog.Int("suppressed", l.st.suppressed))
 	}
 }
