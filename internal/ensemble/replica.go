@@ -533,7 +533,9 @@ func (r *Replica) send(m zab.Message) {
 		// learner that sends FOLLOWERINFO twice.
 		return
 	}
-	r.log.Debug("ensemble: out", "msg", m.String())
+	if r.log.Enabled(context.Background(), slog.LevelDebug) {
+		r.log.Debug("ensemble: out", "msg", m.String())
+	}
 	pkt, err := toPacket(r.cfg.Peer.ID, m)
 	if err != nil {
 		r.log.Error("ensemble: cannot send", "msg", m.String(), "err", err)

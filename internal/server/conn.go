@@ -288,7 +288,7 @@ func (c *conn) handshake(frame []byte) bool {
 			return false
 		}
 		c.sessionID, c.timeout = id, timeout
-		s.log.Debug("session established", "session", hexID(id), "timeout", timeout, "remote", c.remote)
+		s.log.Debug("session established", "session", hexValue(id), "timeout", timeout, "remote", c.remote)
 	} else {
 		s.sessMu.Lock()
 		_, known := s.sessions.Get(req.SessionID)

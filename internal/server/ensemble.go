@@ -234,7 +234,7 @@ func (v intRecord) Decode(d *jute.Decoder)   {}
 // refuse completes a request that cannot be proposed now: the client
 // gets ConnectionLoss and goes to another server.
 func (e *replicated) refuse(r *request, err error) {
-	e.s.log.Debug("write refused", "op", r.op.String(), "session", hexID(r.session), "err", err)
+	e.s.log.Debug("write refused", "op", r.op.String(), "session", hexValue(r.session), "err", err)
 	r.err = proto.ErrConnectionLoss
 	e.s.inPipeline.Add(-1)
 	if r.done != nil {
