@@ -51,3 +51,21 @@ func TestLogKeysBadValuesNameKeyAndChoices(t *testing.T) {
 		t.Errorf("Validate with level info+2: %v", err)
 	}
 }
+
+// A container without a zoo.cfg sets them through ZOO_CFG_EXTRA.
+func TestLogKeysFromZooCfgExtra(t *testing.T) {
+	c, err := FromEnvironment(environ(map[string]string{
+		"ZOO_DATA_DIR":  t.TempDir(),
+		"ZOO_CFG_EXTRA": "zkd.log.format=json zkd.log.level=warn",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LogFormat != LogFormatJSON || c.LogLevel != slog.LevelWarn {
+		t.Errorf("ZOO_CFG_EXTRA: format %q level %v; want json and warn", c.LogFormat, c.LogLevel)
+	}
+	_, err = FromEnvironment(environ(map[string]string{"ZOO_DATA_DIR": t.TempDir(), "ZOO_CFG_EXTRA": "zkd.log.level=loud"}))
+	if err == nil || !strings.Contains(err.Error(), "zkd.log.level") || !strings.Contains(err.Error(), WantLogLevel) {
+		t.Errorf("ZOO_CFG_EXTRA with a bad level: %v", err)
+	}
+}
