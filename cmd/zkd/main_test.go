@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -99,7 +100,7 @@ func TestServeProcess(t *testing.T) {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	cfg := filepath.Join(dir, "zoo.cfg")
-	os.WriteFile(cfg, []byte("dataDir="+filepath.Join(dir, "data")+"\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\nclientPort="+itoa(port)+"\n"), 0o644)
+	os.WriteFile(cfg, []byte("dataDir="+filepath.Join(dir, "data")+"\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\nzkd.log.format=json\nclientPort="+itoa(port)+"\n"), 0o644)
 	cmd := exec.Command(bin, cfg)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -128,6 +129,18 @@ func TestServeProcess(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("did not stop on SIGTERM")
+	}
+	// zkd.log.format=json: every line on stderr is one JSON object.
+	msgs := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		var rec struct{ Time, Level, Msg string }
+		if err := json.Unmarshal([]byte(line), &rec); err != nil || rec.Time == "" || rec.Level == "" {
+			t.Fatalf("with zkd.log.format=json, a stderr line is not a JSON log record (%v): %s", err, line)
+		}
+		msgs[rec.Msg] = true
+	}
+	if !msgs["zkd serving"] || !msgs["stopping on signal"] {
+		t.Errorf("JSON log lacks the start and stop lines:\n%s", stderr.String())
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -20,10 +21,11 @@ import (
 )
 
 type serveFlags struct {
-	config   string
-	check    bool
-	logLevel string
-	pprof    string
+	config    string
+	check     bool
+	logLevel  string // "": zkd.log.level from the config
+	logFormat string // "": zkd.log.format from the config
+	pprof     string
 }
 
 func serveCommand() *cobra.Command {
@@ -44,7 +46,8 @@ func serveCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&f.config, "config", "", "path of an Apache ZooKeeper zoo.cfg (default: the embedded standalone config)")
 	cmd.Flags().BoolVar(&f.check, "check", false, "validate the config, print it and exit")
-	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (default: zkd.log.level in zoo.cfg, else info)")
+	cmd.Flags().StringVar(&f.logFormat, "log-format", "", "text or json (default: zkd.log.format in zoo.cfg, else text)")
 	cmd.Flags().StringVar(&f.pprof, "pprof", "", "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060 (builds with -tags pprof only)")
 	return cmd
 }
@@ -80,23 +83,41 @@ func printStartConfig(cfg *config.Config) {
 		strings.Join(cfg.EnvUsed, ", "), strings.TrimRight(cfg.String(), "\n"))
 }
 
-func newLogger(level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level=%q: want debug, info, warn or error", level)
+// newLogger is the server's logger on w: the format and level of the
+// config (zkd.log.format, zkd.log.level), each overridden by its flag.
+func newLogger(w io.Writer, cfg *config.Config, f serveFlags) (*slog.Logger, error) {
+	format, level := cfg.LogFormat, cfg.LogLevel
+	if f.logFormat != "" {
+		v, ok := config.ParseLogFormat(f.logFormat)
+		if !ok {
+			return nil, fmt.Errorf("--log-format=%q: %s", f.logFormat, config.WantLogFormat)
+		}
+		format = v
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+	if f.logLevel != "" {
+		v, ok := config.ParseLogLevel(f.logLevel)
+		if !ok {
+			return nil, fmt.Errorf("--log-level=%q: %s", f.logLevel, config.WantLogLevel)
+		}
+		level = v
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if format == config.LogFormatJSON {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
 }
 
 func runServe(f serveFlags) error {
-	if f.logLevel == "" {
-		f.logLevel = "info"
-	}
-	log, err := newLogger(f.logLevel)
-	if err != nil {
+	// A bad flag is refused before the config is read.
+	if _, err := newLogger(io.Discard, &config.Config{}, f); err != nil {
 		return err
 	}
 	cfg, err := loadConfig(f.config)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(os.Stderr, cfg, f)
 	if err != nil {
 		return err
 	}

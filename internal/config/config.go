@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -97,9 +98,13 @@ type Config struct {
 	MetricsProvider   string
 	MetricsHost       string
 	MetricsPort       int
-	MetricsExportInfo bool              // exportJvmInfo: zkd's Go runtime and process metrics
-	Raw               map[string]string // every key as read (trimmed)
-	Warnings          []string          // unknown or ignored keys, one line each
+	MetricsExportInfo bool // exportJvmInfo: zkd's Go runtime and process metrics
+	// zkd's own logging keys: zkd.log.format (LogFormatText, the default,
+	// or LogFormatJSON) and zkd.log.level (info by default).
+	LogFormat string
+	LogLevel  slog.Level
+	Raw       map[string]string // every key as read (trimmed)
+	Warnings  []string          // unknown or ignored keys, one line each
 	// EnvUsed names the environment variables that set something, in the
 	// order they were applied (for the config printed at start).
 	EnvUsed []string
@@ -227,7 +232,7 @@ func parseLayers(r io.Reader, path string, getenv func(string) string, opts pars
 	steps := []func() error{
 		p.parseScalars, p.parseDirs, p.parseFourLetterWords, p.parseSuperDigest,
 		p.parseServers, p.parseMyID, p.reconcileClientPort, p.checkPeerType,
-		p.parseObservability,
+		p.parseObservability, p.parseLogging,
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -270,6 +275,8 @@ func baseConfig(path string) *Config {
 		MetricsHost:              DefaultMetricsHost,
 		MetricsPort:              DefaultMetricsPort,
 		MetricsExportInfo:        true,
+		LogFormat:                LogFormatText,
+		LogLevel:                 slog.LevelInfo,
 		Raw:                      map[string]string{},
 	}
 }

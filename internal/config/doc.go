@@ -23,6 +23,10 @@
 // DigestAuthenticationProvider.superDigest) are accepted with or without
 // the "zookeeper." prefix; if both forms are given the short one wins.
 //
+// zkd's own keys: zkd.log.format (text or json) and zkd.log.level (debug,
+// info, warn or error); Apache ignores them (it exports unknown keys as
+// system properties), so such a zoo.cfg still starts Apache ZooKeeper.
+//
 // Environment (for Kubernetes and Docker layouts), with or without a
 // zoo.cfg:
 //

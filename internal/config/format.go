@@ -50,6 +50,10 @@ func (c *Config) String() string {
 	line(keyMetricsHost, c.MetricsHost)
 	line(keyMetricsPort, c.MetricsPort)
 	line(keyMetricsJVMInfo, c.MetricsExportInfo)
+	if c.LogFormat != "" {
+		line(keyLogFormat, c.LogFormat)
+	}
+	line(keyLogLevel, LogLevelName(c.LogLevel))
 	if c.SuperDigest != "" {
 		line(keySuperDigest, c.SuperDigest)
 	}

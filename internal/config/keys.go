@@ -96,6 +96,7 @@ var typedKeys = map[string]bool{
 	keyOutstandingLimit: true,
 	keyPeerType:         true, keyElectionAlg: true,
 	keyMetricsClass: true, keyMetricsHost: true, keyMetricsPort: true, keyMetricsJVMInfo: true,
+	keyLogFormat: true, keyLogLevel: true,
 }
 
 // silentKeys are Apache ZooKeeper keys zkd accepts without a warning; they

@@ -95,6 +95,9 @@ func (c *Config) Validate() error {
 	if err := c.validateObservability(); err != nil {
 		return err
 	}
+	if err := c.validateLogging(); err != nil {
+		return err
+	}
 	return c.validateServers()
 }
 

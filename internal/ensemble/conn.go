@@ -2,8 +2,10 @@ package ensemble
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"sync"
 	"time"
@@ -280,7 +282,9 @@ func (r *Replica) stepPacket(in inPacket) {
 		return
 	}
 	if ok {
-		r.log.Debug("ensemble: in", "msg", m.String())
+		if r.log.Enabled(context.Background(), slog.LevelDebug) {
+			r.log.Debug("ensemble: in", "msg", m.String())
+		}
 		r.peer.Step(m)
 	}
 }

@@ -8,10 +8,12 @@
 package ensemble
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -120,6 +122,11 @@ type Replica struct {
 	replayDue bool
 	deferred  []deferredPacket // the host's, sent after the current Ready's messages
 	mu        sync.Mutex       // guards pending (accept goroutine)
+
+	// lookingSince is when the driver saw the peer start LOOKING;
+	// loggedRound the last election round it logged (zab.Round.N).
+	lookingSince time.Time
+	loggedRound  int64
 }
 
 // Status is what the replica shows.
@@ -273,6 +280,7 @@ func (r *Replica) run() {
 	tick := time.NewTicker(r.cfg.Tick)
 	defer tick.Stop()
 	r.gen = r.peer.Generation()
+	r.lookingSince = time.Now()
 	r.carryOut()
 	for {
 		select {
@@ -408,14 +416,19 @@ func (r *Replica) checkGeneration() {
 		r.gen = g
 		r.closeConns()
 		changed = true
-		r.log.Info("ensemble: role", "state", r.peer.Role().String(), "leader", r.peer.Leader(),
-			"epoch", r.peer.CurrentEpoch(), "zxid", fmt.Sprintf("0x%x", uint64(r.peer.LastLogged())))
+		if r.peer.Role() == zab.Looking {
+			r.lookingSince = time.Now()
+			r.log.Info("ensemble: looking for a leader", "epoch", r.peer.CurrentEpoch(),
+				"zxid", fmt.Sprintf("0x%x", uint64(r.peer.LastLogged())))
+		} else {
+			r.logRound()
+		}
 	}
 	if s := r.peer.Serving(); s != r.serving {
 		r.serving = s
 		changed = true
 		if s {
-			r.log.Info("ensemble: serving", "state", r.peer.Role().String(), "leader", r.peer.Leader(),
+			r.log.Debug("ensemble: serving", "state", r.peer.Role().String(), "leader", r.peer.Leader(),
 				"epoch", r.peer.CurrentEpoch(), "zxid", fmt.Sprintf("0x%x", uint64(r.peer.LastLogged())))
 		}
 	}
@@ -425,6 +438,40 @@ func (r *Replica) checkGeneration() {
 	if changed && r.peer.Role() != zab.Looking && len(r.early) > 0 {
 		r.replayDue = true
 	}
+}
+
+// logRound logs, once, the election round that took the peer out of
+// LOOKING: its round, the votes it counted and the outcome.
+func (r *Replica) logRound() {
+	rd, ok := r.peer.Election().LastRound()
+	if !ok || rd.N == r.loggedRound {
+		return
+	}
+	r.loggedRound = rd.N
+	r.log.LogAttrs(context.Background(), slog.LevelInfo, "election: round decided",
+		slog.Int64("round", rd.ElectionEpoch),
+		slog.Int64("leader", rd.Elected.Leader),
+		slog.String("state", rd.State.String()),
+		slog.String("leader_zxid", fmt.Sprintf("0x%x", uint64(rd.Elected.Zxid))),
+		slog.Int64("leader_epoch", rd.Elected.PeerEpoch),
+		slog.Int64("elapsed_ms", time.Since(r.lookingSince).Milliseconds()),
+		slog.Attr{Key: "votes", Value: votesValue(rd.Votes)})
+}
+
+// votesValue is a round's counted votes as a group keyed by sid:
+// votes.2.leader=3 votes.2.zxid=0x100000004 … in text,
+// "votes":{"2":{"leader":3,…}} in JSON.
+func votesValue(votes []zab.CountedVote) slog.Value {
+	attrs := make([]slog.Attr, 0, len(votes))
+	for _, v := range votes {
+		attrs = append(attrs, slog.Group(strconv.FormatInt(v.From, 10),
+			slog.Int64("leader", v.Vote.Leader),
+			slog.String("zxid", fmt.Sprintf("0x%x", uint64(v.Vote.Zxid))),
+			slog.Int64("peer_epoch", v.Vote.PeerEpoch),
+			slog.Int64("round", v.ElectionEpoch),
+			slog.String("state", v.State.String())))
+	}
+	return slog.GroupValue(attrs...)
 }
 
 // replayEarly steps the registrations that waited for this server to
@@ -486,7 +533,9 @@ func (r *Replica) send(m zab.Message) {
 		// learner that sends FOLLOWERINFO twice.
 		return
 	}
-	r.log.Debug("ensemble: out", "msg", m.String())
+	if r.log.Enabled(context.Background(), slog.LevelDebug) {
+		r.log.Debug("ensemble: out", "msg", m.String())
+	}
 	pkt, err := toPacket(r.cfg.Peer.ID, m)
 	if err != nil {
 		r.log.Error("ensemble: cannot send", "msg", m.String(), "err", err)

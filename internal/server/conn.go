@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
@@ -59,7 +60,8 @@ func (s *Server) accept(nc net.Conn) {
 	s.connMu.Lock()
 	if max := s.cfg.MaxClientCnxns; max > 0 && s.connsByIP[host] >= max {
 		s.connMu.Unlock()
-		s.log.Warn("too many connections from client address, closing", "ip", host, "max", max)
+		s.refused.refuse(slog.LevelWarn, host, nc.RemoteAddr().String(), "too many connections from this address (maxClientCnxns)",
+			slog.Int("maxClientCnxns", max))
 		nc.Close()
 		return
 	}
@@ -230,8 +232,10 @@ func (c *conn) logClose(what string, err error) {
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 		return
 	case errors.Is(err, errFrameLength):
-		c.s.log.Warn("closing connection: packet length out of bounds (jute.maxbuffer)",
-			"remote", c.remote, "maxbuffer", c.s.maxBuffer)
+		var fe frameLengthError
+		errors.As(err, &fe)
+		c.s.refused.refuse(slog.LevelWarn, c.ip, c.remote, "packet length out of bounds (jute.maxbuffer)",
+			slog.Int64("length", int64(fe.n)), slog.Int("jute.maxbuffer", c.s.maxBuffer))
 	default:
 		c.s.log.Debug("connection closed", "remote", c.remote, "while", what, "err", err)
 	}
@@ -251,19 +255,19 @@ func (c *conn) handshake(frame []byte) bool {
 	d := jute.NewDecoder(frame, s.maxBuffer)
 	req.Decode(d)
 	if d.Err() != nil {
-		s.log.Warn("closing connection: malformed connect request", "remote", c.remote, "err", d.Err())
+		s.refused.refuse(slog.LevelWarn, c.ip, c.remote, "malformed connect request", slog.Any("err", d.Err()))
 		return false
 	}
 	c.oldClient = !req.HasReadOnly
 	if !s.serving.Load() {
 		// An ensemble member that is looking or syncing: the client tries
 		// another server, as ZooKeeper's "not currently serving" close.
-		s.log.Debug("refusing client: this server is not serving", "remote", c.remote)
+		s.refused.refuse(slog.LevelDebug, c.ip, c.remote, "this server is not serving (looking for a leader or syncing)")
 		return false
 	}
 	if last := s.LastZxid(); req.LastZxidSeen > last {
-		s.log.Info("refusing client: it has seen a zxid this server has not",
-			"remote", c.remote, "client_zxid", hexZxid(req.LastZxidSeen), "server_zxid", hexZxid(last))
+		s.refused.refuse(slog.LevelInfo, c.ip, c.remote, "the client has seen a zxid this server has not",
+			slog.Any("client_zxid", hexValue(req.LastZxidSeen)), slog.Any("server_zxid", hexValue(last)))
 		return false
 	}
 	timeout := session.NegotiateTimeout(req.TimeOut, int32(s.cfg.MinSessionTimeout), int32(s.cfg.MaxSessionTimeout))
@@ -284,7 +288,7 @@ func (c *conn) handshake(frame []byte) bool {
 			return false
 		}
 		c.sessionID, c.timeout = id, timeout
-		s.log.Debug("session established", "session", hexID(id), "timeout", timeout, "remote", c.remote)
+		s.log.Debug("session established", "session", hexValue(id), "timeout", timeout, "remote", c.remote)
 	} else {
 		s.sessMu.Lock()
 		_, known := s.sessions.Get(req.SessionID)
@@ -296,7 +300,8 @@ func (c *conn) handshake(frame []byte) bool {
 		}
 		s.sessMu.Unlock()
 		if !valid {
-			s.log.Info("refusing reconnect: session expired or password wrong", "session", hexID(req.SessionID), "remote", c.remote)
+			s.refused.refuse(slog.LevelInfo, c.ip, c.remote, "reconnect to an expired session or with a wrong password",
+				slog.Any("session", hexValue(req.SessionID)))
 			c.sendConnectResponse(&proto.ConnectResponse{Passwd: make([]byte, 16)})
 			c.closeAfterFlush()
 			return false
@@ -345,9 +350,10 @@ func (c *conn) enqueue(frame []byte) {
 		return
 	}
 	if c.outBytes+len(frame) > c.s.maxQueuedBytes {
+		queued := c.outBytes
 		c.outMu.Unlock()
-		c.s.log.Warn("closing connection: the client does not read what the server sends",
-			"remote", c.remote, "session", hexID(c.sessionID), "queued_bytes", c.outBytes)
+		c.s.refused.refuse(slog.LevelWarn, c.ip, c.remote, "the client does not read what the server sends",
+			slog.Any("session", hexValue(c.sessionID)), slog.Int("queued_bytes", queued))
 		c.close()
 		return
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -175,6 +176,7 @@ func (sn *snapshotter) take(s *Server) error {
 		snap.Digest = &storage.ZxidDigest{Version: txn.DigestVersion}
 	}
 	var held, longest time.Duration
+	var znodes int
 	var slice time.Time
 	endSlice := func() {
 		d := time.Since(slice)
@@ -202,6 +204,7 @@ func (sn *snapshotter) take(s *Server) error {
 				return err
 			}
 			err := s.tree.SerializeFuzzy(e, unlockedFlush, pause)
+			znodes = s.tree.NodeCount()
 			if snap.Digest != nil {
 				// written after the tree: the state the replay must reach at that zxid
 				snap.Digest.Zxid, snap.Digest.Digest = s.tree.LastZxid(), s.tree.Digest()
@@ -216,9 +219,11 @@ func (sn *snapshotter) take(s *Server) error {
 	took := time.Since(start)
 	s.metrics.SnapshotTime.Observe(took.Milliseconds())
 	s.lastSnap.Store(admin.Snapshot{Zxid: zxid, Time: time.Now()})
-	sn.log.Info("snapshot taken", "path", info.Path, "zxid", hexZxid(zxid),
-		"applies_held", held.Round(time.Millisecond).String(), "longest_hold", longest.Round(time.Microsecond).String(),
-		"took", time.Since(start).Round(time.Millisecond).String())
+	if sn.log.Enabled(context.Background(), slog.LevelInfo) {
+		sn.log.Info("snapshot taken", "file", info.Path, "zxid", hexZxid(zxid), "znodes", znodes, "bytes", info.Size,
+			"ms", took.Milliseconds(), "applies_held", held.Round(time.Millisecond).String(),
+			"longest_hold", longest.Round(time.Microsecond).String())
+	}
 	return nil
 }
 

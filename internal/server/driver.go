@@ -238,9 +238,8 @@ func (d *driver) tick(now time.Time) {
 	expired := s.sessions.Expired(now.UnixMilli())
 	s.sessMu.Unlock()
 	for _, id := range expired {
-		s.log.Info("session expired", "session", hexID(id))
 		s.inPipeline.Add(1)
-		d.propose(&request{session: id, op: proto.OpCloseSession, start: now, done: s.closeSessionDone})
+		d.propose(s.expire(id, now))
 	}
 	for _, p := range s.dueContainers(now) {
 		s.inPipeline.Add(1)

@@ -234,7 +234,7 @@ func (v intRecord) Decode(d *jute.Decoder)   {}
 // refuse completes a request that cannot be proposed now: the client
 // gets ConnectionLoss and goes to another server.
 func (e *replicated) refuse(r *request, err error) {
-	e.s.log.Debug("write refused", "op", r.op.String(), "session", hexID(r.session), "err", err)
+	e.s.log.Debug("write refused", "op", r.op.String(), "session", hexValue(r.session), "err", err)
 	r.err = proto.ErrConnectionLoss
 	e.s.inPipeline.Add(-1)
 	if r.done != nil {
@@ -373,7 +373,7 @@ func (e *replicated) RoleChanged(p *zab.Peer) {
 }
 
 // recordElection keeps the last 10 elections for the admin surface and
-// logs each outcome.
+// logs when serving starts (the round itself is logged by the driver).
 func (e *replicated) recordElection(p *zab.Peer, serving bool) {
 	now := e.s.now()
 	e.electMu.Lock()
@@ -394,7 +394,7 @@ func (e *replicated) recordElection(p *zab.Peer, serving bool) {
 	if len(e.elections) > 10 {
 		e.elections = e.elections[len(e.elections)-10:]
 	}
-	e.s.log.Info("election settled", "state", p.Role().String(), "leader", el.LeaderID, "epoch", el.Epoch,
+	e.s.log.Info("serving after election", "state", p.Role().String(), "leader", el.LeaderID, "epoch", el.Epoch,
 		"zxid", hexZxid(p.LastLogged()), "took", el.Took.Round(time.Millisecond).String())
 }
 
@@ -446,9 +446,8 @@ func (e *replicated) Tick(p *zab.Peer) {
 	expired := s.sessions.Expired(now.UnixMilli())
 	s.sessMu.Unlock()
 	for _, id := range expired {
-		s.log.Info("session expired", "session", hexID(id))
 		s.inPipeline.Add(1)
-		e.propose(p, &request{session: id, op: proto.OpCloseSession, start: now, done: s.closeSessionDone})
+		e.propose(p, s.expire(id, now))
 	}
 	for _, path := range s.dueContainers(now) {
 		s.inPipeline.Add(1)

@@ -30,23 +30,42 @@ type member struct {
 	srv        *Server
 	t          *testing.T
 	clientPort int
+	// logs, when set, gets every line the server logs.
+	logs *logRecorder
 }
 
 // startEnsemble starts n durable servers (myid 1..n) with their own data
 // directories, quorum, election and client ports on loopback.
 func startEnsemble(t *testing.T, n int) []*member {
 	t.Helper()
+	return startEnsembleOn(t, n, ensemblePorts, false)
+}
+
+// startEnsembleOn is startEnsemble on ports; with record, each member's
+// log lines are kept in its logs.
+func startEnsembleOn(t *testing.T, n int, ports *launch.Ports, record bool) []*member {
+	t.Helper()
+	port := func() int {
+		p, err := ports.Alloc()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
 	members := map[int64]ensemble.Member{}
 	var voters []int64
 	ms := make([]*member, n)
 	var lines []string
 	for i := range n {
 		id := int64(i + 1)
-		q, el, c := mustPort(t), mustPort(t), mustPort(t)
+		q, el, c := port(), port(), port()
 		members[id] = ensemble.Member{Quorum: fmt.Sprintf("127.0.0.1:%d", q), Election: fmt.Sprintf("127.0.0.1:%d", el)}
 		voters = append(voters, id)
 		lines = append(lines, fmt.Sprintf("server.%d=127.0.0.1:%d:%d:participant;127.0.0.1:%d", id, q, el, c))
 		ms[i] = &member{id: id, dir: t.TempDir(), client: fmt.Sprintf("127.0.0.1:%d", c), clientPort: c, t: t}
+		if record {
+			ms[i].logs = &logRecorder{}
+		}
 	}
 	text := strings.Join(lines, "\n") + "\nversion=0"
 	for _, m := range ms {
@@ -81,6 +100,9 @@ func (m *member) start() {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("server", m.id)
+	}
+	if m.logs != nil {
+		log = slog.New(teeHandler{m.logs.handler(), log.Handler()})
 	}
 	s, err := OpenDurable(cfg, log, Options{Ensemble: m.opts})
 	if err != nil {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/zkd/zkd/internal/acl"
@@ -51,7 +52,7 @@ func (c *conn) handle(frame []byte) bool {
 	var h proto.RequestHeader
 	h.Decode(d)
 	if d.Err() != nil {
-		s.log.Warn("closing connection: malformed request header", "remote", c.remote, "err", d.Err())
+		s.refused.refuse(slog.LevelWarn, c.ip, c.remote, "malformed request header", slog.Any("err", d.Err()))
 		return false
 	}
 	c.stats.received()
@@ -60,8 +61,8 @@ func (c *conn) handle(frame []byte) bool {
 	body, known := decodeBody(h.Type)
 	if !known || h.Type == proto.OpNotification || h.Type == proto.OpCheck || h.Type == proto.OpDeleteContainer ||
 		h.Type == proto.OpCreateSession || h.Type == proto.OpError {
-		s.log.Warn("closing connection: unsupported request type", "remote", c.remote, "type", int32(h.Type),
-			"session", hexID(c.sessionID))
+		s.refused.refuse(slog.LevelWarn, c.ip, c.remote, "unsupported request type", slog.Int("type", int(h.Type)),
+			slog.Any("session", hexValue(c.sessionID)))
 		c.enqueue(reply(h.Xid, -1, proto.ErrUnimplemented, nil))
 		c.closeAfterFlush()
 		return false
@@ -69,7 +70,7 @@ func (c *conn) handle(frame []byte) bool {
 	if body != nil {
 		body.Decode(d)
 		if d.Err() != nil {
-			s.log.Warn("closing connection: malformed request", "remote", c.remote, "op", h.Type.String(), "err", d.Err())
+			s.refused.refuse(slog.LevelWarn, c.ip, c.remote, "malformed request", slog.String("op", h.Type.String()), slog.Any("err", d.Err()))
 			return false
 		}
 	}
@@ -89,12 +90,12 @@ func (c *conn) handle(frame []byte) bool {
 		return c.handleAuth(h.Xid, body.(*proto.AuthPacket))
 	}
 	if h.Type == proto.OpSASL {
-		s.log.Warn("SASL authentication is not supported", "remote", c.remote)
+		s.refused.refuse(slog.LevelWarn, c.ip, c.remote, "SASL authentication is not supported")
 		c.enqueue(reply(h.Xid, s.LastZxid(), proto.ErrUnimplemented, nil))
 		return true
 	}
 	if mr, ok := body.(*proto.MultiRequest); ok && !validMulti(h.Type, mr) {
-		s.log.Warn("closing connection: multi mixes read and write ops", "remote", c.remote, "op", h.Type.String())
+		s.refused.refuse(slog.LevelWarn, c.ip, c.remote, "multi mixes read and write ops", slog.String("op", h.Type.String()))
 		return false
 	}
 	r := &request{conn: c, session: c.sessionID, xid: h.Xid, op: h.Type, body: body, ids: c.authIDs(), start: time.Now()}
@@ -131,7 +132,7 @@ func (c *conn) handleAuth(xid int32, a *proto.AuthPacket) bool {
 	c.authMu.Unlock()
 	ids, err := acl.Authenticate(a.Scheme, a.Auth, self, c.s.cfg.SuperDigest)
 	if err != nil {
-		c.s.log.Warn("authentication failed, closing connection", "remote", c.remote, "scheme", a.Scheme)
+		c.s.refused.refuse(slog.LevelWarn, c.ip, c.remote, "authentication failed", slog.String("scheme", a.Scheme))
 		c.s.stats.authFailed()
 		c.enqueue(reply(xid, 0, proto.ErrAuthFailed, nil))
 		c.closeAfterFlush()

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"github.com/zkd/zkd/internal/session"
 	"github.com/zkd/zkd/internal/storage"
 	"github.com/zkd/zkd/internal/tree"
+	"github.com/zkd/zkd/internal/txn"
 	"github.com/zkd/zkd/internal/watch"
 	"github.com/zkd/zkd/internal/zab"
 )
@@ -64,6 +66,7 @@ type Options struct {
 type Server struct {
 	cfg       *config.Config
 	log       *slog.Logger
+	refused   *refusals // the rate-limited refused-client lines
 	persist   Log
 	fsys      storage.FS
 	now       func() time.Time
@@ -189,6 +192,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		cfg:          cfg,
 		log:          log,
+		refused:      newRefusals(log),
 		persist:      p,
 		fsys:         fsys,
 		now:          clock,
@@ -328,6 +332,7 @@ func (s *Server) Close() error {
 		<-s.driverDone
 		<-s.applyDone
 		s.wg.Wait()
+		s.refused.stop()
 	})
 	return s.persist.Close()
 }
@@ -407,6 +412,27 @@ func (s *Server) LastZxid() int64 {
 	s.dbMu.RLock()
 	defer s.dbMu.RUnlock()
 	return s.tree.LastZxid()
+}
+
+// expire is the closeSession request for an expired session (on the
+// driver, which proposes it). Its log line waits for the close to be
+// applied, to say how many ephemerals it removed.
+func (s *Server) expire(id int64, now time.Time) *request {
+	s.sessMu.Lock()
+	timeout, _ := s.sessions.Get(id)
+	s.sessMu.Unlock()
+	return &request{session: id, op: proto.OpCloseSession, start: now, done: func(r *request) {
+		if r.err == proto.OK && s.log.Enabled(context.Background(), slog.LevelInfo) {
+			removed := 0
+			if r.txn != nil {
+				if b, ok := r.txn.Body.(*txn.CloseSession); ok {
+					removed = len(b.Paths)
+				}
+			}
+			s.log.Info("session expired", "session", hexID(id), "timeout_ms", timeout, "ephemerals_removed", removed)
+		}
+		s.closeSessionDone(r)
+	}}
 }
 
 // closeSessionDone closes the connection that owned a closed session.

@@ -27,6 +27,18 @@ type testServer struct {
 
 func startServer(t testing.TB, extra string) *testServer {
 	t.Helper()
+	return startServerWith(t, extra, nil)
+}
+
+// startServerLogged is startServer with every log line kept.
+func startServerLogged(t testing.TB, extra string) (*testServer, *logRecorder) {
+	t.Helper()
+	logs := &logRecorder{}
+	return startServerWith(t, extra, logs), logs
+}
+
+func startServerWith(t testing.TB, extra string, logs *logRecorder) *testServer {
+	t.Helper()
 	text := fmt.Sprintf("tickTime=200\ndataDir=%s\nclientPort=2181\n4lw.commands.whitelist=*\nmaxClientCnxns=0\n%s", t.TempDir(), extra)
 	cfg, err := config.Parse(strings.NewReader(text), "test.cfg", func(string) string { return "" })
 	if err != nil {
@@ -37,6 +49,9 @@ func startServer(t testing.TB, extra string) *testServer {
 	// goroutines while the target runs: fuzz servers stay quiet under -v.
 	if _, fuzz := t.(*testing.F); testing.Verbose() && !fuzz {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	if logs != nil {
+		log = slog.New(teeHandler{logs.handler(), log.Handler()})
 	}
 	s, err := New(Options{Config: cfg, Logger: log, ContainerCheckInterval: 100 * time.Millisecond})
 	if err != nil {

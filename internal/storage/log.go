@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -218,7 +220,9 @@ func (l *Log) createFile(zxid int64) error {
 		f.Close()
 		return err
 	}
-	l.logger.Info("storage: creating new log file", "file", path)
+	if l.logger.Enabled(context.Background(), slog.LevelInfo) {
+		l.logger.Info("storage: creating new log file", "file", path, "zxid", "0x"+strconv.FormatUint(uint64(zxid), 16))
+	}
 	l.file, l.filePath = f, path
 	l.fileSize = fileHeaderSize
 	l.written = fileHeaderSize

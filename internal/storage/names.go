@@ -39,6 +39,8 @@ type SnapshotInfo struct {
 	Zxid        int64 // last zxid applied when the snapshot started (from its name)
 	Path        string
 	Compression string // CompressionNone, CompressionGzip or CompressionSnappy
+	// Size is the file's length in bytes; set by WriteSnapshot only.
+	Size int64
 }
 
 // LogName is the file name of a log whose first txn is zxid: "log." and

@@ -135,7 +135,8 @@ func WriteSnapshot(fsys FS, dataDir string, snap Snapshot, writeTree func(e *jut
 	if err != nil {
 		return SnapshotInfo{}, err
 	}
-	if err := writeSnapshotTo(f, snap, writeTree, opts.Compression); err != nil {
+	size, err := writeSnapshotTo(f, snap, writeTree, opts.Compression)
+	if err != nil {
 		f.Close()
 		fsys.Remove(tmp)
 		return SnapshotInfo{}, err
@@ -151,11 +152,26 @@ func WriteSnapshot(fsys FS, dataDir string, snap Snapshot, writeTree func(e *jut
 	if err := fsys.SyncDir(dir); err != nil {
 		return SnapshotInfo{}, err
 	}
+	info.Size = size
 	return info, nil
 }
 
-func writeSnapshotTo(f File, snap Snapshot, writeTree func(e *jute.Encoder, flush func([]byte) error) error, compression string) error {
-	w := &snapshotWriter{enc: jute.NewEncoder(make([]byte, 0, 64<<10)), sum: adler32.New(), bw: bufio.NewWriterSize(f, 256<<10)}
+// countingWriter counts the bytes that reach the file.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+// writeSnapshotTo streams the snapshot into f and returns its size.
+func writeSnapshotTo(f File, snap Snapshot, writeTree func(e *jute.Encoder, flush func([]byte) error) error, compression string) (int64, error) {
+	cw := &countingWriter{w: f}
+	w := &snapshotWriter{enc: jute.NewEncoder(make([]byte, 0, 64<<10)), sum: adler32.New(), bw: bufio.NewWriterSize(cw, 256<<10)}
 	w.out, w.comp = compressor(w.bw, compression)
 	e := w.enc
 	e.Int(snapshotMagic)
@@ -163,31 +179,31 @@ func writeSnapshotTo(f File, snap Snapshot, writeTree func(e *jute.Encoder, flus
 	e.Long(-1) // dbid: ZooKeeper writes -1 in snapshots
 	EncodeSessions(e, snap.Sessions)
 	if err := w.spill(); err != nil {
-		return err
+		return 0, err
 	}
 	if err := writeTree(e, w.write); err != nil {
-		return err
+		return 0, err
 	}
 	if err := w.seal(); err != nil { // spills what the tree left in e first
-		return err
+		return 0, err
 	}
 	if snap.Digest != nil {
 		e.Long(snap.Digest.Zxid)
 		e.Int(snap.Digest.Version)
 		e.Long(snap.Digest.Digest)
 		if err := w.seal(); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	if w.comp != nil {
 		if err := w.comp.Close(); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	if err := w.bw.Flush(); err != nil {
-		return err
+		return 0, err
 	}
-	return f.Sync()
+	return cw.n, f.Sync()
 }
 
 // compressor returns the writer for a compression method over w, and the

@@ -108,6 +108,10 @@ func TestSnapshotRoundTrip(t *testing.T) {
 					t.Fatalf("info %+v", info)
 				}
 				raw := fileBytes(t, fsys, info.Path)
+				if info.Size != int64(len(raw)) {
+					t.Fatalf("info.Size %d, the file has %d bytes", info.Size, len(raw))
+				}
+				info.Size = 0 // only WriteSnapshot knows it
 				whole, err := decompress(raw, compression)
 				if err != nil {
 					t.Fatal(err)

@@ -1,6 +1,7 @@
 package zab
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -133,7 +134,10 @@ type Election struct {
 	finalizeIdle int
 
 	started, decided bool
-	out              []Notification
+	// last is how the last round ended (rounds counts them).
+	last   Round
+	rounds int64
+	out    []Notification
 	// loop holds notifications to this server itself, delivered after
 	// the step that sent them (QuorumCnxManager's own queue).
 	loop []Notification
@@ -204,6 +208,36 @@ func (e *Election) Decided() (v Vote, state Role, ok bool) {
 	return e.current.Vote, e.state, true
 }
 
+// Round is how an election round ended: its logical clock, the votes
+// that were counted toward the outcome, and the vote elected. The driver
+// logs it; the election only keeps the last one.
+type Round struct {
+	// N numbers the rounds this election decided, from 1: a new N is a
+	// new round to report.
+	N int64
+	// ElectionEpoch is the round (logical clock) the elected vote belongs to.
+	ElectionEpoch int64
+	// Votes are the counted votes by sender sid (this round's votes, or
+	// those of the settled servers a late joiner adopted the leader from).
+	Votes   []CountedVote
+	Elected Vote
+	// State is this server's new state: LEADING, FOLLOWING or OBSERVING.
+	State Role
+}
+
+// CountedVote is one server's vote as the round counted it.
+type CountedVote struct {
+	From int64
+	// State is the sender's state (LOOKING, or FOLLOWING/LEADING for a
+	// server that had settled).
+	State         Role
+	Vote          Vote
+	ElectionEpoch int64
+}
+
+// LastRound returns how the last decided round ended; false before any.
+func (e *Election) LastRound() (Round, bool) { return e.last, e.rounds > 0 }
+
 // Settled updates the vote this server answers with once it is not
 // LOOKING: after the new leader's UPTODATE the vote carries the new epoch
 // (ZOOKEEPER-1732), so that every member answers late joiners alike.
@@ -231,7 +265,7 @@ func (e *Election) Tick() {
 	if e.finalizing {
 		e.finalizeIdle++
 		if e.finalizeIdle >= e.cfg.FinalizeWait {
-			e.finish(e.proposal, e.clock)
+			e.finish(e.proposal, e.clock, e.recv)
 		}
 		return
 	}
@@ -339,14 +373,14 @@ func (e *Election) lookForLeader(n Notification) {
 		if n.ElectionEpoch == e.clock {
 			e.recv[n.From] = ballot{Vote: n.Vote, ElectionEpoch: n.ElectionEpoch, State: n.State}
 			if e.hasQuorum(e.recv, theirs) && e.checkLeader(e.recv, n.Vote.Leader, n.ElectionEpoch) {
-				e.finish(n.Vote, n.ElectionEpoch)
+				e.finish(n.Vote, n.ElectionEpoch, e.recv)
 				return
 			}
 		}
 		e.outOfElection[n.From] = theirs
 		if e.hasQuorum(e.outOfElection, theirs) && e.checkLeader(e.outOfElection, n.Vote.Leader, n.ElectionEpoch) {
 			e.clock = n.ElectionEpoch
-			e.finish(n.Vote, n.ElectionEpoch)
+			e.finish(n.Vote, n.ElectionEpoch, e.outOfElection)
 		}
 	}
 }
@@ -372,7 +406,8 @@ func (e *Election) hasQuorum(votes map[int64]ballot, b ballot) bool {
 	return acks > len(e.voters)/2
 }
 
-func (e *Election) finish(v Vote, electionEpoch int64) {
+// finish ends the round on v; counted are the votes that decided it.
+func (e *Election) finish(v Vote, electionEpoch int64, counted map[int64]ballot) {
 	e.decided = true
 	e.finalizing = false
 	switch {
@@ -384,6 +419,13 @@ func (e *Election) finish(v Vote, electionEpoch int64) {
 		e.state = Observing
 	}
 	e.current = ballot{Vote: v, ElectionEpoch: electionEpoch, State: e.state}
+	e.rounds++
+	e.last = Round{N: e.rounds, ElectionEpoch: electionEpoch, Elected: v, State: e.state,
+		Votes: make([]CountedVote, 0, len(counted))}
+	for sid, b := range counted {
+		e.last.Votes = append(e.last.Votes, CountedVote{From: sid, State: b.State, Vote: b.Vote, ElectionEpoch: b.ElectionEpoch})
+	}
+	slices.SortFunc(e.last.Votes, func(a, b CountedVote) int { return cmp.Compare(a.From, b.From) })
 	e.recv, e.outOfElection = nil, nil
 	e.loop = nil
 }

@@ -439,3 +439,59 @@ func TestJoinerDoesNotFollowAGoneLeader(t *testing.T) {
 		t.Fatalf("joiner followed a leader that is gone: %s", net.states())
 	}
 }
+
+// TestLastRoundRecordsTheCountedVotes: a decided round keeps its round
+// number, the votes counted (by sid) and the outcome, for the driver's one
+// log line per round; a late joiner's round shows the settled servers'
+// votes it adopted the leader from.
+func TestLastRoundRecordsTheCountedVotes(t *testing.T) {
+	net := newElectionNet(t, 1, []int64{1, 2, 3}, nil)
+	net.down[3] = true
+	if _, ok := net.servers[1].LastRound(); ok {
+		t.Fatal("a round reported before any was decided")
+	}
+	net.start(1, 0x100000004, 1)
+	net.start(2, 0x100000003, 1)
+	net.runUntil(200, "1 and 2 decided", func() bool { return net.allDecided(1, 2) })
+	r, ok := net.servers[2].LastRound()
+	elected := Vote{Leader: 1, Zxid: 0x100000004, PeerEpoch: 1}
+	if !ok || r.N != 1 || r.State != Leading && r.State != Following || r.Elected != elected || r.ElectionEpoch != net.servers[2].Clock() {
+		t.Fatalf("server 2's round: %+v ok=%v", r, ok)
+	}
+	if r.State != Following {
+		t.Errorf("server 2's new state %s, want FOLLOWING", r.State)
+	}
+	if len(r.Votes) != 2 || r.Votes[0].From != 1 || r.Votes[1].From != 2 {
+		t.Fatalf("server 2's counted votes: %+v", r.Votes)
+	}
+	for _, v := range r.Votes {
+		if v.Vote != elected || v.State != Looking || v.ElectionEpoch != r.ElectionEpoch {
+			t.Errorf("vote of %d: %+v; want LOOKING %v in round %d", v.From, v, elected, r.ElectionEpoch)
+		}
+	}
+	if r1, _ := net.servers[1].LastRound(); r1.State != Leading || r1.Elected != elected {
+		t.Errorf("server 1's round: %+v", r1)
+	}
+
+	delete(net.down, 3)
+	net.start(3, 0x100000009, 1)
+	net.runUntil(200, "3 decided", func() bool { return net.allDecided(3) })
+	r3, ok := net.servers[3].LastRound()
+	if !ok || r3.State != Following || r3.Elected.Leader != 1 {
+		t.Fatalf("late joiner's round: %+v", r3)
+	}
+	states := map[int64]Role{}
+	for _, v := range r3.Votes {
+		states[v.From] = v.State
+	}
+	if states[1] != Leading || states[2] != Following {
+		t.Errorf("late joiner counted %+v; want server 1 LEADING and 2 FOLLOWING", r3.Votes)
+	}
+
+	// The next round gets the next number.
+	net.start(2, 0x100000004, 1)
+	net.runUntil(200, "2 decided again", func() bool { return net.allDecided(2) })
+	if r, _ := net.servers[2].LastRound(); r.N != 2 {
+		t.Errorf("second round numbered %d", r.N)
+	}
+}
