@@ -28,18 +28,23 @@ var (
 // Apache ZooKeeper defaults (zkd uses the same so a zoo.cfg means the same
 // thing to both).
 const (
-	DefaultTickTime        = 3000
-	DefaultClientPort      = 2181
-	DefaultMaxClientCnxns  = 60
-	DefaultInitLimit       = 10
-	DefaultSyncLimit       = 5
-	DefaultSnapRetainCount = 3
-	MinSnapRetainCount     = 3
-	DefaultSnapCount       = 100000
-	MinSnapCount           = 2
-	DefaultPreAllocSizeKB  = 65536
-	DefaultJuteMaxBuffer   = 0xfffff
-	DefaultListenBacklog   = -1
+	DefaultTickTime       = 3000
+	DefaultClientPort     = 2181
+	DefaultMaxClientCnxns = 60
+	DefaultInitLimit      = 10
+	// DefaultCnxTimeout is QuorumCnxManager's cnxTO (ms): an election
+	// connection's dial and initial message.
+	DefaultCnxTimeout = 5000
+	// DefaultElectionBindRetry is the Listener's DEFAULT_PORT_BIND_MAX_RETRY.
+	DefaultElectionBindRetry = 3
+	DefaultSyncLimit         = 5
+	DefaultSnapRetainCount   = 3
+	MinSnapRetainCount       = 3
+	DefaultSnapCount         = 100000
+	MinSnapCount             = 2
+	DefaultPreAllocSizeKB    = 65536
+	DefaultJuteMaxBuffer     = 0xfffff
+	DefaultListenBacklog     = -1
 	// DefaultGlobalOutstandingLimit is ZooKeeper's globalOutstandingLimit.
 	DefaultGlobalOutstandingLimit = 1000
 	maxExtendedTypesServerID      = 254 // EphemeralType reserves the top byte value
@@ -66,23 +71,30 @@ type Config struct {
 	MaxClientCnxns                       int    // per client IP, 0 = unlimited
 	MinSessionTimeout, MaxSessionTimeout int    // ms, defaults 2*TickTime and 20*TickTime
 	InitLimit, SyncLimit                 int    // ticks
-	Servers                              []Server
-	MyID                                 int64 // 0 when no id was given (standalone)
-	FourLetterWords                      map[string]bool
-	AllFourLetterWords                   bool // "*" given
-	AutopurgeSnapRetainCount             int
-	AutopurgePurgeInterval               int // hours, 0 = off
-	SnapCount                            int
-	PreAllocSize                         int64 // bytes (the key is in KB)
-	JuteMaxBuffer                        int   // bytes
-	ExtendedTypesEnabled                 bool
-	SuperDigest                          string // "user:base64sha1" or ""
-	ForceSync                            bool
-	SnapshotCompression                  string // "", "gz" or "snappy"
-	DigestEnabled                        bool
-	ReconfigEnabled                      bool
-	StandaloneEnabled                    bool
-	ClientPortListenBacklog              int
+	// CnxTimeout bounds an election connection's dial and initial message
+	// (ms); ElectionPortBindRetry is how many times binding the election
+	// port is tried, a second apart, before the server gives up (0: for
+	// ever). SyncEnabled: an observer logs and snapshots what it
+	// replicates (false: it keeps it in memory only, as Apache's).
+	CnxTimeout, ElectionPortBindRetry int
+	SyncEnabled                       bool
+	Servers                           []Server
+	MyID                              int64 // 0 when no id was given (standalone)
+	FourLetterWords                   map[string]bool
+	AllFourLetterWords                bool // "*" given
+	AutopurgeSnapRetainCount          int
+	AutopurgePurgeInterval            int // hours, 0 = off
+	SnapCount                         int
+	PreAllocSize                      int64 // bytes (the key is in KB)
+	JuteMaxBuffer                     int   // bytes
+	ExtendedTypesEnabled              bool
+	SuperDigest                       string // "user:base64sha1" or ""
+	ForceSync                         bool
+	SnapshotCompression               string // "", "gz" or "snappy"
+	DigestEnabled                     bool
+	ReconfigEnabled                   bool
+	StandaloneEnabled                 bool
+	ClientPortListenBacklog           int
 	// GlobalOutstandingLimit: reading from clients pauses while this many
 	// requests are in the server (ZooKeeper's globalOutstandingLimit).
 	GlobalOutstandingLimit int
@@ -257,6 +269,9 @@ func baseConfig(path string) *Config {
 		MaxSessionTimeout:        -1,
 		InitLimit:                DefaultInitLimit,
 		SyncLimit:                DefaultSyncLimit,
+		CnxTimeout:               DefaultCnxTimeout,
+		ElectionPortBindRetry:    DefaultElectionBindRetry,
+		SyncEnabled:              true,
 		FourLetterWords:          map[string]bool{"srvr": true},
 		AutopurgeSnapRetainCount: DefaultSnapRetainCount,
 		SnapCount:                DefaultSnapCount,
@@ -382,6 +397,8 @@ func (p *parser) parseScalars() error {
 		{keyMaxSessionTimeout, &c.MaxSessionTimeout, wantSessionMs, sessionOK},
 		{keyInitLimit, &c.InitLimit, wantTicks, positive},
 		{keySyncLimit, &c.SyncLimit, wantTicks, positive},
+		{keyCnxTimeout, &c.CnxTimeout, wantPositiveMs, positive},
+		{keyElectionBindRetry, &c.ElectionPortBindRetry, "want the number of tries, 0 for no limit", nonNegative},
 		{keySnapRetainCount, &c.AutopurgeSnapRetainCount, wantWhole, anyInt},
 		{keyPurgeInterval, &c.AutopurgePurgeInterval, wantHours, nonNegative},
 		{keySnapCount, &c.SnapCount, wantWhole, anyInt},
@@ -429,6 +446,7 @@ func (p *parser) parseScalars() error {
 		{keyDigestEnabled, &c.DigestEnabled, "true", "false", wantTrueFalse},
 		{keyReconfigEnabled, &c.ReconfigEnabled, "true", "false", wantTrueFalse},
 		{keyStandaloneEnabled, &c.StandaloneEnabled, "true", "false", wantTrueFalse},
+		{keySyncEnabled, &c.SyncEnabled, "true", "false", wantTrueFalse},
 	}
 	for _, b := range bools {
 		if err := p.parseBool(b.key, b.dst, b.yes, b.no, b.want); err != nil {

@@ -20,6 +20,7 @@ const (
 	zooEnvPrefix         = "ZOO_"
 	jvmPropertyPrefix    = "-D"
 	juteMaxBufferSysprop = "jute.maxbuffer" // Java reads it without the zookeeper. prefix
+	observerSyncSysprop  = "zookeeper.observer.syncEnabled"
 )
 
 // zooEnvKeys maps the official image's variables to the zoo.cfg keys its
@@ -150,6 +151,11 @@ func (p *parser) overlay(props []property) {
 func jvmSysprop(name string) (canon string, ok bool) {
 	if name == juteMaxBufferSysprop {
 		return keyJuteMaxBuffer, true
+	}
+	if name == observerSyncSysprop {
+		// Apache lets this property win over zoo.cfg's syncEnabled;
+		// here zoo.cfg wins, as for every other property.
+		return keySyncEnabled, true
 	}
 	short, found := strings.CutPrefix(name, syspropPrefix)
 	if !found {

@@ -160,7 +160,7 @@ func TestFromEnvironmentWarnsAboutMisspeltVariables(t *testing.T) {
 func TestJVMFlags(t *testing.T) {
 	digest := GenerateDigest("super", "pw")
 	flags := "-Xmx512m -Dzookeeper.extendedTypesEnabled=true -Dzookeeper.snapCount=5000 -Djute.maxbuffer=4194304 " +
-		"-Dzookeeper.DigestAuthenticationProvider.superDigest=" + digest + " -Dzookeeper.electionPortBindRetry=5 " +
+		"-Dzookeeper.DigestAuthenticationProvider.superDigest=" + digest + " -Dzookeeper.electionPortBindRetry=5 -Dzookeeper.commitLogCount=500 " +
 		"-XX:+UseG1GC -Djava.net.preferIPv4Stack=true"
 	for _, mode := range []string{"environment", "zoo.cfg"} {
 		t.Run(mode, func(t *testing.T) {
@@ -180,7 +180,10 @@ func TestJVMFlags(t *testing.T) {
 				t.Errorf("extendedTypes %v snapCount %d (JVMFLAGS comes after SERVER_JVMFLAGS) juteMaxBuffer %d superDigest %q",
 					c.ExtendedTypesEnabled, c.SnapCount, c.JuteMaxBuffer, c.SuperDigest)
 			}
-			if warningsContaining(c, "JVMFLAGS -Dzookeeper.electionPortBindRetry: zkd has no such setting") != 1 {
+			if c.ElectionPortBindRetry != 5 {
+				t.Errorf("electionPortBindRetry %d, want 5 from JVMFLAGS", c.ElectionPortBindRetry)
+			}
+			if warningsContaining(c, "JVMFLAGS -Dzookeeper.commitLogCount: zkd has no such setting") != 1 {
 				t.Errorf("no warning for the unsupported property: %q", c.Warnings)
 			}
 			if warningsContaining(c, "JVM options mean nothing to zkd and are ignored: -Xms64m -Xmx512m -XX:+UseG1GC -Djava.net.preferIPv4Stack=true") != 1 {

@@ -38,6 +38,11 @@ func (c *Config) String() string {
 	line(keySnapCompression, c.SnapshotCompression)
 	line(keyReconfigEnabled, c.ReconfigEnabled)
 	line(keyStandaloneEnabled, c.StandaloneEnabled)
+	if c.IsQuorum() {
+		line(keyCnxTimeout, c.CnxTimeout)
+		line(keyElectionBindRetry, c.ElectionPortBindRetry)
+		line(keySyncEnabled, c.SyncEnabled)
+	}
 	line(keyFourLetterWhitelist, c.fourLetterWhitelist())
 	line(keyAdminEnable, c.AdminEnabled)
 	line(keyAdminAddress, c.AdminAddress)

@@ -44,6 +44,9 @@ const (
 	keyMetricsHost         = "metricsProvider.httpHost"
 	keyMetricsPort         = "metricsProvider.httpPort"
 	keyMetricsJVMInfo      = "metricsProvider.exportJvmInfo"
+	keyCnxTimeout          = "cnxTimeout"
+	keyElectionBindRetry   = "electionPortBindRetry"
+	keySyncEnabled         = "syncEnabled"
 )
 
 // Environment variables read by Parse (see doc.go).
@@ -77,6 +80,9 @@ var syspropKeys = map[string]bool{
 	keyForceSync:           true,
 	keySnapCompression:     true,
 	keyDigestEnabled:       true,
+	// QuorumCnxManager reads these two as system properties only.
+	keyCnxTimeout:        true,
+	keyElectionBindRetry: true,
 	// Apache's JettyAdminServer reads these as system properties only;
 	// zoo.cfg sets them because every key it does not know is exported.
 	keyAdminEnable:      true,
@@ -94,7 +100,7 @@ var typedKeys = map[string]bool{
 	keySnapRetainCount: true, keyPurgeInterval: true, keyReconfigEnabled: true,
 	keyStandaloneEnabled: true, keyListenBacklog: true, keyDynamicConfigFile: true,
 	keyOutstandingLimit: true,
-	keyPeerType:         true, keyElectionAlg: true,
+	keyPeerType:         true, keyElectionAlg: true, keySyncEnabled: true,
 	keyMetricsClass: true, keyMetricsHost: true, keyMetricsPort: true, keyMetricsJVMInfo: true,
 	keyLogFormat: true, keyLogLevel: true,
 }
@@ -104,8 +110,8 @@ var typedKeys = map[string]bool{
 var silentKeys = map[string]bool{
 	"secureClientPort": true, "secureClientPortAddress": true,
 	"localSessionsEnabled": true, "localSessionsUpgradingEnabled": true,
-	"syncEnabled": true, "leaderServes": true,
-	"cnxTimeout": true, "quorumListenOnAllIPs": true, "maxCnxns": true,
+	"leaderServes":         true,
+	"quorumListenOnAllIPs": true, "maxCnxns": true,
 	"snapSizeLimitInKb": true, "txnLogSizeLimitInKb": true, "skipACL": true,
 	"sslQuorum": true, "portUnification": true, "connectToLearnerMasterLimit": true,
 	"observerMasterPort": true, "sslQuorumReloadCertFiles": true,

@@ -49,6 +49,8 @@ func (c *Config) Validate() error {
 		{keyMaxSessionTimeout, int64(c.MaxSessionTimeout), c.MaxSessionTimeout > 0, wantPositiveMs},
 		{keyInitLimit, int64(c.InitLimit), c.InitLimit > 0, wantTicks},
 		{keySyncLimit, int64(c.SyncLimit), c.SyncLimit > 0, wantTicks},
+		{keyCnxTimeout, int64(c.CnxTimeout), c.CnxTimeout > 0, wantPositiveMs},
+		{keyElectionBindRetry, int64(c.ElectionPortBindRetry), c.ElectionPortBindRetry >= 0, "want the number of tries, 0 for no limit"},
 		{keySnapRetainCount, int64(c.AutopurgeSnapRetainCount), c.AutopurgeSnapRetainCount >= MinSnapRetainCount, "want 3 or more"},
 		{keyPurgeInterval, int64(c.AutopurgePurgeInterval), c.AutopurgePurgeInterval >= 0, wantHours},
 		{keySnapCount, int64(c.SnapCount), c.SnapCount >= MinSnapCount, "want 2 or more"},

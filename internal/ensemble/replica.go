@@ -46,7 +46,11 @@ type Config struct {
 	// ListenAll listens on every address for this server's two ports
 	// (quorumListenOnAllIPs: its own name may be a Service's address).
 	ListenAll bool
-	Log       Log
+	// ElectionTimeout bounds an election connection's dial and initial
+	// message (cnxTimeout); ElectionBindTries is electionPortBindRetry.
+	ElectionTimeout   time.Duration
+	ElectionBindTries int
+	Log               Log
 	// Apply receives committed entries in zxid order, on the driver.
 	Apply func([]zab.Entry)
 	// Reload is called after a TRUNC: the state must be rebuilt from the
@@ -188,7 +192,8 @@ func Start(cfg Config) (*Replica, error) {
 			m, ok := cfg.Members[sid]
 			return m.Election, ok
 		},
-		Config: func() string { return cfg.QuorumConfig }, Logger: cfg.Logger})
+		Config: func() string { return cfg.QuorumConfig }, Timeout: cfg.ElectionTimeout, BindTries: cfg.ElectionBindTries,
+		Logger: cfg.Logger})
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("ensemble: election port: %w", err)

@@ -63,20 +63,26 @@ type ElectorateConfig struct {
 	Config func() string
 	// Timeout bounds a dial and the wait for an initial message (cnxTimeout).
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// BindTries is how many times binding Listen is tried, BindWait apart
+	// (default 1s), before ListenElection gives up: electionPortBindRetry
+	// (0: Apache's default, 3; negative: no limit). A port still held by a server stopping is common in
+	// restarts; a port held for good is a configuration error.
+	BindTries int
+	BindWait  time.Duration
+	Logger    *slog.Logger
 }
 
 // ListenElection starts the election port.
 func ListenElection(cfg ElectorateConfig) (*Electorate, error) {
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return nil, err
-	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 5 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	ln, err := listenRetrying(cfg)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Config == nil {
 		cfg.Config = func() string { return "" }
@@ -87,6 +93,29 @@ func ListenElection(cfg ElectorateConfig) (*Electorate, error) {
 	e.wg.Add(1)
 	go e.acceptLoop()
 	return e, nil
+}
+
+// listenRetrying binds the election port, trying cfg.BindTries times, as
+// Apache's election Listener does.
+func listenRetrying(cfg ElectorateConfig) (net.Listener, error) {
+	wait := cfg.BindWait
+	if wait <= 0 {
+		wait = time.Second
+	}
+	if cfg.BindTries == 0 {
+		cfg.BindTries = 3
+	}
+	for try := 1; ; try++ {
+		ln, err := net.Listen("tcp", cfg.Listen)
+		if err == nil {
+			return ln, nil
+		}
+		if cfg.BindTries > 0 && try >= cfg.BindTries {
+			return nil, fmt.Errorf("%w (tried %d times, %v apart; electionPortBindRetry sets how many)", err, try, wait)
+		}
+		cfg.Logger.Warn("election: cannot bind the election port; trying again", "addr", cfg.Listen, "try", try, "of", cfg.BindTries, "err", err)
+		time.Sleep(wait)
+	}
 }
 
 // Addr is the address the election port listens on.

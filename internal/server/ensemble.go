@@ -44,6 +44,14 @@ type EnsembleOptions struct {
 	// ListenAll listens on every address for the quorum and election
 	// ports (quorumListenOnAllIPs).
 	ListenAll bool
+	// CnxTimeout and ElectionBindTries are zoo.cfg's cnxTimeout and
+	// electionPortBindRetry (zero: Apache's defaults, 5s and 3; negative
+	// tries: no limit, electionPortBindRetry=0).
+	CnxTimeout        time.Duration
+	ElectionBindTries int
+	// Unsynced: this observer keeps what it replicates in memory only
+	// (syncEnabled=false).
+	Unsynced bool
 }
 
 // replicated is the server's side of an ensemble: it runs on the
@@ -107,6 +115,13 @@ func (l ensembleLog) Truncate(zxid int64) error {
 	return errors.New("this log cannot be truncated (an in-memory server)")
 }
 
+// unsyncedLog is an observer's log with syncEnabled=false: a txn counts
+// as logged at once and is not written, as Apache's observer then runs no
+// SyncRequestProcessor. The epoch files and TRUNC still go to disk.
+type unsyncedLog struct{ ensembleLog }
+
+func (unsyncedLog) Append(zxid int64, entry []byte, done func(error)) { done(nil) }
+
 func (s *Server) startReplicated(o *EnsembleOptions, cur, acc, tmp int64) error {
 	cfg := s.cfg
 	tick := o.Tick
@@ -126,12 +141,18 @@ func (s *Server) startReplicated(o *EnsembleOptions, cur, acc, tmp int64) error 
 		prep: prep.New(prep.Config{MaxBuffer: s.maxBuffer, ExtendedTypes: cfg.ExtendedTypesEnabled,
 			ReconfigEnabled: cfg.ReconfigEnabled})}
 	e.status.Store(&ensembleStatus{role: zab.Looking, leader: -1, since: s.now()})
+	var log ensemble.Log = ensembleLog{s.persist}
+	if o.Unsynced {
+		log = unsyncedLog{ensembleLog{s.persist}}
+		s.log.Info("observer with syncEnabled=false: replicated txns are applied, not logged; a restart syncs from the leader again")
+	}
 	rep, err := ensemble.Start(ensemble.Config{
 		Peer: zab.PeerConfig{Config: zab.Config{ID: s.serverID, LastZxid: s.applied.Load(), CurrentEpoch: cur,
 			AcceptedEpoch: acc, CurrentEpochTmp: tmp},
 			Voters: o.Voters, Observers: o.Observers, TickTime: perTick, InitLimit: cfg.InitLimit, SyncLimit: cfg.SyncLimit,
 			FinalizeWait: fw, MaxNotificationInterval: mni},
-		Members: o.Members, QuorumConfig: o.QuorumConfig, ListenAll: o.ListenAll, Log: ensembleLog{s.persist},
+		Members: o.Members, QuorumConfig: o.QuorumConfig, ListenAll: o.ListenAll, Log: log,
+		ElectionTimeout: o.CnxTimeout, ElectionBindTries: o.ElectionBindTries,
 		Apply: e.apply, Reload: e.reload, Snapshot: e.snapshot, Install: e.install, Host: e,
 		Tick: tick, Logger: s.log,
 	})
@@ -688,7 +709,11 @@ func EnsembleFromConfig(cfg *config.Config, resolve func(host string) ([]net.IP,
 		resolve = net.LookupIP
 	}
 	o := &EnsembleOptions{Members: map[int64]ensemble.Member{},
-		ListenAll: strings.EqualFold(strings.TrimSpace(cfg.Raw["quorumListenOnAllIPs"]), "true")}
+		ListenAll:  strings.EqualFold(strings.TrimSpace(cfg.Raw["quorumListenOnAllIPs"]), "true"),
+		CnxTimeout: time.Duration(cfg.CnxTimeout) * time.Millisecond, ElectionBindTries: cfg.ElectionPortBindRetry}
+	if cfg.ElectionPortBindRetry == 0 {
+		o.ElectionBindTries = -1
+	}
 	var qc quorum.QuorumConfig
 	loopback := func(host string) (bool, bool) {
 		ips, err := resolve(host)
@@ -728,9 +753,11 @@ func EnsembleFromConfig(cfg *config.Config, resolve func(host string) ([]net.IP,
 			peersElsewhere = true
 		}
 	}
-	if _, ok := o.Members[cfg.MyID]; !ok {
+	self, ok := o.Members[cfg.MyID]
+	if !ok {
 		return nil, fmt.Errorf("myid %d is not one of the server.N lines (check %s/myid, MYID or ZOO_MY_ID)", cfg.MyID, cfg.DataDir)
 	}
+	o.Unsynced = self.Observer && !cfg.SyncEnabled
 	if selfLoop && peersElsewhere && !o.ListenAll {
 		self := o.Members[cfg.MyID]
 		return nil, fmt.Errorf("server.%d's address %s resolves to a loopback address while its peers' do not: they could never reach it; "+
