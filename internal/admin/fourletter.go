@@ -127,6 +127,16 @@ func (a *Admin) FourLetter(word string, rest io.Reader) []byte {
 		for _, kv := range a.mntr() {
 			fmt.Fprintf(&out, "zk_%s\t%v\n", kv.Key, kv.Value)
 		}
+		// Then the metrics provider's counters and summaries, as
+		// Apache's MonitorCommand dumps them after the gauges.
+		for _, c := range a.metrics.Counters() {
+			fmt.Fprintf(&out, "zk_%s\t%d\n", c.Name, c.Value())
+		}
+		for _, s := range a.metrics.Summaries() {
+			v := s.Values()
+			fmt.Fprintf(&out, "zk_avg_%s\t%s\nzk_min_%s\t%d\nzk_max_%s\t%d\nzk_cnt_%s\t%d\nzk_sum_%s\t%d\n",
+				s.Name, javaDouble(v.Avg), s.Name, v.Min, s.Name, v.Max, s.Name, v.Count, s.Name, v.Sum)
+		}
 	case "hash":
 		if !serving {
 			out.WriteString(notServingText)

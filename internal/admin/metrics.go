@@ -115,6 +115,9 @@ type Metrics struct {
 	ConnectionRequests, BytesReceived, ResponseBytes, WatchBytes *Counter
 	// UnrecoverableErrors counts the errors that stopped the server.
 	UnrecoverableErrors *Counter
+	// Learner syncs this server sent as leader: by DIFF (or TRUNC, which
+	// Apache's LearnerHandler counts as a diff too) and by SNAP.
+	DiffCount, SnapCount *Counter
 }
 
 // NewMetrics returns a set of recorders at zero.
@@ -137,6 +140,8 @@ func NewMetrics() *Metrics {
 		ResponseBytes:        &Counter{Name: "response_bytes"},
 		WatchBytes:           &Counter{Name: "watch_bytes"},
 		UnrecoverableErrors:  &Counter{Name: "unrecoverable_error_count"},
+		DiffCount:            &Counter{Name: "diff_count"},
+		SnapCount:            &Counter{Name: "snap_count"},
 	}
 }
 
@@ -150,5 +155,5 @@ func (m *Metrics) Summaries() []*Summary {
 // Counters lists every counter, in declaration order.
 func (m *Metrics) Counters() []*Counter {
 	return []*Counter{m.SyncQueued, m.ConnectionRequests, m.BytesReceived, m.ResponseBytes, m.WatchBytes,
-		m.UnrecoverableErrors}
+		m.UnrecoverableErrors, m.DiffCount, m.SnapCount}
 }

@@ -317,6 +317,7 @@ func OpenDurable(cfg *config.Config, log *slog.Logger, opts Options) (*Server, e
 	opts.Config, opts.Logger, opts.Log, opts.FS = cfg, log, p, fsys
 	opts.Tree, opts.Sessions = rec.Tree, rec.Sessions
 	opts.CurrentEpoch, opts.AcceptedEpoch, opts.CurrentEpochTmp = rec.CurrentEpoch, rec.AcceptedEpoch, rec.CurrentEpochTmp
+	opts.SnapshotZxid = rec.SnapshotZxid
 	s, err := New(opts)
 	if err != nil {
 		p.Close()
@@ -330,14 +331,17 @@ func OpenDurable(cfg *config.Config, log *slog.Logger, opts Options) (*Server, e
 	// Apache ZooKeeper refuses a data directory with logs but no snapshot,
 	// so a fresh directory gets snapshot.0 before the first write, as
 	// ZooKeeper writes it. After a replay the snapshot is taken in the
-	// background, so that a restart serves as soon as the log is replayed.
+	// background, so that a restart serves as soon as the log is replayed;
+	// but not in an ensemble, where the log's tail may hold txns that were
+	// never committed: the leader may TRUNC them, and a snapshot holding
+	// them could not be cut (Apache's learners take none at start either).
 	switch {
 	case !rec.HadSnapshot && rec.Replayed == 0:
 		if err := newSnapshotter(fsys, cfg, log, nil).take(s); err != nil {
 			p.Close()
 			return nil, err
 		}
-	case rec.Replayed > 0:
+	case rec.Replayed > 0 && opts.Ensemble == nil:
 		s.snap.trigger <- struct{}{}
 	}
 	return s, nil

@@ -59,6 +59,10 @@ type EnsembleOptions struct {
 // this server leads and forwards them to the leader when it learns, and
 // matches the committed txns to the requests of this server's clients.
 type replicated struct {
+	// diffsCounted, snapsCounted: the peer's syncs already added to the
+	// diff_count and snap_count metrics.
+	diffsCounted, snapsCounted int64
+
 	s    *Server
 	rep  *ensemble.Replica
 	prep *prep.State
@@ -122,7 +126,7 @@ type unsyncedLog struct{ ensembleLog }
 
 func (unsyncedLog) Append(zxid int64, entry []byte, done func(error)) { done(nil) }
 
-func (s *Server) startReplicated(o *EnsembleOptions, cur, acc, tmp int64) error {
+func (s *Server) startReplicated(o *EnsembleOptions, cur, acc, tmp, snapZxid int64) error {
 	cfg := s.cfg
 	tick := o.Tick
 	if tick <= 0 {
@@ -148,7 +152,7 @@ func (s *Server) startReplicated(o *EnsembleOptions, cur, acc, tmp int64) error 
 	}
 	rep, err := ensemble.Start(ensemble.Config{
 		Peer: zab.PeerConfig{Config: zab.Config{ID: s.serverID, LastZxid: s.applied.Load(), CurrentEpoch: cur,
-			AcceptedEpoch: acc, CurrentEpochTmp: tmp},
+			AcceptedEpoch: acc, CurrentEpochTmp: tmp}, HistoryBase: snapZxid,
 			Voters: o.Voters, Observers: o.Observers, TickTime: perTick, InitLimit: cfg.InitLimit, SyncLimit: cfg.SyncLimit,
 			FinalizeWait: fw, MaxNotificationInterval: mni},
 		Members: o.Members, QuorumConfig: o.QuorumConfig, ListenAll: o.ListenAll, Log: log,
@@ -455,6 +459,10 @@ func (e *replicated) Tick(p *zab.Peer) {
 	} else {
 		e.figures.Store(nil)
 	}
+	diffs, snaps := p.SyncsSent()
+	s.metrics.DiffCount.Add(diffs - e.diffsCounted)
+	s.metrics.SnapCount.Add(snaps - e.snapsCounted)
+	e.diffsCounted, e.snapsCounted = diffs, snaps
 	if p.Role() != zab.Leading || !p.Serving() {
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -364,4 +365,44 @@ func TestEnsembleMntrShowsQuorumFigures(t *testing.T) {
 	followers[1].stop()
 	waitMntr(leader, "zk_synced_followers", "1")
 	waitMntr(leader, "zk_learners", "1")
+}
+
+// A restarted member replays its log but writes no snapshot of it: the
+// log's tail may hold txns the ensemble never committed, which the leader
+// can TRUNC, and a snapshot holding them could not be cut. (A standalone
+// server snapshots after a replay.)
+func TestEnsembleRestartTakesNoSnapshotOfItsLog(t *testing.T) {
+	ms := startEnsemble(t, 3)
+	leader := waitModes(t, ms)
+	c := connectAll(t, leader.client)
+	for i := range 20 {
+		if _, err := c.Create(fmt.Sprintf("/r%d", i), nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := ms[0]
+	if f == leader {
+		f = ms[1]
+	}
+	snapshots := func() []string {
+		names, _ := filepath.Glob(filepath.Join(f.dir, "version-2", "snapshot.*"))
+		return names
+	}
+	f.stop()
+	before := snapshots()
+	f.start()
+	waitModes(t, ms)
+	fc := connectAll(t, f.client)
+	if _, err := c.Create("/after", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fc.Sync("/after"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _, err := fc.Exists("/after"); err != nil || !ok {
+		t.Fatalf("the restarted follower lacks /after (%v)", err)
+	}
+	if after := snapshots(); len(after) != len(before) {
+		t.Errorf("snapshots %v before the restart, %v after: the replayed log was snapshotted", before, after)
+	}
 }

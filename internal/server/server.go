@@ -44,6 +44,9 @@ type Options struct {
 	// Epochs recovered from the epoch files (zab.Config's meaning: -1 for
 	// a missing file); zero values mean missing.
 	CurrentEpoch, AcceptedEpoch, CurrentEpochTmp *int64
+	// SnapshotZxid is the zxid of the snapshot the state was loaded from
+	// (0 for none): a TRUNC below it cannot be done by cutting the log.
+	SnapshotZxid int64
 	// FS is the file system of the data directories (nil = the OS's).
 	FS storage.FS
 	// Now is the clock (nil = time.Now); Ticks drives session expiry and
@@ -250,7 +253,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.adm = admin.New(adminSource{s}, admin.Options{Config: cfg, Version: VersionBanner(), Metrics: s.metrics})
 	if opts.Ensemble != nil {
-		if err := s.startReplicated(opts.Ensemble, epoch(opts.CurrentEpoch), epoch(opts.AcceptedEpoch), epoch(opts.CurrentEpochTmp)); err != nil {
+		if err := s.startReplicated(opts.Ensemble, epoch(opts.CurrentEpoch), epoch(opts.AcceptedEpoch), epoch(opts.CurrentEpochTmp), opts.SnapshotZxid); err != nil {
 			return nil, err
 		}
 	}

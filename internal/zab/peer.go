@@ -103,9 +103,11 @@ type Peer struct {
 	cfg       PeerConfig
 	voters    map[int64]bool
 	observers map[int64]bool
-	role      Role
-	election  *Election
-	now       int // ticks since start
+	// diffsSent, snapsSent: learner syncs by DIFF or TRUNC, and by SNAP.
+	diffsSent, snapsSent int64
+	role                 Role
+	election             *Election
+	now                  int // ticks since start
 
 	currentEpoch, acceptedEpoch int64
 	writeAccepted, writeCurrent int64
@@ -340,6 +342,10 @@ type LeaderFigures struct {
 
 // LeaderFigures returns the leader's figures, and false when the peer is
 // not leading.
+// SyncsSent counts the learners this peer synced as leader, by DIFF or
+// TRUNC and by SNAP, over its whole life.
+func (p *Peer) SyncsSent() (diffs, snaps int64) { return p.diffsSent, p.snapsSent }
+
 func (p *Peer) LeaderFigures() (LeaderFigures, bool) {
 	if p.lead == nil {
 		return LeaderFigures{}, false
@@ -742,6 +748,12 @@ func (p *Peer) syncLearner(h *learnerHandler) {
 		// Too far behind, or diverged across an epoch.
 		p.send(Message{Type: MsgSnap, To: h.sid, Zxid: p.committed})
 		from = p.committed
+	}
+	// Apache's LearnerHandler counts a TRUNC as a diff (diff_count).
+	if p.msgs[len(p.msgs)-1].Type == MsgSnap {
+		p.snapsSent++
+	} else {
+		p.diffsSent++
 	}
 	for _, e := range p.hist {
 		if e.Zxid > from && e.Zxid <= p.committed {
