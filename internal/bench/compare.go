@@ -544,16 +544,16 @@ func (c *comparison) startupPhase(ctx context.Context) error {
 	times := map[string][]float64{}
 	for i := range c.cfg.StartupRepeats {
 		for _, role := range order(i%2 == 1) {
-			p, ready, err := c.launch(ctx, role, fmt.Sprintf("startup-%s-%d", role, i))
+			cl, ready, err := c.launch(ctx, role, fmt.Sprintf("startup-%s-%d", role, i))
 			if err != nil {
 				return err
 			}
-			if err := p.stop(); err != nil {
+			if err := cl.stop(); err != nil {
 				return err
 			}
-			ms := float64(ready.Microseconds()) / 1000
-			times[role] = append(times[role], ms)
-			c.logf("startup %d/%d %-9s exec to first acknowledged write %8.1f ms%s", i+1, c.cfg.StartupRepeats, role, ms, c.startupNote())
+			took := ms(ready)
+			times[role] = append(times[role], took)
+			c.logf("startup %d/%d %-9s exec to first acknowledged write %8.1f ms%s", i+1, c.cfg.StartupRepeats, role, took, c.startupNote())
 		}
 	}
 	c.report.Startup = StartupReport{
