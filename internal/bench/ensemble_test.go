@@ -1,9 +1,12 @@
 package bench
 
 import (
+	"context"
 	"errors"
+	"net"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -182,5 +185,40 @@ func TestTargetChecksTakeTheWorstCell(t *testing.T) {
 	md := (&CompareReport{Targets: r.targetChecks()}).Markdown()
 	if !strings.Contains(md, "| writes (create, set): ops/s | ≥ 2.0× | 1.90 | set/64 | no |") {
 		t.Errorf("targets table:\n%s", md)
+	}
+}
+
+// A run's sessions go to the servers in turn: six sessions over three
+// listeners that never grant a session make two first connections each.
+func TestOpenSessionsSpreadOverTheServers(t *testing.T) {
+	var addrs []string
+	accepted := make([]atomic.Int32, 3)
+	for i := range 3 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		addrs = append(addrs, l.Addr().String())
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				accepted[i].Add(1)
+				defer c.Close() // held open, never answered
+			}
+		}()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := openSessions(ctx, addrs, 6, 10*time.Second); err == nil {
+		t.Fatal("sessions granted by listeners that never answer")
+	}
+	for i := range accepted {
+		if n := accepted[i].Load(); n != 2 {
+			t.Errorf("server %d got %d connections, want 2 of the 6 sessions", i+1, n)
+		}
 	}
 }
