@@ -66,7 +66,7 @@ Everything is written under /zkbench; --prepopulate znodes live in
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&endpoints, "endpoints", strings.Join(cfg.Endpoints, ","), "comma-separated host:port list of the servers")
+	f.StringVar(&endpoints, "endpoints", strings.Join(cfg.Endpoints, ","), "comma-separated host:port list of the servers; session i starts on the i-th (mod their count) and moves on in list order")
 	f.IntVar(&cfg.Clients, "clients", cfg.Clients, "concurrent sessions, one request in flight each")
 	f.StringVar(&workload, "workload", string(cfg.Workload), "create, set, get, exists-watch or mixed")
 	f.Float64Var(&cfg.ReadRatio, "read-ratio", cfg.ReadRatio, "fraction of gets in the mixed workload")

@@ -61,6 +61,16 @@ type CompareConfig struct {
 	Prepopulate int
 
 	StartupRepeats int
+	// Ensemble is the number of servers of each kind: 1 runs one standalone
+	// server of each, more an ensemble of each on loopback (every member a
+	// voter, Apache's as QuorumPeerMain), with the sessions of every run
+	// spread over its members and CPU counted for all of them together.
+	Ensemble int
+	// Failovers is the number of kill -9 rounds per ensemble in the
+	// failover phase (ensembles only; 0 skips the phase); FailoverWarmup is
+	// how long the writers write before each kill.
+	Failovers      int
+	FailoverWarmup time.Duration
 	// Memory enables the memory phase: RSS idle and after each count in
 	// MemoryNodes znodes of MemoryValueSize bytes, then the snapshot.
 	Memory          bool
@@ -73,7 +83,9 @@ type CompareConfig struct {
 	OutDir      string // compare.json, summary.md, throughput.svg
 	WorkDir     string // the servers' directories; a temporary one if empty
 	KeepWorkDir bool
-	PortBase    int // zookeeper listens on PortBase, zkd on PortBase+1
+	// PortBase: standalone, ZooKeeper listens on PortBase and zkd on
+	// PortBase+1; ensembles of n take 6n ports from PortBase (see peers).
+	PortBase int
 	// Pin runs the load generator on the first allowed CPU and the servers
 	// on the others, as a client on its own machine would not take CPU
 	// from the server it measures.
@@ -94,6 +106,9 @@ func DefaultCompareConfig() CompareConfig {
 		ValueSize:       256,
 		Prepopulate:     10_000,
 		StartupRepeats:  5,
+		Ensemble:        1,
+		Failovers:       3,
+		FailoverWarmup:  2 * time.Second,
 		MemoryNodes:     []int{100_000, 1_000_000},
 		MemoryValueSize: 100,
 		MemorySettle:    2 * time.Second,
@@ -101,6 +116,40 @@ func DefaultCompareConfig() CompareConfig {
 		PortBase:        22810,
 		Log:             io.Discard,
 	}
+}
+
+// The workloads and client counts an ensemble comparison measures by
+// default: writes of both kinds, reads and the mix, at the client counts an
+// ensemble serves.
+var (
+	EnsembleWorkloads = []Workload{WorkloadCreate, WorkloadSet, WorkloadGet, WorkloadMixed}
+	EnsembleClients   = []int{16, 32, 64}
+)
+
+// DefaultEnsembleCompareConfig is the full comparison of two 3-server
+// ensembles, minus the server specs.
+func DefaultEnsembleCompareConfig() CompareConfig {
+	c := DefaultCompareConfig()
+	c.Ensemble = 3
+	c.Workloads = slices.Clone(EnsembleWorkloads)
+	c.Clients = slices.Clone(EnsembleClients)
+	c.StartupRepeats = 3
+	return c
+}
+
+// ShortEnsembleCompareConfig is the CI setting for ensembles: every phase
+// once, at 16 clients.
+func ShortEnsembleCompareConfig() CompareConfig {
+	c := DefaultEnsembleCompareConfig()
+	c.Clients = []int{16}
+	c.Duration = time.Second
+	c.Warmup = time.Second
+	c.Repeats = 1
+	c.Prepopulate = 100
+	c.StartupRepeats = 1
+	c.Failovers = 1
+	c.FailoverWarmup = 500 * time.Millisecond
+	return c
 }
 
 // ShortCompareConfig is the CI setting: every code path, in about a minute.
@@ -130,8 +179,14 @@ func (c CompareConfig) validate() error {
 		return fmt.Errorf("%w: repeats must be at least 1", ErrCompareConfig)
 	case c.Duration <= 0:
 		return fmt.Errorf("%w: duration must be positive", ErrCompareConfig)
-	case c.PortBase < 1 || c.PortBase > 65534:
-		return fmt.Errorf("%w: port base %d", ErrCompareConfig, c.PortBase)
+	case c.Ensemble < 1 || (c.Ensemble > 1 && c.Ensemble%2 == 0):
+		return fmt.Errorf("%w: ensemble of %d servers (want 1 for standalone servers, or an odd count)", ErrCompareConfig, c.Ensemble)
+	case c.Ensemble > 1 && c.Memory:
+		return fmt.Errorf("%w: the memory phase measures standalone servers; not with an ensemble", ErrCompareConfig)
+	case c.Failovers < 0:
+		return fmt.Errorf("%w: failovers must not be negative", ErrCompareConfig)
+	case c.PortBase < 1 || c.PortBase+c.portSpan()-1 > 65535:
+		return fmt.Errorf("%w: port base %d (%d ports needed)", ErrCompareConfig, c.PortBase, c.portSpan())
 	case c.OutDir == "":
 		return fmt.Errorf("%w: no output directory", ErrCompareConfig)
 	case c.Memory && len(c.MemoryNodes) == 0:
@@ -148,6 +203,31 @@ func (c CompareConfig) validate() error {
 		}
 	}
 	return c.runConfig(c.Workloads[0], c.Clients[0]).Validate()
+}
+
+// portSpan is how many ports from PortBase the comparison listens on.
+func (c CompareConfig) portSpan() int {
+	if c.Ensemble <= 1 {
+		return 2
+	}
+	return 6 * c.Ensemble
+}
+
+// peers lays out role's ensemble of n on loopback: ZooKeeper's client ports
+// are PortBase…+n-1 and zkd's the n after; the quorum ports follow from
+// PortBase+2n (ZooKeeper's, then zkd's), the election ports from
+// PortBase+4n.
+func (c CompareConfig) peers(role string) []peer {
+	n := c.Ensemble
+	off := 0
+	if role == roleZkd {
+		off = n
+	}
+	out := make([]peer, n)
+	for i := range out {
+		out[i] = peer{id: i + 1, client: c.PortBase + off + i, quorum: c.PortBase + 2*n + off + i, election: c.PortBase + 4*n + off + i}
+	}
+	return out
 }
 
 func (c CompareConfig) runConfig(w Workload, clients int) Config {
@@ -174,23 +254,31 @@ type CompareReport struct {
 	Throughput []ThroughputRow     `json:"throughput"`
 	Startup    StartupReport       `json:"startup"`
 	Memory     []MemoryReport      `json:"memory,omitempty"`
-	ElapsedS   float64             `json:"elapsed_s"`
+	// Failover is the ensembles' kill -9 phase.
+	Failover *FailoverReport `json:"failover,omitempty"`
+	// Targets judge the ensembles' ratios against issue 9's targets.
+	Targets  []TargetCheck `json:"targets,omitempty"`
+	ElapsedS float64       `json:"elapsed_s"`
 }
 
 // CompareSettings echoes the settings in units a reader can check.
 type CompareSettings struct {
-	Workloads       []Workload `json:"workloads"`
-	Clients         []int      `json:"clients"`
-	DurationS       float64    `json:"duration_s"`
-	WarmupS         float64    `json:"warmup_s"`
-	Repeats         int        `json:"repeats"`
-	ReadRatio       float64    `json:"read_ratio"`
-	ValueSize       int        `json:"value_size"`
-	Prepopulate     int        `json:"prepopulate"`
-	StartupRepeats  int        `json:"startup_repeats"`
-	MemoryNodes     []int      `json:"memory_nodes,omitempty"`
-	MemoryValueSize int        `json:"memory_value_size,omitempty"`
-	ZooCfg          string     `json:"zoo_cfg"`
+	Workloads      []Workload `json:"workloads"`
+	Clients        []int      `json:"clients"`
+	DurationS      float64    `json:"duration_s"`
+	WarmupS        float64    `json:"warmup_s"`
+	Repeats        int        `json:"repeats"`
+	ReadRatio      float64    `json:"read_ratio"`
+	ValueSize      int        `json:"value_size"`
+	Prepopulate    int        `json:"prepopulate"`
+	StartupRepeats int        `json:"startup_repeats"`
+	// Ensemble is the servers of each kind (absent: 1, standalone);
+	// Failovers the kill -9 rounds of each ensemble.
+	Ensemble        int    `json:"ensemble,omitempty"`
+	Failovers       int    `json:"failovers,omitempty"`
+	MemoryNodes     []int  `json:"memory_nodes,omitempty"`
+	MemoryValueSize int    `json:"memory_value_size,omitempty"`
+	ZooCfg          string `json:"zoo_cfg"`
 	// Pinning is set when the client and the servers ran on separate CPUs.
 	Pinning *CPUPinning `json:"pinning,omitempty"`
 }
@@ -207,7 +295,8 @@ type RunRecord struct {
 	Repeat int     `json:"repeat"`
 	Result *Result `json:"result"`
 	// CPU seconds (user + system) spent during the timed phase by the
-	// server process and by the load generator; 0 when not measured.
+	// server process (an ensemble's members together) and by the load
+	// generator; 0 when not measured.
 	ServerCPUSeconds float64 `json:"server_cpu_s,omitempty"`
 	ClientCPUSeconds float64 `json:"client_cpu_s,omitempty"`
 }
@@ -334,8 +423,8 @@ func Compare(ctx context.Context, cfg CompareConfig) (*CompareReport, error) {
 			ZooCfg: zooCfg("<dataDir>", "<port>"), Pinning: pinning,
 		},
 		Commands: map[string][]string{
-			roleZkd:       cfg.Zkd.Argv("<zoo.cfg>"),
-			roleZooKeeper: cfg.ZooKeeper.Argv("<zoo.cfg>"),
+			roleZkd:       cfg.Zkd.argv(cfg.Ensemble > 1, "<zoo.cfg>"),
+			roleZooKeeper: cfg.ZooKeeper.argv(cfg.Ensemble > 1, "<zoo.cfg>"),
 		},
 		Versions: map[string]string{},
 	}}
@@ -343,13 +432,20 @@ func Compare(ctx context.Context, cfg CompareConfig) (*CompareReport, error) {
 		c.report.Settings.MemoryNodes = cfg.MemoryNodes
 		c.report.Settings.MemoryValueSize = cfg.MemoryValueSize
 	}
+	if cfg.Ensemble > 1 {
+		c.report.Settings.Ensemble, c.report.Settings.Failovers = cfg.Ensemble, cfg.Failovers
+		c.report.Settings.ZooCfg = ensembleZooCfg("<dataDir>", "<port>", cfg.peers(roleZkd))
+	}
 	c.report.Machine.Java = javaVersion(javaBin)
 
 	if err := c.startupPhase(ctx); err != nil {
 		return nil, err
 	}
-	if err := c.throughputPhase(ctx); err != nil {
+	if err := c.loadPhases(ctx); err != nil {
 		return nil, err
+	}
+	if cfg.Ensemble > 1 {
+		c.report.Targets = c.report.targetChecks()
 	}
 	if cfg.Memory {
 		if err := c.memoryPhase(ctx); err != nil {
@@ -383,6 +479,29 @@ func (c *comparison) port(role string) int {
 	return c.cfg.PortBase
 }
 
+// newCluster lays out role's servers under dir: one standalone server, or
+// an ensemble with a directory per member.
+func (c *comparison) newCluster(role, dir string) (*cluster, error) {
+	cl := &cluster{role: role}
+	if c.cfg.Ensemble <= 1 {
+		p, err := newServerProcess(c.spec(role), dir, c.port(role))
+		if err != nil {
+			return nil, err
+		}
+		cl.members = []*serverProcess{p}
+		return cl, nil
+	}
+	peers := c.cfg.peers(role)
+	for _, me := range peers {
+		p, err := newEnsembleMember(c.spec(role), filepath.Join(dir, fmt.Sprintf("server%d", me.id)), me, peers)
+		if err != nil {
+			return nil, err
+		}
+		cl.members = append(cl.members, p)
+	}
+	return cl, nil
+}
+
 // order alternates which server goes first, so that drift in the machine
 // (page cache, CPU frequency, other tenants) falls on both.
 func order(flip bool) []string {
@@ -396,45 +515,45 @@ func (c *comparison) logf(format string, args ...any) {
 	fmt.Fprintf(c.cfg.Log, format+"\n", args...)
 }
 
-// launch starts a server in a fresh directory and waits for its first
-// acknowledged write.
-func (c *comparison) launch(ctx context.Context, role, dirName string) (*serverProcess, time.Duration, error) {
+// launch starts role's server, or ensemble, in a fresh directory and
+// waits for its first acknowledged write (and an ensemble whole).
+func (c *comparison) launch(ctx context.Context, role, dirName string) (*cluster, time.Duration, error) {
 	dir := filepath.Join(c.workDir, dirName)
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, 0, err
 	}
-	p, err := newServerProcess(c.spec(role), dir, c.port(role))
+	cl, err := c.newCluster(role, dir)
 	if err != nil {
 		return nil, 0, err
 	}
-	if err := p.start(); err != nil {
+	if err := cl.start(); err != nil {
 		return nil, 0, err
 	}
-	ready, err := p.awaitFirstWrite(ctx, startTimeout)
+	ready, err := cl.awaitFirstWrite(ctx, startTimeout)
 	if err != nil {
-		_ = p.stop()
+		_ = cl.stop()
 		return nil, 0, fmt.Errorf("%s: %w", role, err)
 	}
 	if _, ok := c.report.Versions[role]; !ok {
-		c.report.Versions[role] = serverVersion(ctx, p.endpoint())
+		c.report.Versions[role] = serverVersion(ctx, cl.members[0].endpoint())
 	}
-	return p, ready, nil
+	return cl, ready, nil
 }
 
 func (c *comparison) startupPhase(ctx context.Context) error {
 	times := map[string][]float64{}
 	for i := range c.cfg.StartupRepeats {
 		for _, role := range order(i%2 == 1) {
-			p, ready, err := c.launch(ctx, role, fmt.Sprintf("startup-%s-%d", role, i))
+			cl, ready, err := c.launch(ctx, role, fmt.Sprintf("startup-%s-%d", role, i))
 			if err != nil {
 				return err
 			}
-			if err := p.stop(); err != nil {
+			if err := cl.stop(); err != nil {
 				return err
 			}
-			ms := float64(ready.Microseconds()) / 1000
-			times[role] = append(times[role], ms)
-			c.logf("startup %d/%d %-9s exec to first acknowledged write %8.1f ms", i+1, c.cfg.StartupRepeats, role, ms)
+			took := ms(ready)
+			times[role] = append(times[role], took)
+			c.logf("startup %d/%d %-9s exec to first acknowledged write %8.1f ms%s", i+1, c.cfg.StartupRepeats, role, took, c.startupNote())
 		}
 	}
 	c.report.Startup = StartupReport{
@@ -445,20 +564,32 @@ func (c *comparison) startupPhase(ctx context.Context) error {
 	return nil
 }
 
-func (c *comparison) throughputPhase(ctx context.Context) (err error) {
-	servers := map[string]*serverProcess{}
+// loadPhases starts both servers (or ensembles) once for the throughput
+// runs and, for ensembles, the failover phase.
+func (c *comparison) loadPhases(ctx context.Context) (err error) {
+	servers := map[string]*cluster{}
 	defer func() {
-		for _, p := range servers {
-			err = errors.Join(err, p.stop())
+		for _, cl := range servers {
+			err = errors.Join(err, cl.stop())
 		}
 	}()
 	for _, role := range order(false) {
-		p, _, err := c.launch(ctx, role, "throughput-"+role)
+		cl, _, err := c.launch(ctx, role, "throughput-"+role)
 		if err != nil {
 			return err
 		}
-		servers[role] = p
+		servers[role] = cl
 	}
+	if err := c.throughputPhase(ctx, servers); err != nil {
+		return err
+	}
+	if c.cfg.Ensemble > 1 && c.cfg.Failovers > 0 {
+		return c.failoverPhase(ctx, servers)
+	}
+	return nil
+}
+
+func (c *comparison) throughputPhase(ctx context.Context, servers map[string]*cluster) error {
 	if c.cfg.Warmup > 0 {
 		for _, role := range order(false) {
 			cfg := c.runConfig(WorkloadMixed, slices.Max(c.cfg.Clients), servers[role])
@@ -478,7 +609,7 @@ func (c *comparison) throughputPhase(ctx context.Context) (err error) {
 				for _, role := range order((r+wi+ci)%2 == 1) {
 					var cpu cpuMeter
 					res, err := Run(ctx, c.runConfig(w, clients, servers[role]),
-						Options{TimedPhase: cpu.timedPhase(servers[role].pid())})
+						Options{TimedPhase: cpu.timedPhase(servers[role].pids()...)})
 					if err != nil {
 						return fmt.Errorf("%s %s with %d clients: %w", role, w, clients, err)
 					}
@@ -488,8 +619,8 @@ func (c *comparison) throughputPhase(ctx context.Context) (err error) {
 						perOpUS(cpu.server, res.Ops), perOpUS(cpu.client, res.Ops))
 					c.report.Runs = append(c.report.Runs, RunRecord{System: role, Repeat: r, Result: res,
 						ServerCPUSeconds: cpu.server, ClientCPUSeconds: cpu.client})
-					if !servers[role].running() {
-						return fmt.Errorf("%w during %s; log %s", ErrServerExited, w, servers[role].logPath())
+					if gone := servers[role].exited(); gone != "" {
+						return fmt.Errorf("%w during %s: %s", ErrServerExited, w, gone)
 					}
 				}
 			}
@@ -499,9 +630,9 @@ func (c *comparison) throughputPhase(ctx context.Context) (err error) {
 	return nil
 }
 
-func (c *comparison) runConfig(w Workload, clients int, p *serverProcess) Config {
+func (c *comparison) runConfig(w Workload, clients int, cl *cluster) Config {
 	cfg := c.cfg.runConfig(w, clients)
-	cfg.Endpoints = []string{p.endpoint()}
+	cfg.Endpoints = cl.endpoints()
 	return cfg
 }
 
@@ -575,10 +706,11 @@ func (c *comparison) memoryPhase(ctx context.Context) error {
 }
 
 func (c *comparison) measureMemory(ctx context.Context, role string, targets []int) (rep *MemoryReport, err error) {
-	p, _, err := c.launch(ctx, role, "memory-"+role)
+	cl, _, err := c.launch(ctx, role, "memory-"+role)
 	if err != nil {
 		return nil, err
 	}
+	p := cl.members[0] // the memory phase runs standalone servers
 	defer func() { err = errors.Join(err, p.stop()) }()
 	rep = &MemoryReport{System: role}
 	sleepCtx(ctx, c.cfg.MemorySettle)
@@ -681,11 +813,13 @@ func (c *comparison) measureMemory(ctx context.Context, role string, targets []i
 	return rep, nil
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) {
+// sleepCtx waits d unless ctx ends first; it reports whether ctx is live.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
 	select {
 	case <-time.After(d):
 	case <-ctx.Done():
 	}
+	return ctx.Err() == nil
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
@@ -706,4 +840,12 @@ func (c *comparison) writeOutputs() error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(c.cfg.OutDir, "throughput.svg"), c.report.ThroughputSVG(), 0o644)
+}
+
+// startupNote says what the start-up time covers in an ensemble.
+func (c *comparison) startupNote() string {
+	if c.cfg.Ensemble <= 1 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d servers exec'd, the write through server 1)", c.cfg.Ensemble)
 }

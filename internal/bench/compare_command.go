@@ -27,6 +27,8 @@ func compareCommand() *cobra.Command {
 		outDir, workDir           string
 		keepWorkDir, quiet, pin   bool
 		portBase                  int
+		ensemble, failovers       int
+		failoverWarmup            time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "compare",
@@ -41,18 +43,48 @@ directories side by side on one disk. It measures:
   - with --memory: resident memory (VmRSS) idle and after loading znodes of
     100 bytes, then the snapshot written after a restart and the restart time.
 
+With --ensemble 3 it compares two 3-server ensembles on loopback instead,
+both up side by side: Apache's members as QuorumPeerMain, each member with
+its own zoo.cfg (the same settings plus the server.N lines) and data
+directory. Every run's sessions spread over the members (session i starts
+on server i mod 3, as a client list would place them), CPU per request
+counts the three server processes together, start-up is the exec of the
+three to the first write acknowledged through server 1, and a failover
+phase follows the runs: --failovers rounds per ensemble, alternating, each
+with writers running on every member, kill -9 of the leader (found by
+srvr), the time to the first acknowledged write issued after the kill and
+to the new leader seen, then the killed server restarted and waited for
+until it is back in the quorum. The summary ends with issue 9's targets
+judged on the run's ratios. Ensemble defaults: workloads
+create,set,get,mixed, clients 16,32,64, 3 starts; --memory is refused.
+Ports: ZooKeeper's members listen on --port-base…+2, zkd's on +3…+5, quorum
+ports +6…+11, election ports +12…+17.
+
 It prints a Markdown summary and writes compare.json, summary.md and
 throughput.svg (ops/s against clients) to --out. --short is the CI setting:
-about a minute in all. --selftest runs Apache on both sides to check the
-harness itself: every ratio should then be near 1.`,
+about a minute in all (with --ensemble: one 1 s run per workload at 16
+clients, one start, one failover round). --selftest runs Apache on both
+sides to check the harness itself: every ratio should then be near 1.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cmd.SilenceUsage = true // from here on an error is the run's, not the flags'
 			cfg := def
-			if short {
+			switch {
+			case ensemble > 1 && short:
+				cfg = ShortEnsembleCompareConfig()
+			case ensemble > 1:
+				cfg = DefaultEnsembleCompareConfig()
+			case short:
 				cfg = ShortCompareConfig()
 			}
+			cfg.Ensemble = ensemble
 			f := cmd.Flags()
+			if f.Changed("failovers") {
+				cfg.Failovers = failovers
+			}
+			if f.Changed("failover-warmup") {
+				cfg.FailoverWarmup = failoverWarmup
+			}
 			var err error
 			if f.Changed("workloads") {
 				if cfg.Workloads, err = parseWorkloads(workloads); err != nil {
@@ -149,7 +181,10 @@ harness itself: every ratio should then be near 1.`,
 	f.StringVar(&outDir, "out", def.OutDir, "directory for compare.json, summary.md and throughput.svg")
 	f.StringVar(&workDir, "work-dir", "", "directory for the servers' data (default: a new temporary directory)")
 	f.BoolVar(&keepWorkDir, "keep-work-dir", false, "keep the servers' data and logs")
-	f.IntVar(&portBase, "port-base", def.PortBase, "ZooKeeper listens on this port, zkd on the next")
+	f.IntVar(&portBase, "port-base", def.PortBase, "ZooKeeper listens on this port, zkd on the next (ensembles: 18 ports from here, see above)")
+	f.IntVar(&ensemble, "ensemble", 1, "servers of each kind: 1 compares standalone servers, 3 two 3-server ensembles on loopback")
+	f.IntVar(&failovers, "failovers", def.Failovers, "with --ensemble: kill -9 rounds of each ensemble's leader")
+	f.DurationVar(&failoverWarmup, "failover-warmup", def.FailoverWarmup, "with --ensemble: how long the writers write before each kill")
 	f.BoolVar(&short, "short", false, "CI setting: 1 s runs, 2 repeats, 1 and 8 clients, memory phase with 2,000 and 10,000 znodes")
 	f.BoolVar(&quiet, "quiet", false, "no per-run log lines")
 	f.BoolVar(&pin, "pin", false, "run the load generator on the first CPU and the servers on the others (taskset), so that the client does not take CPU from the server measured")

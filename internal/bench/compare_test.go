@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -308,5 +309,135 @@ func TestServerRefusesABusyPort(t *testing.T) {
 	if err := p.start(); !errors.Is(err, ErrPortInUse) {
 		p.stop()
 		t.Fatalf("start on a busy port: err = %v, want ErrPortInUse", err)
+	}
+}
+
+// testEnsemblePortBase is the ensemble comparison's: 18 ports from here.
+const testEnsemblePortBase = 22840
+
+// TestCompareEnsembleShort runs `bench compare --ensemble 3` small: two
+// 3-server ensembles, one run per workload, one start and one kill -9 of
+// each leader; against zkd built from ./cmd/zkd, or with
+// ZKD_BENCH_SELFTEST=1 against Apache on both sides.
+func TestCompareEnsembleShort(t *testing.T) {
+	apache := requireApache(t)
+	cfg := ShortEnsembleCompareConfig()
+	cfg.ZooKeeper = apache
+	if os.Getenv("ZKD_BENCH_SELFTEST") == "1" {
+		cfg.Zkd, cfg.SelfTest = apache, true
+	} else {
+		bin, err := launch.BuildZkd(t.TempDir())
+		if err != nil {
+			t.Fatalf("build zkd (set ZKD_BENCH_SELFTEST=1 to test the harness against Apache alone): %v", err)
+		}
+		cfg.Zkd = ZkdSpec(bin)
+	}
+	cfg.Workloads = []Workload{WorkloadSet, WorkloadGet}
+	cfg.Warmup = 0
+	cfg.OutDir = t.TempDir()
+	cfg.WorkDir = t.TempDir()
+	cfg.PortBase = testEnsemblePortBase
+	cfg.Log = lineLogger{t}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	began := time.Now()
+	report, err := Compare(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("short ensemble compare took %v", time.Since(began).Round(time.Second))
+
+	if report.Settings.Ensemble != 3 || !strings.Contains(report.Settings.ZooCfg, "server.3=127.0.0.1:") {
+		t.Errorf("settings do not describe the ensemble: %+v", report.Settings)
+	}
+	if argv := strings.Join(report.Commands[roleZooKeeper], " "); !strings.Contains(argv, "QuorumPeerMain") {
+		t.Errorf("Apache's members ran as %s, want QuorumPeerMain", argv)
+	}
+	if got, want := len(report.Throughput), len(cfg.Workloads); got != want {
+		t.Fatalf("%d throughput rows, want %d", got, want)
+	}
+	for _, row := range report.Throughput {
+		for role, f := range map[string]SystemFigures{roleZkd: row.Zkd, roleZooKeeper: row.ZooKeeper} {
+			if f.OpsPerSecond.N != 1 || f.OpsPerSecond.Min <= 0 || f.Errors != 0 {
+				t.Errorf("%s %s/%d: ops/s %+v, %d errors", role, row.Workload, row.Clients, f.OpsPerSecond, f.Errors)
+			}
+			// Three processes' CPU over a second of writes is never all
+			// below their 10 ms ticks.
+			if row.Workload == WorkloadSet && f.ServerCPUUSPerOp.Median <= 0 {
+				t.Errorf("%s set: server CPU per request %+v", role, f.ServerCPUUSPerOp)
+			}
+		}
+	}
+	// Every run spread its sessions over the three members.
+	for _, run := range report.Runs {
+		if len(run.Result.Endpoints) != 3 {
+			t.Errorf("%s %s ran against %v, want the 3 members", run.System, run.Result.Workload, run.Result.Endpoints)
+		}
+	}
+	st := report.Startup
+	if st.ZkdMS.N != 1 || st.ZooKeeperMS.N != 1 || st.ZkdMS.Min <= 0 || st.ZooKeeperMS.Min <= 0 {
+		t.Errorf("startup %+v", st)
+	}
+
+	f := report.Failover
+	if f == nil || len(f.Rounds) != 2 {
+		t.Fatalf("failover %+v, want one round per ensemble", f)
+	}
+	for _, r := range f.Rounds {
+		if r.Killed < 1 || r.NewLeader < 1 || r.NewLeader == r.Killed {
+			t.Errorf("%s: killed leader %d, new leader %d", r.System, r.Killed, r.NewLeader)
+		}
+		// A write is acknowledged only once a leader leads; the leader is
+		// seen by a 5 ms poll, which may come after that write.
+		if r.WriteMS <= 0 || r.LeaderMS <= 0 || r.RejoinMS <= 0 || r.AckedBeforeKill == 0 {
+			t.Errorf("%s round: %+v", r.System, r)
+		}
+	}
+	if f.WriteRatio.N != 1 || f.WriteRatio.Median <= 0 {
+		t.Errorf("failover ratio %+v", f.WriteRatio)
+	}
+	var targets []string
+	for _, tc := range report.Targets {
+		targets = append(targets, tc.Target)
+	}
+	// No create rows in this run: the write target is judged on set.
+	for _, want := range []string{"writes (create, set): ops/s", "reads (get): ops/s", "set p99 at 16 clients",
+		"failover: kill -9 of the leader → first acknowledged write", "CPU per write (create, set), the servers together"} {
+		if !slices.Contains(targets, want) {
+			t.Errorf("targets %q lack %q", targets, want)
+		}
+	}
+
+	summary, err := os.ReadFile(filepath.Join(cfg.OutDir, "summary.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Two ensembles of 3 servers", "| set | 16 |", "exec of 3 servers → first acknowledged write",
+		"kill -9 of the leader → first acknowledged write issued after it (ms, 1 rounds)", "### Against the targets"} {
+		if !bytes.Contains(summary, []byte(want)) {
+			t.Errorf("summary.md lacks %q:\n%s", want, summary)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(cfg.OutDir, "compare.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var decoded CompareReport
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&decoded); err != nil {
+		t.Fatalf("compare.json: %v", err)
+	}
+	if decoded.Failover == nil || len(decoded.Failover.Rounds) != 2 || len(decoded.Targets) != len(report.Targets) {
+		t.Errorf("compare.json does not hold the failover rounds and targets")
+	}
+
+	// Every member of both ensembles is gone.
+	for port := cfg.PortBase; port < cfg.PortBase+cfg.portSpan(); port++ {
+		if c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second); err == nil {
+			c.Close()
+			t.Errorf("something still listens on port %d after the comparison", port)
+		}
 	}
 }

@@ -50,23 +50,37 @@ func selfCPUSeconds() float64 {
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
-// cpuMeter measures the CPU a server process and this process (the load
-// generator) spend during a run's timed phase.
+// cpuMeter measures the CPU the server processes (an ensemble's members
+// together) and this process (the load generator) spend during a run's
+// timed phase.
 type cpuMeter struct {
 	server, client float64 // seconds; 0 when unknown
 }
 
-func (m *cpuMeter) timedPhase(pid int) func() (end func()) {
+func (m *cpuMeter) timedPhase(pids ...int) func() (end func()) {
 	return func() func() {
-		server0, err := processCPUSeconds(pid)
+		server0, err := processesCPUSeconds(pids)
 		client0 := selfCPUSeconds()
 		return func() {
-			if server1, err1 := processCPUSeconds(pid); err == nil && err1 == nil {
+			if server1, err1 := processesCPUSeconds(pids); err == nil && err1 == nil {
 				m.server = server1 - server0
 				m.client = selfCPUSeconds() - client0
 			}
 		}
 	}
+}
+
+// processesCPUSeconds is the sum of processCPUSeconds over pids.
+func processesCPUSeconds(pids []int) (float64, error) {
+	total := 0.0
+	for _, pid := range pids {
+		s, err := processCPUSeconds(pid)
+		if err != nil {
+			return 0, err
+		}
+		total += s
+	}
+	return total, nil
 }
 
 // perOpUS is seconds per op in microseconds (0 without ops).

@@ -16,6 +16,14 @@
 // It writes compare.json, summary.md and a throughput-against-clients SVG
 // drawn by this package.
 //
+// With an ensemble (CompareConfig.Ensemble 3) both sides are ensembles on
+// loopback, up together: the sessions of a run spread over the members
+// (hostList: session i starts on member i), CPU is counted over all
+// members, and a failover phase kills each leader with SIGKILL while
+// writers run, timing the first write acknowledged after the kill and the
+// new leader, then restarts the killed member and waits for the quorum to
+// count it again. The report judges issue 9's targets on the ratios.
+//
 // The package never talks to anything but the endpoints it is given and the
 // server processes it started itself; it never imports the server's
 // packages, so it measures zkd only from the outside, as a client would.

@@ -69,9 +69,14 @@ func pinnedSpec(spec ServerSpec, cpus []int) (ServerSpec, error) {
 	if err != nil {
 		return spec, fmt.Errorf("bench: --pin needs taskset (Debian's util-linux): %w", err)
 	}
-	inner := spec.Argv
-	spec.Argv = func(zooCfg string) []string {
-		return append([]string{taskset, "-c", cpuList(cpus)}, inner(zooCfg)...)
+	wrap := func(inner func(string) []string) func(string) []string {
+		return func(zooCfg string) []string {
+			return append([]string{taskset, "-c", cpuList(cpus)}, inner(zooCfg)...)
+		}
+	}
+	spec.Argv = wrap(spec.Argv)
+	if spec.MemberArgv != nil {
+		spec.MemberArgv = wrap(spec.MemberArgv)
 	}
 	return spec, nil
 }

@@ -31,8 +31,12 @@ func (r *CompareReport) writeCPUTable(b *strings.Builder, zkdL, zkL string) {
 		return
 	}
 	b.WriteString("\n### CPU per request\n\n")
+	server := "the server's"
+	if n := r.Settings.Ensemble; n > 1 {
+		server = fmt.Sprintf("the %d servers' together", n)
+	}
 	b.WriteString("CPU time (user + system, all threads) per acknowledged request during the timed phase, median of the repeats: " +
-		"the server's, from /proc/<pid>/stat (10 ms ticks), and the load generator's, from getrusage.\n\n")
+		server + ", from /proc/<pid>/stat (10 ms ticks), and the load generator's, from getrusage.\n\n")
 	fmt.Fprintf(b, "| workload | clients | %s µs | %s µs | %s ÷ %s | client µs, %s run | client µs, %s run |\n", zkdL, zkL, "zkd", "ZooKeeper", zkdL, zkL)
 	b.WriteString("|---|--:|--:|--:|--:|--:|--:|\n")
 	for _, row := range r.Throughput {
@@ -68,6 +72,11 @@ func (r *CompareReport) Markdown() string {
 		}
 	}
 	s := r.Settings
+	if s.Ensemble > 1 {
+		fmt.Fprintf(&b, "\nTwo ensembles of %d servers on loopback, one of each kind, up side by side (every member a voter, its own zoo.cfg and data directory, all on one disk). "+
+			"The sessions of a run spread over the members as a client list would: session i starts on server i mod %d and moves on through the list when that one fails.\n",
+			s.Ensemble, s.Ensemble)
+	}
 	fmt.Fprintf(&b, "\nEach run: %g s timed, one request in flight per session, %d-byte values, %s prepopulated znodes, mixed = %.0f%% get / %.0f%% set. "+
 		"%d repeats per cell, servers alternated run by run after %g s of warm-up each. Total time %.0f s.\n",
 		s.DurationS, s.ValueSize, thousands(float64(s.Prepopulate)), s.ReadRatio*100, (1-s.ReadRatio)*100, s.Repeats, s.WarmupS, r.ElapsedS)
@@ -93,8 +102,12 @@ func (r *CompareReport) Markdown() string {
 	b.WriteString("\n### Start-up, memory and disk\n\n")
 	fmt.Fprintf(&b, "| measurement | %s | %s | %s ÷ %s |\n|---|--:|--:|--:|\n", zkdL, zkL, "zkd", "ZooKeeper")
 	st := r.Startup
-	fmt.Fprintf(&b, "| exec → first acknowledged write, empty dataDir (ms, %d starts) | %s | %s | %s |\n",
-		st.ZkdMS.N, spreadText(st.ZkdMS, oneDecimal), spreadText(st.ZooKeeperMS, oneDecimal), spreadText(st.Ratio, twoDecimals))
+	startup := "exec → first acknowledged write, empty dataDir"
+	if s.Ensemble > 1 {
+		startup = fmt.Sprintf("exec of %d servers → first acknowledged write through server 1, empty dataDirs", s.Ensemble)
+	}
+	fmt.Fprintf(&b, "| %s (ms, %d starts) | %s | %s | %s |\n",
+		startup, st.ZkdMS.N, spreadText(st.ZkdMS, oneDecimal), spreadText(st.ZooKeeperMS, oneDecimal), spreadText(st.Ratio, twoDecimals))
 	zkdMem, zkMem := r.memoryOf(roleZkd), r.memoryOf(roleZooKeeper)
 	if zkdMem != nil && zkMem != nil {
 		memRow := func(name string, a, b int64) string {
@@ -124,7 +137,47 @@ func (r *CompareReport) Markdown() string {
 			}
 		}
 	}
+	r.writeFailover(&b, zkdL, zkL)
+	r.writeTargets(&b)
 	return b.String()
+}
+
+// writeFailover renders the ensembles' kill -9 rounds, when measured.
+func (r *CompareReport) writeFailover(b *strings.Builder, zkdL, zkL string) {
+	f := r.Failover
+	if f == nil || len(f.Rounds) == 0 {
+		return
+	}
+	b.WriteString("\n### Failover: kill -9 of the leader\n\n")
+	fmt.Fprintf(b, "%d writers (one session starting on each member, one set in flight each) overwrite one znode; the leader (found by srvr) gets SIGKILL. "+
+		"Times are from the signal; survivors are polled with srvr every 5 ms. The killed server is then restarted on its data directory and waited for "+
+		"until the leader counts every other member as a synced follower. Median of the rounds, min–max in brackets; the ratio is taken round by round "+
+		"(the ensembles alternate).\n\n", f.Writers)
+	fmt.Fprintf(b, "| measurement | %s | %s | %s ÷ %s |\n|---|--:|--:|--:|\n", zkdL, zkL, "zkd", "ZooKeeper")
+	row := func(name string, z, k, ratio Spread) {
+		fmt.Fprintf(b, "| %s (ms, %d rounds) | %s | %s | %s |\n", name, z.N,
+			spreadText(z, oneDecimal), spreadText(k, oneDecimal), spreadText(ratio, twoDecimals))
+	}
+	row("kill -9 of the leader → first acknowledged write issued after it", f.ZkdWriteMS, f.ZooKeeperWriteMS, f.WriteRatio)
+	row("kill -9 of the leader → new leader seen (srvr)", f.ZkdLeaderMS, f.ZooKeeperLeaderMS, f.LeaderRatio)
+	row("restart of the killed server → ensemble whole again", f.ZkdRejoinMS, f.ZooKeeperRejoinMS, f.RejoinRatio)
+}
+
+// writeTargets renders the target checks, when judged.
+func (r *CompareReport) writeTargets(b *strings.Builder) {
+	if len(r.Targets) == 0 {
+		return
+	}
+	b.WriteString("\n### Against the targets (zkd ÷ ZooKeeper, this run)\n\n")
+	b.WriteString("The worst cell of each target, from the medians above.\n\n")
+	b.WriteString("| target | wanted | measured | cell | met |\n|---|--:|--:|---|---|\n")
+	for _, t := range r.Targets {
+		met := "no"
+		if t.Met {
+			met = "yes"
+		}
+		fmt.Fprintf(b, "| %s | %s | %.2f | %s | %s |\n", t.Target, t.want(), t.Ratio, t.Cell, met)
+	}
 }
 
 // durabilityWarning says, in bold, when a server came back from a restart

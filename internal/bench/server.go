@@ -36,15 +36,29 @@ const stopGrace = 60 * time.Second
 type ServerSpec struct {
 	// Name labels the server in reports: "zkd" or "zookeeper".
 	Name string
+	// Argv runs a standalone server.
 	Argv func(zooCfg string) []string
+	// MemberArgv runs an ensemble member (a zoo.cfg with server.N lines);
+	// nil means Argv.
+	MemberArgv func(zooCfg string) []string
 }
 
-// ApacheSpec starts Apache ZooKeeper standalone in a JVM with a 1 GiB heap,
-// as ZooKeeperServerMain, which is what zkServer.sh runs for a server
-// without peers.
+// argv is the command for a standalone server or an ensemble member.
+func (s ServerSpec) argv(member bool, zooCfg string) []string {
+	if member && s.MemberArgv != nil {
+		return s.MemberArgv(zooCfg)
+	}
+	return s.Argv(zooCfg)
+}
+
+// ApacheSpec starts Apache ZooKeeper in a JVM with a 1 GiB heap: a
+// standalone server as ZooKeeperServerMain and an ensemble member as
+// QuorumPeerMain, which is what zkServer.sh runs for each.
 func ApacheSpec(java, classpath string) ServerSpec {
 	jvm := launch.Apache{Java: java, Classpath: classpath, Main: launch.StandaloneMain, JVMFlags: []string{"-Xmx1g", "-Xms1g"}}
-	return ServerSpec{Name: "zookeeper", Argv: jvm.Argv}
+	member := jvm
+	member.Main = launch.QuorumPeerMain
+	return ServerSpec{Name: "zookeeper", Argv: jvm.Argv, MemberArgv: member.Argv}
 }
 
 // ZkdSpec starts `zkd serve --config zoo.cfg` from the given binary.
@@ -94,22 +108,59 @@ admin.enableServer=false
 `, dataDir, clientPort)
 }
 
+// peer is one ensemble member as the server.N lines name it.
+type peer struct {
+	id                       int
+	client, quorum, election int
+}
+
+// ensembleZooCfg is zooCfg for one member of an ensemble: the same
+// settings, its own dataDir and clientPort, and a server.N line per member
+// (static configuration, every member a voter, all on loopback).
+func ensembleZooCfg(dataDir, clientPort string, peers []peer) string {
+	var b strings.Builder
+	b.WriteString(zooCfg(dataDir, clientPort))
+	for _, p := range peers {
+		fmt.Fprintf(&b, "server.%d=127.0.0.1:%d:%d\n", p.id, p.quorum, p.election)
+	}
+	return b.String()
+}
+
 // serverProcess is one server this package started and must stop; it
 // may be started again on the same directory.
 type serverProcess struct {
 	spec ServerSpec
 	dir  string // holds zoo.cfg, data/ and server.log
 	port int
+	myid int             // the ensemble member's id; 0 for a standalone server
 	proc *launch.Process // nil when not started or stopped
 }
 
-// newServerProcess lays out dir with a zoo.cfg and an empty data directory.
+// newServerProcess lays out dir with a standalone zoo.cfg and an empty
+// data directory.
 func newServerProcess(spec ServerSpec, dir string, port int) (*serverProcess, error) {
 	p := &serverProcess{spec: spec, dir: dir, port: port}
 	if err := os.MkdirAll(p.dataDir(), 0o755); err != nil {
 		return nil, err
 	}
 	if err := os.WriteFile(p.cfgPath(), []byte(zooCfg(p.dataDir(), strconv.Itoa(port))), 0o644); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// newEnsembleMember lays out dir for member me of peers: a zoo.cfg with
+// the server.N lines and a data directory holding only myid.
+func newEnsembleMember(spec ServerSpec, dir string, me peer, peers []peer) (*serverProcess, error) {
+	p := &serverProcess{spec: spec, dir: dir, port: me.client, myid: me.id}
+	if err := os.MkdirAll(p.dataDir(), 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(p.dataDir(), "myid"), []byte(strconv.Itoa(me.id)+"\n"), 0o644); err != nil {
+		return nil, err
+	}
+	cfg := ensembleZooCfg(p.dataDir(), strconv.Itoa(me.client), peers)
+	if err := os.WriteFile(p.cfgPath(), []byte(cfg), 0o644); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -129,7 +180,7 @@ func (p *serverProcess) endpoint() string { return launch.Loopback(p.port) }
 func (p *serverProcess) start() error {
 	proc, err := launch.Start(launch.Options{
 		Name:      p.spec.Name,
-		Argv:      p.spec.Argv(p.cfgPath()),
+		Argv:      p.spec.argv(p.myid > 0, p.cfgPath()),
 		Dir:       p.dir,
 		Addr:      p.endpoint(),
 		LogPath:   p.logPath(),
@@ -164,6 +215,19 @@ func (p *serverProcess) stop() error {
 		return nil
 	}
 	err := p.proc.Stop()
+	p.proc = nil
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	return nil
+}
+
+// kill sends SIGKILL, as a crash, and waits for the exit.
+func (p *serverProcess) kill() error {
+	if p.proc == nil {
+		return nil
+	}
+	err := p.proc.Kill()
 	p.proc = nil
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
@@ -389,11 +453,14 @@ func newestSnapshot(dataDir string) (SnapshotInfo, uint64, error) {
 // serverStatus is what the srvr four-letter word tells about the tree.
 type serverStatus struct {
 	version string
+	mode    string // leader, follower, observer or standalone
 	zxid    uint64
 	nodes   int64
 }
 
-// srvr asks the server for its version, last zxid and node count.
+// srvr asks the server for its version, mode, last zxid and node count;
+// a server that is not serving (an ensemble member without a quorum)
+// answers without them, which is an error here.
 func srvr(ctx context.Context, endpoint string) (serverStatus, error) {
 	var d net.Dialer
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -421,6 +488,8 @@ func srvr(ctx context.Context, endpoint string) (serverStatus, error) {
 		switch name {
 		case "Zookeeper version":
 			st.version = value
+		case "Mode":
+			st.mode = value
 		case "Zxid":
 			st.zxid, err = strconv.ParseUint(strings.TrimPrefix(value, "0x"), 16, 64)
 			sawZxid = err == nil

@@ -45,11 +45,82 @@ func dialBuffered(network, address string, timeout time.Duration) (net.Conn, err
 	return &bufferedConn{Conn: nc, r: bufio.NewReaderSize(nc, 16*1024)}, nil
 }
 
-// openSession connects and waits until the server has granted a session, so
-// that session setup never falls inside a timed interval.
+// hostRetryPause is how long a session waits after it tried every server
+// in its list without getting a session, before it starts over.
+const hostRetryPause = 5 * time.Millisecond
+
+// hostList is a go-zookeeper host provider that tries the servers in the
+// order it was made with (go-zookeeper shuffles the list it passes to
+// Init), starting over from its current server after a failure and pausing
+// hostRetryPause after a whole round without a session. go-zookeeper's
+// default provider pauses a whole second there, which would swamp the
+// failover time it measures and leave sessions where chance puts them.
+type hostList struct {
+	mu      sync.Mutex
+	servers []string
+	next    int // index of the server Next returns
+	failed  int // consecutive servers tried without a session
+}
+
+func newHostList(servers []string) *hostList {
+	return &hostList{servers: append([]string(nil), servers...)}
+}
+
+func (h *hostList) Init(servers []string) error {
+	if len(h.servers) == 0 || len(servers) != len(h.servers) {
+		return ErrNoSession
+	}
+	return nil
+}
+
+func (h *hostList) Len() int { return len(h.servers) }
+
+// Next never reports a retry start, which would make go-zookeeper sleep a
+// second; it pauses itself instead.
+func (h *hostList) Next() (string, bool) {
+	h.mu.Lock()
+	pause := h.failed >= len(h.servers)
+	if pause {
+		h.failed = 0
+	}
+	server := h.servers[h.next]
+	h.next = (h.next + 1) % len(h.servers)
+	h.failed++
+	h.mu.Unlock()
+	if pause {
+		time.Sleep(hostRetryPause)
+	}
+	return server, false
+}
+
+// Connected: the server Next returned last granted the session, so a
+// reconnect tries it first.
+func (h *hostList) Connected() {
+	h.mu.Lock()
+	h.next = (h.next + len(h.servers) - 1) % len(h.servers)
+	h.failed = 0
+	h.mu.Unlock()
+}
+
+// rotate is endpoints starting at the i-th (mod the count): session i of a
+// run starts on server i, so that sessions spread evenly over an
+// ensemble, as clients given the same list in random orders do on
+// average.
+func rotate(endpoints []string, i int) []string {
+	n := len(endpoints)
+	out := make([]string, n)
+	for j := range endpoints {
+		out[j] = endpoints[(i+j)%n]
+	}
+	return out
+}
+
+// openSession connects to the endpoints in their order (see hostList) and
+// waits until a server has granted a session, so that session setup never
+// falls inside a timed interval.
 func openSession(ctx context.Context, endpoints []string, timeout, establishWithin time.Duration) (*zk.Conn, error) {
 	conn, events, err := zk.Connect(endpoints, timeout, zk.WithLogger(quietLogger{}), zk.WithLogInfo(false),
-		zk.WithDialer(dialBuffered))
+		zk.WithDialer(dialBuffered), zk.WithHostProvider(newHostList(endpoints)))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoSession, err)
 	}
@@ -79,7 +150,8 @@ func openSession(ctx context.Context, endpoints []string, timeout, establishWith
 }
 
 // openSessions opens n sessions, a few at a time so that a server is not
-// hit by a connection storm that has nothing to do with the workload.
+// hit by a connection storm that has nothing to do with the workload;
+// session i starts on endpoint i mod len(endpoints).
 func openSessions(ctx context.Context, endpoints []string, n int, timeout time.Duration) ([]*zk.Conn, error) {
 	conns := make([]*zk.Conn, n)
 	errs := make([]error, n)
@@ -91,7 +163,7 @@ func openSessions(ctx context.Context, endpoints []string, n int, timeout time.D
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			conns[i], errs[i] = openSession(ctx, endpoints, timeout, sessionEstablishTimeout)
+			conns[i], errs[i] = openSession(ctx, rotate(endpoints, i), timeout, sessionEstablishTimeout)
 		}()
 	}
 	wg.Wait()
