@@ -103,11 +103,11 @@ type Peer struct {
 	cfg       PeerConfig
 	voters    map[int64]bool
 	observers map[int64]bool
+	role      Role
+	election  *Election
+	now       int // ticks since start
 	// diffsSent, snapsSent: learner syncs by DIFF or TRUNC, and by SNAP.
 	diffsSent, snapsSent int64
-	role                 Role
-	election             *Election
-	now                  int // ticks since start
 
 	currentEpoch, acceptedEpoch int64
 	writeAccepted, writeCurrent int64
@@ -340,12 +340,12 @@ type LeaderFigures struct {
 	PendingSyncs int
 }
 
-// LeaderFigures returns the leader's figures, and false when the peer is
-// not leading.
 // SyncsSent counts the learners this peer synced as leader, by DIFF or
 // TRUNC and by SNAP, over its whole life.
 func (p *Peer) SyncsSent() (diffs, snaps int64) { return p.diffsSent, p.snapsSent }
 
+// LeaderFigures returns the leader's figures, and false when the peer is
+// not leading.
 func (p *Peer) LeaderFigures() (LeaderFigures, bool) {
 	if p.lead == nil {
 		return LeaderFigures{}, false
