@@ -234,8 +234,8 @@ func (a *Admin) cmdMonitor(_ map[string]string, r *object) {
 			r.put(kv.Key, math.Round(st.AvgLatency*10000)/10000)
 		case "connection_drop_probability":
 			r.put(kv.Key, 0.0)
-		case "txn_count", "last_proposal_size":
-			// zkd's own mntr lines; Apache's monitor has neither.
+		case "txn_count":
+			// zkd's own mntr line; Apache's monitor lacks it.
 		default:
 			r.put(kv.Key, kv.Value)
 		}

@@ -170,6 +170,9 @@ type Ensemble struct {
 	// The leader's figures (zero elsewhere).
 	QuorumSize, Learners, SyncedFollowers, SyncedNonVotingFollowers, SyncedObservers, PendingSyncs int
 	LeaderUptime                                                                                   time.Duration
+	// Proposal sizes in bytes since the last srst (the leader's
+	// BufferStats): the last, smallest and largest; -1 before any.
+	LastProposalSize, MinProposalSize, MaxProposalSize int64
 	// Elections are the last few leader elections this server took part
 	// in, oldest first (none when standalone).
 	Elections []Election

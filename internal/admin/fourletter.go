@@ -179,6 +179,9 @@ func (a *Admin) writeStat(out *bytes.Buffer, withClients bool) {
 	fmt.Fprintf(out, "Zxid: 0x%x\n", st.LastZxid)
 	fmt.Fprintf(out, "Mode: %s\n", st.Mode)
 	fmt.Fprintf(out, "Node count: %d\n", st.NodeCount)
+	if e := a.src.Ensemble(); e.State == "leader" {
+		fmt.Fprintf(out, "Proposal sizes last/min/max: %d/%d/%d\n", e.LastProposalSize, e.MinProposalSize, e.MaxProposalSize)
+	}
 }
 
 // writeConnection is ServerCnxn.dumpConnectionInfo: brief for stat, full
@@ -322,11 +325,11 @@ func (a *Admin) mntr() []keyValue {
 				{"synced_observers", e.SyncedObservers},
 				{"pending_syncs", e.PendingSyncs},
 				{"leader_uptime", e.LeaderUptime.Milliseconds()},
+				{"last_proposal_size", e.LastProposalSize},
+				{"max_proposal_size", e.MaxProposalSize},
+				{"min_proposal_size", e.MinProposalSize},
 			}...)
 		}
 	}
-	return append(kvs, []keyValue{
-		{"txn_count", st.TxnCount},
-		{"last_proposal_size", -1},
-	}...)
+	return append(kvs, keyValue{"txn_count", st.TxnCount})
 }

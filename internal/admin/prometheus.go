@@ -108,5 +108,8 @@ func (g gauges) Collect(ch chan<- prometheus.Metric) {
 		emit("synced_observers", float64(e.SyncedObservers))
 		emit("pending_syncs", float64(e.PendingSyncs))
 		emit("leader_uptime", float64(e.LeaderUptime.Milliseconds()))
+		emit("last_proposal_size", float64(e.LastProposalSize))
+		emit("max_proposal_size", float64(e.MaxProposalSize))
+		emit("min_proposal_size", float64(e.MinProposalSize))
 	}
 }

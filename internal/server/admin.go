@@ -215,6 +215,7 @@ func (a adminSource) Ensemble() admin.Ensemble {
 			e.SyncedNonVotingFollowers = f.SyncedNonVotingFollowers
 		}
 		e.LeaderUptime = s.now().Sub(st.since)
+		e.LastProposalSize, e.MinProposalSize, e.MaxProposalSize = s.ens.proposalSizes.values()
 	}
 	e.QuorumSize = s.ens.voters
 	for _, sv := range s.cfg.Servers {
@@ -298,7 +299,12 @@ func (a adminSource) LastSnapshot() (admin.Snapshot, bool) {
 	return admin.Snapshot{}, false
 }
 
-func (a adminSource) ResetServerStats() { a.s.stats.reset() }
+func (a adminSource) ResetServerStats() {
+	a.s.stats.reset()
+	if a.s.ens != nil {
+		a.s.ens.proposalSizes.reset() // as StatResetCommand on a leader
+	}
+}
 
 func (a adminSource) ResetConnectionStats() {
 	for _, c := range a.s.connList() {

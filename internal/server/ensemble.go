@@ -62,6 +62,8 @@ type replicated struct {
 	// diffsCounted, snapsCounted: the peer's syncs already added to the
 	// diff_count and snap_count metrics.
 	diffsCounted, snapsCounted int64
+	// proposalSizes are the leader's proposal sizes for mntr and stat.
+	proposalSizes bufferStats
 
 	s    *Server
 	rep  *ensemble.Replica
@@ -217,10 +219,12 @@ func (e *replicated) propose(p *zab.Peer, r *request) {
 		e.refuse(r, err)
 		return
 	}
-	if err := p.Propose(zab.Entry{Zxid: zxid, Data: e.s.prepare(e.prep, e.enc, r, zxid)}); err != nil {
+	data := e.s.prepare(e.prep, e.enc, r, zxid)
+	if err := p.Propose(zab.Entry{Zxid: zxid, Data: data}); err != nil {
 		e.refuse(r, err)
 		return
 	}
+	e.proposalSizes.record(int64(len(data)))
 	e.proposed = append(e.proposed, r)
 }
 

@@ -171,3 +171,36 @@ func (cs *connStats) replied(r *request, lat time.Duration) {
 	cs.count++
 	cs.mu.Unlock()
 }
+
+// bufferStats is Apache's BufferStats: the last, smallest and largest
+// size seen since the last reset, -1 before any. Written by the driver,
+// read by the admin surface.
+type bufferStats struct {
+	mu             sync.Mutex
+	last, min, max int64
+	seen           bool
+}
+
+func (b *bufferStats) record(n int64) {
+	b.mu.Lock()
+	if !b.seen {
+		b.min, b.max, b.seen = n, n, true
+	}
+	b.last, b.min, b.max = n, min(b.min, n), max(b.max, n)
+	b.mu.Unlock()
+}
+
+func (b *bufferStats) values() (last, smallest, largest int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.seen {
+		return -1, -1, -1
+	}
+	return b.last, b.min, b.max
+}
+
+func (b *bufferStats) reset() {
+	b.mu.Lock()
+	b.seen = false
+	b.mu.Unlock()
+}

@@ -3,6 +3,7 @@ package drill
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -125,6 +126,17 @@ func checkQuorumMntr(t *testing.T, c *cluster, leader, followers int) {
 		if nd.id == leader {
 			if v, err := strconv.ParseInt(kv["zk_leader_uptime"], 10, 64); err != nil || v <= 0 {
 				t.Errorf("leader %d (apache=%v): zk_leader_uptime %q", nd.id, nd.apache, kv["zk_leader_uptime"])
+			}
+			// Proposal sizes: -1 each before the first proposal, else
+			// 0 < min <= last <= max; stat prints them too.
+			sizes := kv["zk_last_proposal_size"] + "/" + kv["zk_min_proposal_size"] + "/" + kv["zk_max_proposal_size"]
+			var last, lo, hi int64
+			if _, err := fmt.Sscanf(sizes, "%d/%d/%d", &last, &lo, &hi); err != nil ||
+				!(last == -1 && lo == -1 && hi == -1 || 0 < lo && lo <= last && last <= hi) {
+				t.Errorf("leader %d (apache=%v): proposal sizes last/min/max %s", nd.id, nd.apache, sizes)
+			}
+			if stat, err := launch.FourLetterWord(nd.client, "stat", 5*time.Second); err != nil || !strings.Contains(stat, "Proposal sizes last/min/max: ") {
+				t.Errorf("leader %d (apache=%v): stat has no proposal sizes (%v):\n%s", nd.id, nd.apache, err, stat)
 			}
 		} else {
 			for _, k := range []string{"zk_synced_followers", "zk_learners", "zk_synced_observers"} {
