@@ -37,14 +37,16 @@ const (
 	DefaultCnxTimeout = 5000
 	// DefaultElectionBindRetry is the Listener's DEFAULT_PORT_BIND_MAX_RETRY.
 	DefaultElectionBindRetry = 3
-	DefaultSyncLimit         = 5
-	DefaultSnapRetainCount   = 3
-	MinSnapRetainCount       = 3
-	DefaultSnapCount         = 100000
-	MinSnapCount             = 2
-	DefaultPreAllocSizeKB    = 65536
-	DefaultJuteMaxBuffer     = 0xfffff
-	DefaultListenBacklog     = -1
+	// DefaultFinalizeWait is FastLeaderElection.finalizeWait (ms).
+	DefaultFinalizeWait    = 200
+	DefaultSyncLimit       = 5
+	DefaultSnapRetainCount = 3
+	MinSnapRetainCount     = 3
+	DefaultSnapCount       = 100000
+	MinSnapCount           = 2
+	DefaultPreAllocSizeKB  = 65536
+	DefaultJuteMaxBuffer   = 0xfffff
+	DefaultListenBacklog   = -1
 	// DefaultGlobalOutstandingLimit is ZooKeeper's globalOutstandingLimit.
 	DefaultGlobalOutstandingLimit = 1000
 	maxExtendedTypesServerID      = 254 // EphemeralType reserves the top byte value
@@ -78,23 +80,27 @@ type Config struct {
 	// replicates (false: it keeps it in memory only, as Apache's).
 	CnxTimeout, ElectionPortBindRetry int
 	SyncEnabled                       bool
-	Servers                           []Server
-	MyID                              int64 // 0 when no id was given (standalone)
-	FourLetterWords                   map[string]bool
-	AllFourLetterWords                bool // "*" given
-	AutopurgeSnapRetainCount          int
-	AutopurgePurgeInterval            int // hours, 0 = off
-	SnapCount                         int
-	PreAllocSize                      int64 // bytes (the key is in KB)
-	JuteMaxBuffer                     int   // bytes
-	ExtendedTypesEnabled              bool
-	SuperDigest                       string // "user:base64sha1" or ""
-	ForceSync                         bool
-	SnapshotCompression               string // "", "gz" or "snappy"
-	DigestEnabled                     bool
-	ReconfigEnabled                   bool
-	StandaloneEnabled                 bool
-	ClientPortListenBacklog           int
+	// FinalizeWait (ms, zkd.election.finalizeWait): how long a quorum's
+	// agreement on a vote must stand, with no better vote, before the
+	// election ends; Apache's finalizeWait is a constant 200.
+	FinalizeWait             int
+	Servers                  []Server
+	MyID                     int64 // 0 when no id was given (standalone)
+	FourLetterWords          map[string]bool
+	AllFourLetterWords       bool // "*" given
+	AutopurgeSnapRetainCount int
+	AutopurgePurgeInterval   int // hours, 0 = off
+	SnapCount                int
+	PreAllocSize             int64 // bytes (the key is in KB)
+	JuteMaxBuffer            int   // bytes
+	ExtendedTypesEnabled     bool
+	SuperDigest              string // "user:base64sha1" or ""
+	ForceSync                bool
+	SnapshotCompression      string // "", "gz" or "snappy"
+	DigestEnabled            bool
+	ReconfigEnabled          bool
+	StandaloneEnabled        bool
+	ClientPortListenBacklog  int
 	// GlobalOutstandingLimit: reading from clients pauses while this many
 	// requests are in the server (ZooKeeper's globalOutstandingLimit).
 	GlobalOutstandingLimit int
@@ -272,6 +278,7 @@ func baseConfig(path string) *Config {
 		CnxTimeout:               DefaultCnxTimeout,
 		ElectionPortBindRetry:    DefaultElectionBindRetry,
 		SyncEnabled:              true,
+		FinalizeWait:             DefaultFinalizeWait,
 		FourLetterWords:          map[string]bool{"srvr": true},
 		AutopurgeSnapRetainCount: DefaultSnapRetainCount,
 		SnapCount:                DefaultSnapCount,
@@ -398,6 +405,7 @@ func (p *parser) parseScalars() error {
 		{keyInitLimit, &c.InitLimit, wantTicks, positive},
 		{keySyncLimit, &c.SyncLimit, wantTicks, positive},
 		{keyCnxTimeout, &c.CnxTimeout, wantPositiveMs, positive},
+		{keyFinalizeWait, &c.FinalizeWait, wantPositiveMs, positive},
 		{keyElectionBindRetry, &c.ElectionPortBindRetry, "want the number of tries, 0 for no limit", nonNegative},
 		{keySnapRetainCount, &c.AutopurgeSnapRetainCount, wantWhole, anyInt},
 		{keyPurgeInterval, &c.AutopurgePurgeInterval, wantHours, nonNegative},

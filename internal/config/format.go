@@ -42,6 +42,7 @@ func (c *Config) String() string {
 		line(keyCnxTimeout, c.CnxTimeout)
 		line(keyElectionBindRetry, c.ElectionPortBindRetry)
 		line(keySyncEnabled, c.SyncEnabled)
+		line(keyFinalizeWait, c.FinalizeWait)
 	}
 	line(keyFourLetterWhitelist, c.fourLetterWhitelist())
 	line(keyAdminEnable, c.AdminEnabled)

@@ -47,6 +47,8 @@ const (
 	keyCnxTimeout          = "cnxTimeout"
 	keyElectionBindRetry   = "electionPortBindRetry"
 	keySyncEnabled         = "syncEnabled"
+	// zkd's own: FastLeaderElection's finalizeWait, a constant in Apache.
+	keyFinalizeWait = "zkd.election.finalizeWait"
 )
 
 // Environment variables read by Parse (see doc.go).
@@ -102,7 +104,7 @@ var typedKeys = map[string]bool{
 	keyOutstandingLimit: true,
 	keyPeerType:         true, keyElectionAlg: true, keySyncEnabled: true,
 	keyMetricsClass: true, keyMetricsHost: true, keyMetricsPort: true, keyMetricsJVMInfo: true,
-	keyLogFormat: true, keyLogLevel: true,
+	keyLogFormat: true, keyLogLevel: true, keyFinalizeWait: true,
 }
 
 // silentKeys are Apache ZooKeeper keys zkd accepts without a warning; they

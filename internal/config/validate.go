@@ -50,6 +50,7 @@ func (c *Config) Validate() error {
 		{keyInitLimit, int64(c.InitLimit), c.InitLimit > 0, wantTicks},
 		{keySyncLimit, int64(c.SyncLimit), c.SyncLimit > 0, wantTicks},
 		{keyCnxTimeout, int64(c.CnxTimeout), c.CnxTimeout > 0, wantPositiveMs},
+		{keyFinalizeWait, int64(c.FinalizeWait), c.FinalizeWait > 0, wantPositiveMs},
 		{keyElectionBindRetry, int64(c.ElectionPortBindRetry), c.ElectionPortBindRetry >= 0, "want the number of tries, 0 for no limit"},
 		{keySnapRetainCount, int64(c.AutopurgeSnapRetainCount), c.AutopurgeSnapRetainCount >= MinSnapRetainCount, "want 3 or more"},
 		{keyPurgeInterval, int64(c.AutopurgePurgeInterval), c.AutopurgePurgeInterval >= 0, wantHours},

@@ -137,7 +137,7 @@ func (s *Server) startReplicated(o *EnsembleOptions, cur, acc, tmp, snapZxid int
 	perTick := max(2, int(time.Duration(cfg.TickTime)*time.Millisecond/tick))
 	fw, mni := o.FinalizeWait, o.MaxNotificationInterval
 	if fw <= 0 {
-		fw = max(1, int(200*time.Millisecond/tick))
+		fw = max(1, int(time.Duration(cfg.FinalizeWait)*time.Millisecond/tick))
 	}
 	if mni <= 0 {
 		mni = int(60 * time.Second / tick)
