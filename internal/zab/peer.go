@@ -1132,7 +1132,13 @@ func (p *Peer) tickLeader() {
 	synced := map[int64]bool{p.cfg.ID: true}
 	for _, sid := range p.sortedLearners() {
 		h := l.learners[sid]
-		p.send(Message{Type: MsgPing, To: sid, Zxid: p.lastLogged})
+		if h.forwarding {
+			// Not before its sync: an Apache learner exits the JVM when
+			// the packet after LEADERINFO is not DIFF, TRUNC or SNAP
+			// (Learner.syncWithLeader), as Apache's leader pings only
+			// learners whose sync is queued.
+			p.send(Message{Type: MsgPing, To: sid, Zxid: p.lastLogged})
+		}
 		if h.forwarding && p.now <= h.deadline {
 			synced[sid] = true
 		}

@@ -223,3 +223,53 @@ func hasMessageTo(rd PeerReady, t MessageType, to int64) bool {
 	}
 	return false
 }
+
+// TestNoPingBeforeTheSync: a learner that registered with a running leader
+// gets no PING before its DIFF, TRUNC or SNAP. An Apache learner reads the
+// packet after LEADERINFO as the sync and exits its JVM on anything else
+// (seen with a slow old leader coming back to a zkd leader).
+func TestNoPingBeforeTheSync(t *testing.T) {
+	p, err := NewPeer(PeerConfig{Config: Config{ID: 3, CurrentEpochTmp: -1},
+		Voters: []int64{1, 2, 3}, TickTime: 4, InitLimit: 5, SyncLimit: 3, FinalizeWait: 2, MaxNotificationInterval: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, from := range []int64{1, 2} {
+		p.StepNotification(Notification{From: from, To: 3, State: Looking, Vote: Vote{Leader: 3}, ElectionEpoch: 1, Version: NotificationVersion})
+	}
+	for range 3 {
+		p.Tick()
+	}
+	drain(p)
+	learner := func(from int64, m Message) {
+		t.Helper()
+		m.From, m.To = from, 3
+		if err := p.Step(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	learner(2, Message{Type: MsgFollowerInfo})
+	drain(p)
+	learner(2, Message{Type: MsgAckEpoch})
+	drain(p)
+	learner(2, Message{Type: MsgAck, Zxid: MakeZxid(1, 0)})
+	drain(p)
+	if !p.Serving() {
+		t.Fatal("the leader does not broadcast with 2 of 3")
+	}
+	learner(1, Message{Type: MsgFollowerInfo})
+	drain(p)
+	var rd PeerReady
+	for range 6 { // three PING rounds, within initLimit+syncLimit
+		p.Tick()
+		learner(2, Message{Type: MsgPing})
+		r := drain(p)
+		rd.Messages = append(rd.Messages, r.Messages...)
+	}
+	if hasMessageTo(rd, MsgPing, 1) {
+		t.Errorf("PING to a learner before its sync: %+v", rd.Messages)
+	}
+	if !hasMessageTo(rd, MsgPing, 2) {
+		t.Errorf("no PING to the synced learner 2: %+v", rd.Messages)
+	}
+}
