@@ -236,6 +236,8 @@ func (a *Admin) cmdMonitor(_ map[string]string, r *object) {
 			r.put(kv.Key, 0.0)
 		case "txn_count", "last_proposal_size":
 			// zkd's own mntr lines; Apache's monitor has neither.
+		case "digest_mismatches_count":
+			// A counter: putMetrics adds it with the others.
 		default:
 			r.put(kv.Key, kv.Value)
 		}

@@ -316,6 +316,9 @@ func (a *Admin) mntr() []keyValue {
 		}
 	}
 	return append(kvs, []keyValue{
+		// A ServerMetrics counter Apache's mntr lists among its hundreds;
+		// zkd lists this one because operators alert on it.
+		{"digest_mismatches_count", a.metrics.DigestMismatches.Value()},
 		{"txn_count", st.TxnCount},
 		{"last_proposal_size", -1},
 	}...)

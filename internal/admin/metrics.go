@@ -115,6 +115,9 @@ type Metrics struct {
 	ConnectionRequests, BytesReceived, ResponseBytes, WatchBytes *Counter
 	// UnrecoverableErrors counts the errors that stopped the server.
 	UnrecoverableErrors *Counter
+	// DigestMismatches counts the txns applied whose TxnDigest differed
+	// from the tree's digest after them (DataTree.reportDigestMismatch).
+	DigestMismatches *Counter
 }
 
 // NewMetrics returns a set of recorders at zero.
@@ -137,6 +140,7 @@ func NewMetrics() *Metrics {
 		ResponseBytes:        &Counter{Name: "response_bytes"},
 		WatchBytes:           &Counter{Name: "watch_bytes"},
 		UnrecoverableErrors:  &Counter{Name: "unrecoverable_error_count"},
+		DigestMismatches:     &Counter{Name: "digest_mismatches_count"},
 	}
 }
 
@@ -150,5 +154,5 @@ func (m *Metrics) Summaries() []*Summary {
 // Counters lists every counter, in declaration order.
 func (m *Metrics) Counters() []*Counter {
 	return []*Counter{m.SyncQueued, m.ConnectionRequests, m.BytesReceived, m.ResponseBytes, m.WatchBytes,
-		m.UnrecoverableErrors}
+		m.UnrecoverableErrors, m.DigestMismatches}
 }

@@ -124,7 +124,7 @@ func (s *Server) startReplicated(o *EnsembleOptions, cur, acc, tmp int64) error 
 	e := &replicated{s: s, voters: len(o.Voters), syncs: map[uint64]pendingSync{}, forwarded: map[int64][]*request{},
 		enc: jute.NewEncoder(make([]byte, 0, 4096)), handed: s.applied.Load(),
 		prep: prep.New(prep.Config{MaxBuffer: s.maxBuffer, ExtendedTypes: cfg.ExtendedTypesEnabled,
-			ReconfigEnabled: cfg.ReconfigEnabled})}
+			ReconfigEnabled: cfg.ReconfigEnabled, Digest: cfg.DigestEnabled})}
 	e.status.Store(&ensembleStatus{role: zab.Looking, leader: -1, since: s.now()})
 	rep, err := ensemble.Start(ensemble.Config{
 		Peer: zab.PeerConfig{Config: zab.Config{ID: s.serverID, LastZxid: s.applied.Load(), CurrentEpoch: cur,
