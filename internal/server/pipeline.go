@@ -23,7 +23,7 @@ func (s *Server) digestMismatch(zxid, expected, actual int64) {
 		s.mismatchesUnlogged++
 		return
 	}
-	s.log.Error("digest mismatch: the tree after this txn is not the leader's", "zxid", hexZxid(zxid),
+	s.log.Error("digest mismatch: the tree after this txn is not the one its TxnDigest names", "zxid", hexZxid(zxid),
 		"expected", expected, "actual", actual, "unlogged", s.mismatchesUnlogged)
 	s.mismatchLogged, s.mismatchesUnlogged = now, 0
 }
