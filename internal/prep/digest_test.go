@@ -101,7 +101,7 @@ func TestDigestAfterEveryTxn(t *testing.T) {
 					Data: []byte(genData.Draw(rt, label+"data")), Version: genVersion.Draw(rt, label+"version")}
 			case 4:
 				req.Op, req.Body = proto.OpSetACL, &proto.SetACLRequest{Path: genPath.Draw(rt, label+"path"),
-					ACL: rapid.SampledFrom([][]proto.ACL{proto.OpenACLUnsafe, proto.ReadACLUnsafe, {{Perms: proto.PermAll, ID: proto.ID{Scheme: "ip", ID: "127.0.0.1"}}}}).Draw(rt, label+"acl"),
+					ACL:     rapid.SampledFrom([][]proto.ACL{proto.OpenACLUnsafe, proto.ReadACLUnsafe, {{Perms: proto.PermAll, ID: proto.ID{Scheme: "ip", ID: "127.0.0.1"}}}}).Draw(rt, label+"acl"),
 					Version: genVersion.Draw(rt, label+"version")}
 			case 5:
 				mr := &proto.MultiRequest{}
