@@ -65,9 +65,13 @@ type replicated struct {
 	syncID   uint64
 	// Learner: the requests forwarded, per session in order, and the
 	// forwarded syncs in order.
-	forwarded  map[int64][]*request
-	fwdSyncs   []*request
-	handed     int64 // the last zxid handed to the apply step
+	forwarded map[int64][]*request
+	fwdSyncs  []*request
+	handed    int64 // the last zxid handed to the apply step
+	// leadFrom is the last zxid handed when this server began to lead:
+	// txns it did not prepare, which prep reads from the tree, so the
+	// first proposals wait until they are applied.
+	leadFrom   int64
 	lastTick   time.Time
 	wasServing bool
 	wasLeading bool
@@ -177,6 +181,14 @@ func (e *replicated) propose(p *zab.Peer, r *request) {
 	if p.Role() != zab.Leading {
 		e.forward(p, r)
 		return
+	}
+	if e.s.applied.Load() < e.leadFrom {
+		// Prep checks versions and predicts the digest against the tree:
+		// the previous epoch's last commits must be in it first.
+		if err := e.waitApplied(); err != nil {
+			e.refuse(r, err)
+			return
+		}
 	}
 	if r.op == proto.OpSync {
 		e.syncID++
@@ -361,6 +373,7 @@ func (e *replicated) RoleChanged(p *zab.Peer) {
 		return
 	}
 	if leading {
+		e.leadFrom = e.handed
 		now := s.now().UnixMilli()
 		s.sessMu.Lock()
 		for id, to := range s.sessions.Snapshot() {
