@@ -126,3 +126,40 @@ func TestEnsembleMembersCountDigestMismatches(t *testing.T) {
 		}
 	}
 }
+
+// The log keeps the digest as the leader sent it: replaying a logged txn
+// whose digest is wrong at the next start counts it again, as ZooKeeper's
+// start-up replay (fastForwardFromEdits) does.
+func TestReplayCountsLoggedDigestMismatch(t *testing.T) {
+	corruptDigestOf(t, "/corrupt")
+	dir := t.TempDir()
+	open := func() (*Server, string) {
+		cfg, err := config.Parse(strings.NewReader(fmt.Sprintf("tickTime=200\ndataDir=%s\nclientPort=2181\n4lw.commands.whitelist=*\n", dir)),
+			"test.cfg", func(string) string { return "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := OpenDurable(cfg, slog.New(slog.DiscardHandler), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, serveOnLoopback(t, s)
+	}
+	s, addr := open()
+	c, _ := connect(t, addr)
+	for _, p := range []string{"/a", "/corrupt", "/b"} {
+		if _, err := c.Create(p, nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close()
+	if got := mntrValues(t, addr)["zk_digest_mismatches_count"]; got != "1" {
+		t.Errorf("first run: zk_digest_mismatches_count = %q, want 1", got)
+	}
+	s.Close()
+	testHookPrepared = nil
+	_, addr = open()
+	if got := mntrValues(t, addr)["zk_digest_mismatches_count"]; got != "1" {
+		t.Errorf("after the restart's replay: zk_digest_mismatches_count = %q, want 1", got)
+	}
+}
