@@ -574,8 +574,12 @@ func (s *State) prepCloseSession(zxid int64) txn.Body {
 			s.addChange(zxid, parentOf(p), &np)
 		}
 		s.addChange(zxid, p, &change{exists: false})
+		// Outstanding until applied: a second closeSession prepared
+		// meanwhile (expiry racing the client's own close) must not list
+		// the path again, since the tree still shows it (Apache's leaves
+		// out every path an outstanding change deletes).
+		s.pendingEphemeral(session, p, false, zxid)
 	}
-	delete(s.ephemerals, session)
 	return &txn.CloseSession{Paths: list, HasPaths: true}
 }
 
