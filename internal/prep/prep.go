@@ -136,6 +136,7 @@ type State struct {
 	digest     int64
 	digestZxid int64
 	hasDigest  bool
+	scratch    []byte // for digest terms
 
 	// The request being prepared (valid during Prepare only).
 	view View
@@ -258,18 +259,19 @@ func (s *State) record(path string) *change {
 	return &change{exists: true, stat: n.Stat, childCount: n.NumChildren, acl: n.ACL, data: n.Data, digest: n.Digest}
 }
 
-// addChange records c as path's pending view. With digests on, the tree
-// digest moves by c's digest term minus the one path has now (0 when it
-// does not exist), as precalculateDigest's ADD, UPDATE and REMOVE do.
-func (s *State) addChange(zxid int64, path string, c *change) {
+// addChange records c as path's pending view; old is path's view before it
+// (record's answer, nil when it does not exist). With digests on, the tree
+// digest moves by c's digest term minus old's, as precalculateDigest's ADD,
+// UPDATE and REMOVE do: one CRC over path, data and stat per change.
+func (s *State) addChange(zxid int64, path string, c, old *change) {
 	if s.cfg.Digest {
 		var prev uint32
-		if old := s.record(path); old != nil {
+		if old != nil {
 			prev = old.digest
 		}
 		c.digest = 0
 		if c.exists {
-			c.digest = tree.NodeDigest(path, c.data, &c.stat)
+			c.digest, s.scratch = tree.AppendNodeDigest(s.scratch, path, c.data, &c.stat)
 		}
 		s.digest = s.currentDigest() - int64(prev) + int64(c.digest)
 		s.digestZxid, s.hasDigest = zxid, true
@@ -341,7 +343,7 @@ func (s *State) prepOne(op proto.OpCode, body jute.Record, zxid, now int64, topL
 		nc.stat.Mzxid = zxid
 		nc.stat.Mtime = now
 		nc.data = b.Data
-		s.addChange(zxid, b.Path, &nc)
+		s.addChange(zxid, b.Path, &nc, rec)
 		return &txn.SetData{Path: b.Path, Data: b.Data, Version: v}, nil
 	case proto.OpSetACL:
 		b, ok := body.(*proto.SetACLRequest)
@@ -369,7 +371,7 @@ func (s *State) prepOne(op proto.OpCode, body jute.Record, zxid, now int64, topL
 		nc := *rec
 		nc.stat.Aversion = v
 		nc.acl = acls
-		s.addChange(zxid, b.Path, &nc)
+		s.addChange(zxid, b.Path, &nc, rec)
 		return &txn.SetACL{Path: b.Path, ACL: acls, Version: v}, nil
 	case proto.OpCheck:
 		if topLevel {
@@ -487,7 +489,7 @@ func (s *State) prepCreate(op proto.OpCode, body jute.Record, zxid, now int64) (
 	np.childCount++
 	np.stat.Cversion = newCversion
 	np.stat.Pzxid = zxid
-	s.addChange(zxid, parentPath, &np)
+	s.addChange(zxid, parentPath, &np, parent)
 
 	owner := int64(0)
 	switch {
@@ -500,7 +502,7 @@ func (s *State) prepCreate(op proto.OpCode, body jute.Record, zxid, now int64) (
 	}
 	s.addChange(zxid, path, &change{exists: true, acl: fixed, data: data, stat: proto.StatPersisted{
 		Czxid: zxid, Mzxid: zxid, Pzxid: zxid, Ctime: now, Mtime: now, EphemeralOwner: owner,
-	}})
+	}}, nil)
 	if ephemeral {
 		s.pendingEphemeral(s.req.Session, path, true, zxid)
 	}
@@ -538,8 +540,8 @@ func (s *State) prepDelete(op proto.OpCode, path string, version int32, zxid int
 	np := *parent
 	np.childCount--
 	np.stat.Pzxid = zxid
-	s.addChange(zxid, parentPath, &np)
-	s.addChange(zxid, path, &change{exists: false})
+	s.addChange(zxid, parentPath, &np, parent)
+	s.addChange(zxid, path, &change{exists: false}, node)
 	if tree.OwnerKind(node.stat.EphemeralOwner) == tree.Ephemeral {
 		s.pendingEphemeral(node.stat.EphemeralOwner, path, false, zxid)
 	}
@@ -571,9 +573,9 @@ func (s *State) prepCloseSession(zxid int64) txn.Body {
 			np := *parent
 			np.childCount--
 			np.stat.Pzxid = zxid
-			s.addChange(zxid, parentOf(p), &np)
+			s.addChange(zxid, parentOf(p), &np, parent)
 		}
-		s.addChange(zxid, p, &change{exists: false})
+		s.addChange(zxid, p, &change{exists: false}, s.record(p))
 		// Outstanding until applied: a second closeSession prepared
 		// meanwhile (expiry racing the client's own close) must not list
 		// the path again, since the tree still shows it (Apache's leaves

@@ -12,7 +12,7 @@ import (
 // NodeDigest; it reuses the tree's scratch buffer.
 func (t *Tree) nodeDigest(path string, n *Node) uint32 {
 	var d uint32
-	d, t.scratch = appendNodeDigest(t.scratch, path, n.Data, &n.Stat)
+	d, t.scratch = AppendNodeDigest(t.scratch, path, n.Data, &n.Stat)
 	return d
 }
 
@@ -25,11 +25,13 @@ func (t *Tree) nodeDigest(path string, n *Node) uint32 {
 // step predicts the digest after a txn this way, without the tree.
 func NodeDigest(path string, data []byte, s *proto.StatPersisted) uint32 {
 	var buf [128]byte
-	d, _ := appendNodeDigest(buf[:0], path, data, s)
+	d, _ := AppendNodeDigest(buf[:0], path, data, s)
 	return d
 }
 
-func appendNodeDigest(scratch []byte, path string, data []byte, s *proto.StatPersisted) (uint32, []byte) {
+// AppendNodeDigest is NodeDigest using scratch as its buffer, returned
+// (grown if need be) for the next call.
+func AppendNodeDigest(scratch []byte, path string, data []byte, s *proto.StatPersisted) (uint32, []byte) {
 	if strings.HasPrefix(path, "/zookeeper/") {
 		return 0, scratch
 	}
