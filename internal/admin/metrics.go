@@ -118,6 +118,9 @@ type Metrics struct {
 	// Learner syncs this server sent as leader: by DIFF (or TRUNC, which
 	// Apache's LearnerHandler counts as a diff too) and by SNAP.
 	DiffCount, SnapCount *Counter
+	// DigestMismatches counts the txns applied whose TxnDigest differed
+	// from the tree's digest after them (DataTree.reportDigestMismatch).
+	DigestMismatches *Counter
 }
 
 // NewMetrics returns a set of recorders at zero.
@@ -142,6 +145,7 @@ func NewMetrics() *Metrics {
 		UnrecoverableErrors:  &Counter{Name: "unrecoverable_error_count"},
 		DiffCount:            &Counter{Name: "diff_count"},
 		SnapCount:            &Counter{Name: "snap_count"},
+		DigestMismatches:     &Counter{Name: "digest_mismatches_count"},
 	}
 }
 
@@ -155,5 +159,5 @@ func (m *Metrics) Summaries() []*Summary {
 // Counters lists every counter, in declaration order.
 func (m *Metrics) Counters() []*Counter {
 	return []*Counter{m.SyncQueued, m.ConnectionRequests, m.BytesReceived, m.ResponseBytes, m.WatchBytes,
-		m.UnrecoverableErrors, m.DiffCount, m.SnapCount}
+		m.UnrecoverableErrors, m.DiffCount, m.SnapCount, m.DigestMismatches}
 }

@@ -111,7 +111,7 @@ func TestPrometheusNamesTypesAndLabelsAreApaches(t *testing.T) {
 	// and counters dashboards chart.
 	required := []string{"fsynctime", "snapshottime", "dbinittime", "readlatency", "updatelatency",
 		"sync_processor_batch_size", "startup_txns_loaded", "bytes_received_count", "response_bytes", "watch_bytes",
-		"connection_request_count", "node_changed_watch_count", "unrecoverable_error_count",
+		"connection_request_count", "node_changed_watch_count", "unrecoverable_error_count", "digest_mismatches_count",
 		"go_goroutines", "process_resident_memory_bytes"}
 	quorumOnly := []string{"quorum_size", "learners", "synced_followers", "synced_non_voting_followers", "synced_observers",
 		"pending_syncs", "leader_uptime", "last_proposal_size", "max_proposal_size", "min_proposal_size"}

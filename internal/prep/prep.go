@@ -20,6 +20,9 @@ type View interface {
 	Node(path string) (n Node, ok bool)
 	// Ephemerals lists the session's ephemeral znodes.
 	Ephemerals(session int64) []string
+	// TreeDigest is the tree digest (tree.Tree.Digest), read only when no
+	// outstanding txn changed a znode.
+	TreeDigest() int64
 }
 
 // Node is what prep needs of a znode.
@@ -27,6 +30,10 @@ type Node struct {
 	Stat        proto.StatPersisted
 	NumChildren int
 	ACL         []proto.ACL
+	// Data is the znode's data (never written into), and Digest its digest
+	// term (tree.NodeDigest), for the digest a txn carries.
+	Data   []byte
+	Digest uint32
 }
 
 // TreeView is a View over a tree that nothing else changes meanwhile.
@@ -40,11 +47,14 @@ func (v TreeView) Node(path string) (Node, bool) {
 	if n == nil {
 		return Node{}, false
 	}
-	return Node{Stat: n.Stat, NumChildren: n.NumChildren(), ACL: n.ACL}, true
+	return Node{Stat: n.Stat, NumChildren: n.NumChildren(), ACL: n.ACL, Data: n.Data, Digest: n.Digest()}, true
 }
 
 // Ephemerals implements View.
 func (v TreeView) Ephemerals(session int64) []string { return v.Tree.Ephemerals(session) }
+
+// TreeDigest implements View.
+func (v TreeView) TreeDigest() int64 { return v.Tree.Digest() }
 
 // Config is what prep needs of the server's configuration.
 type Config struct {
@@ -54,6 +64,9 @@ type Config struct {
 	ExtendedTypes bool
 	// ReconfigEnabled is reconfigEnabled.
 	ReconfigEnabled bool
+	// Digest is zookeeper.digest.enabled: every txn but an error txn
+	// carries the tree digest expected once it is applied (TxnDigest).
+	Digest bool
 }
 
 // Request is a write as prep sees it.
@@ -86,6 +99,10 @@ type change struct {
 	stat       proto.StatPersisted
 	childCount int
 	acl        []proto.ACL
+	// data and digest are the znode's data and digest term (0 when it will
+	// not exist), the precalculated digest of ZooKeeper's ChangeRecord.
+	data   []byte
+	digest uint32
 }
 
 // pendingChange names one entry a prepared txn made in changes (session 0)
@@ -112,6 +129,14 @@ type State struct {
 	// Applied forgets its changes without scanning the maps.
 	// Invariant: zxids in pending never decrease.
 	pending []pendingChange
+	// digest is the tree digest once every outstanding change is applied,
+	// valid while hasDigest: from the txn at digestZxid on, the last that
+	// changed a znode, until the view shows it. Otherwise the view's
+	// digest is the current one (PrepRequestProcessor.getCurrentTreeDigest).
+	digest     int64
+	digestZxid int64
+	hasDigest  bool
+	scratch    []byte // for digest terms
 
 	// The request being prepared (valid during Prepare only).
 	view View
@@ -134,6 +159,7 @@ func (s *State) Reset() {
 	s.changes = map[string]*change{}
 	s.ephemerals = map[int64]map[string]ephemeralChange{}
 	s.pending = nil
+	s.hasDigest = false
 }
 
 // Outstanding is the number of znode changes still outstanding.
@@ -143,6 +169,9 @@ func (s *State) Outstanding() int { return len(s.pending) }
 // shows (newer changes of the same paths stay). Calling it late is safe: a
 // change kept past its apply says what the view says, or something newer.
 func (s *State) Applied(zxid int64) {
+	if s.hasDigest && s.digestZxid <= zxid {
+		s.hasDigest = false
+	}
 	n := 0
 	for ; n < len(s.pending) && s.pending[n].zxid <= zxid; n++ {
 		pc := s.pending[n]
@@ -191,8 +220,21 @@ func (s *State) Prepare(v View, r *Request, zxid, now int64) Prepared {
 		out.Err = code
 		t.Header.Type = proto.OpError
 		t.Body = &txn.Error{Err: code}
+	} else if s.cfg.Digest {
+		// An error txn carries none; every other one the digest after it,
+		// which for a txn that changes no znode (createSession, a failed
+		// multi, a closeSession without ephemerals) is the current one.
+		t.Digest = &txn.Digest{Version: txn.DigestVersion, TreeDigest: s.currentDigest()}
 	}
 	return out
+}
+
+// currentDigest is the tree digest once the outstanding txns are applied.
+func (s *State) currentDigest() int64 {
+	if s.hasDigest {
+		return s.digest
+	}
+	return s.view.TreeDigest()
 }
 
 // prepError is a KeeperException raised while preparing.
@@ -214,10 +256,26 @@ func (s *State) record(path string) *change {
 	if !ok {
 		return nil
 	}
-	return &change{exists: true, stat: n.Stat, childCount: n.NumChildren, acl: n.ACL}
+	return &change{exists: true, stat: n.Stat, childCount: n.NumChildren, acl: n.ACL, data: n.Data, digest: n.Digest}
 }
 
-func (s *State) addChange(zxid int64, path string, c *change) {
+// addChange records c as path's pending view; old is path's view before it
+// (record's answer, nil when it does not exist). With digests on, the tree
+// digest moves by c's digest term minus old's, as precalculateDigest's ADD,
+// UPDATE and REMOVE do: one CRC over path, data and stat per change.
+func (s *State) addChange(zxid int64, path string, c, old *change) {
+	if s.cfg.Digest {
+		var prev uint32
+		if old != nil {
+			prev = old.digest
+		}
+		c.digest = 0
+		if c.exists {
+			c.digest, s.scratch = tree.AppendNodeDigest(s.scratch, path, c.data, &c.stat)
+		}
+		s.digest = s.currentDigest() - int64(prev) + int64(c.digest)
+		s.digestZxid, s.hasDigest = zxid, true
+	}
 	c.zxid = zxid
 	s.changes[path] = c
 	s.pending = append(s.pending, pendingChange{zxid: zxid, path: path})
@@ -284,7 +342,8 @@ func (s *State) prepOne(op proto.OpCode, body jute.Record, zxid, now int64, topL
 		nc.stat.Version = v
 		nc.stat.Mzxid = zxid
 		nc.stat.Mtime = now
-		s.addChange(zxid, b.Path, &nc)
+		nc.data = b.Data
+		s.addChange(zxid, b.Path, &nc, rec)
 		return &txn.SetData{Path: b.Path, Data: b.Data, Version: v}, nil
 	case proto.OpSetACL:
 		b, ok := body.(*proto.SetACLRequest)
@@ -312,7 +371,7 @@ func (s *State) prepOne(op proto.OpCode, body jute.Record, zxid, now int64, topL
 		nc := *rec
 		nc.stat.Aversion = v
 		nc.acl = acls
-		s.addChange(zxid, b.Path, &nc)
+		s.addChange(zxid, b.Path, &nc, rec)
 		return &txn.SetACL{Path: b.Path, ACL: acls, Version: v}, nil
 	case proto.OpCheck:
 		if topLevel {
@@ -430,7 +489,7 @@ func (s *State) prepCreate(op proto.OpCode, body jute.Record, zxid, now int64) (
 	np.childCount++
 	np.stat.Cversion = newCversion
 	np.stat.Pzxid = zxid
-	s.addChange(zxid, parentPath, &np)
+	s.addChange(zxid, parentPath, &np, parent)
 
 	owner := int64(0)
 	switch {
@@ -441,9 +500,9 @@ func (s *State) prepCreate(op proto.OpCode, body jute.Record, zxid, now int64) (
 	case isTTL:
 		owner = ttlOwner
 	}
-	s.addChange(zxid, path, &change{exists: true, acl: fixed, stat: proto.StatPersisted{
+	s.addChange(zxid, path, &change{exists: true, acl: fixed, data: data, stat: proto.StatPersisted{
 		Czxid: zxid, Mzxid: zxid, Pzxid: zxid, Ctime: now, Mtime: now, EphemeralOwner: owner,
-	}})
+	}}, nil)
 	if ephemeral {
 		s.pendingEphemeral(s.req.Session, path, true, zxid)
 	}
@@ -481,8 +540,8 @@ func (s *State) prepDelete(op proto.OpCode, path string, version int32, zxid int
 	np := *parent
 	np.childCount--
 	np.stat.Pzxid = zxid
-	s.addChange(zxid, parentPath, &np)
-	s.addChange(zxid, path, &change{exists: false})
+	s.addChange(zxid, parentPath, &np, parent)
+	s.addChange(zxid, path, &change{exists: false}, node)
 	if tree.OwnerKind(node.stat.EphemeralOwner) == tree.Ephemeral {
 		s.pendingEphemeral(node.stat.EphemeralOwner, path, false, zxid)
 	}
@@ -514,11 +573,15 @@ func (s *State) prepCloseSession(zxid int64) txn.Body {
 			np := *parent
 			np.childCount--
 			np.stat.Pzxid = zxid
-			s.addChange(zxid, parentOf(p), &np)
+			s.addChange(zxid, parentOf(p), &np, parent)
 		}
-		s.addChange(zxid, p, &change{exists: false})
+		s.addChange(zxid, p, &change{exists: false}, s.record(p))
+		// Outstanding until applied: a second closeSession prepared
+		// meanwhile (expiry racing the client's own close) must not list
+		// the path again, since the tree still shows it (Apache's leaves
+		// out every path an outstanding change deletes).
+		s.pendingEphemeral(session, p, false, zxid)
 	}
-	delete(s.ephemerals, session)
 	return &txn.CloseSession{Paths: list, HasPaths: true}
 }
 
@@ -604,10 +667,14 @@ func multiOp(op *proto.MultiOp) (proto.OpCode, jute.Record, error) {
 type saved struct {
 	changes    map[string]*change
 	ephemerals map[int64]map[string]ephemeralChange
+	digest     int64
+	digestZxid int64
+	hasDigest  bool
 }
 
 func (s *State) save() saved {
-	sc := saved{changes: maps.Clone(s.changes), ephemerals: make(map[int64]map[string]ephemeralChange, len(s.ephemerals))}
+	sc := saved{changes: maps.Clone(s.changes), ephemerals: make(map[int64]map[string]ephemeralChange, len(s.ephemerals)),
+		digest: s.digest, digestZxid: s.digestZxid, hasDigest: s.hasDigest}
 	for sid, m := range s.ephemerals {
 		sc.ephemerals[sid] = maps.Clone(m)
 	}
@@ -617,6 +684,7 @@ func (s *State) save() saved {
 func (s *State) restore(sc saved) {
 	s.changes = sc.changes
 	s.ephemerals = sc.ephemerals
+	s.digest, s.digestZxid, s.hasDigest = sc.digest, sc.digestZxid, sc.hasDigest
 }
 
 func fixupACL(path string, ids []proto.ID, acls []proto.ACL) ([]proto.ACL, error) {

@@ -38,6 +38,10 @@ type State struct {
 	HadSnapshot bool
 	// Replayed counts the log txns applied after the snapshot.
 	Replayed int
+	// DigestMismatches counts the replayed txns (past a fuzzy snapshot's
+	// reach) whose TxnDigest differed from the tree's digest after them,
+	// which ZooKeeper counts in digest_mismatches_count at start-up too.
+	DigestMismatches int
 	// The epoch files (nil when missing), which zab checks against the log.
 	CurrentEpoch, AcceptedEpoch, CurrentEpochTmp *int64
 	// Repairs the directory needs before it is written to again.
@@ -144,6 +148,7 @@ func Read(fsys storage.FS, dirs Dirs, log *slog.Logger) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("replaying the transaction log: %w", err)
 	}
+	st.DigestMismatches = digestMismatches
 	if digestMismatches > 0 {
 		log.Warn("tree digest differs from the digest recorded in logged txns", "txns", digestMismatches)
 	}

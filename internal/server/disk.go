@@ -306,6 +306,7 @@ func OpenDurable(cfg *config.Config, log *slog.Logger, opts Options) (*Server, e
 	}
 	opts.Metrics.DBInitTime.Observe(time.Since(loadStart).Milliseconds())
 	opts.Metrics.TxnsLoaded.Observe(int64(rec.Replayed))
+	opts.Metrics.DigestMismatches.Add(int64(rec.DigestMismatches))
 	if err := recovery.Repair(fsys, rec, log); err != nil {
 		return nil, err
 	}

@@ -55,7 +55,7 @@ func newDriver(s *Server, node *zab.Node, log Log, ticks <-chan time.Time) *driv
 	d := &driver{
 		s: s, node: node, log: log, ticks: ticks,
 		prep: prep.New(prep.Config{MaxBuffer: s.maxBuffer, ExtendedTypes: s.cfg.ExtendedTypesEnabled,
-			ReconfigEnabled: s.cfg.ReconfigEnabled}),
+			ReconfigEnabled: s.cfg.ReconfigEnabled, Digest: s.cfg.DigestEnabled}),
 		inbox: make(chan *request, inboxSize),
 		wake:  make(chan struct{}, 1),
 		syncs: map[uint64]*request{},
@@ -142,10 +142,18 @@ func (s *Server) prepare(ps *prep.State, enc *jute.Encoder, r *request, zxid int
 	p := ps.Prepare(lockedView{s}, &prep.Request{Session: r.session, Cxid: r.xid, Op: r.op, Body: r.body,
 		IDs: r.ids, Timeout: r.timeout}, zxid, s.now().UnixMilli())
 	r.txn, r.err, r.multiTypes, r.zxid = p.Txn, p.Err, p.MultiTypes, zxid
+	if testHookPrepared != nil {
+		testHookPrepared(p.Txn)
+	}
 	enc.Reset()
 	p.Txn.Encode(enc)
 	return append([]byte(nil), enc.Bytes()...)
 }
+
+// testHookPrepared, set by tests only (before the server starts), sees
+// every txn prepared before it is encoded and proposed; a test corrupts a
+// TxnDigest with it.
+var testHookPrepared func(*txn.Txn)
 
 // refuse completes a request zab would not take.
 func (d *driver) refuse(r *request, err error) {
@@ -280,4 +288,10 @@ func (v lockedView) Ephemerals(session int64) []string {
 	v.s.dbMu.RLock()
 	defer v.s.dbMu.RUnlock()
 	return v.s.tree.Ephemerals(session)
+}
+
+func (v lockedView) TreeDigest() int64 {
+	v.s.dbMu.RLock()
+	defer v.s.dbMu.RUnlock()
+	return v.s.tree.Digest()
 }

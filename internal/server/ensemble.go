@@ -79,9 +79,13 @@ type replicated struct {
 	syncID   uint64
 	// Learner: the requests forwarded, per session in order, and the
 	// forwarded syncs in order.
-	forwarded  map[int64][]*request
-	fwdSyncs   []*request
-	handed     int64 // the last zxid handed to the apply step
+	forwarded map[int64][]*request
+	fwdSyncs  []*request
+	handed    int64 // the last zxid handed to the apply step
+	// leadFrom is the last zxid handed when this server began to lead:
+	// txns it did not prepare, which prep reads from the tree, so the
+	// first proposals wait until they are applied.
+	leadFrom   int64
 	lastTick   time.Time
 	wasServing bool
 	wasLeading bool
@@ -145,7 +149,7 @@ func (s *Server) startReplicated(o *EnsembleOptions, cur, acc, tmp, snapZxid int
 	e := &replicated{s: s, voters: len(o.Voters), syncs: map[uint64]pendingSync{}, forwarded: map[int64][]*request{},
 		enc: jute.NewEncoder(make([]byte, 0, 4096)), handed: s.applied.Load(),
 		prep: prep.New(prep.Config{MaxBuffer: s.maxBuffer, ExtendedTypes: cfg.ExtendedTypesEnabled,
-			ReconfigEnabled: cfg.ReconfigEnabled})}
+			ReconfigEnabled: cfg.ReconfigEnabled, Digest: cfg.DigestEnabled})}
 	e.status.Store(&ensembleStatus{role: zab.Looking, leader: -1, since: s.now()})
 	var log ensemble.Log = ensembleLog{s.persist}
 	if o.Unsynced {
@@ -204,6 +208,14 @@ func (e *replicated) propose(p *zab.Peer, r *request) {
 	if p.Role() != zab.Leading {
 		e.forward(p, r)
 		return
+	}
+	if e.s.applied.Load() < e.leadFrom {
+		// Prep checks versions and predicts the digest against the tree:
+		// the previous epoch's last commits must be in it first.
+		if err := e.waitApplied(); err != nil {
+			e.refuse(r, err)
+			return
+		}
 	}
 	if r.op == proto.OpSync {
 		e.syncID++
@@ -390,6 +402,7 @@ func (e *replicated) RoleChanged(p *zab.Peer) {
 		return
 	}
 	if leading {
+		e.leadFrom = e.handed
 		now := s.now().UnixMilli()
 		s.sessMu.Lock()
 		for id, to := range s.sessions.Snapshot() {

@@ -9,6 +9,25 @@ import (
 	"github.com/zkd/zkd/internal/txn"
 )
 
+// digestMismatch reports a txn whose TxnDigest is not the digest of the
+// tree after applying it (DataTree.compareDigest): this replica and the
+// one that prepared the txn have diverged. It is counted in
+// digest_mismatches_count and logged, the first time and then at most once
+// a second with the number left unlogged meanwhile (a diverged replica
+// mismatches on every txn after); the server goes on, as ZooKeeper's does.
+// It runs on the apply step only.
+func (s *Server) digestMismatch(zxid, expected, actual int64) {
+	s.metrics.DigestMismatches.Add(1)
+	now := s.now()
+	if !s.mismatchLogged.IsZero() && now.Sub(s.mismatchLogged) < time.Second {
+		s.mismatchesUnlogged++
+		return
+	}
+	s.log.Error("digest mismatch: the tree after this txn is not the one its TxnDigest names", "zxid", hexZxid(zxid),
+		"expected", expected, "actual", actual, "unlogged", s.mismatchesUnlogged)
+	s.mismatchLogged, s.mismatchesUnlogged = now, 0
+}
+
 // Log is the persist step of the write pipeline, as the driver uses it.
 // The durable implementation appends entries to the transaction log and
 // fsyncs them in batches (group commit); the in-memory one completes at once.
@@ -144,11 +163,15 @@ func (s *Server) apply(c *committed) {
 	s.applyMu.Lock()
 	s.dbMu.Lock()
 	res := s.tree.Apply(tx)
+	actual := s.tree.Digest()
 	for _, ev := range res.Events {
 		s.deliverEvent(ev, c.zxid)
 	}
 	s.recordDigest(c.zxid)
 	s.dbMu.Unlock()
+	if g := tx.Digest; g != nil && g.Version == txn.DigestVersion && s.cfg.DigestEnabled && g.TreeDigest != actual {
+		s.digestMismatch(c.zxid, g.TreeDigest, actual)
+	}
 	// Sessions change here and only here (and by liveness): the table
 	// holds a session exactly when its createSession is applied, which a
 	// snapshot (taken under applyMu) relies on.

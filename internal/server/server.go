@@ -136,11 +136,15 @@ type Server struct {
 	stats serverStats
 	snap  *snapshotter // nil when not durable
 
-	adm       *admin.Admin
-	metrics   *admin.Metrics
-	lastSnap  atomic.Value // admin.Snapshot: the newest written or loaded
-	digestMu  sync.Mutex
-	digestLog []digestEntry // the hash 4lw: digests at zxids divisible by 128
+	adm     *admin.Admin
+	metrics *admin.Metrics
+	// When the last digest mismatch was logged, and the mismatches since
+	// (apply step only).
+	mismatchLogged     time.Time
+	mismatchesUnlogged int64
+	lastSnap           atomic.Value // admin.Snapshot: the newest written or loaded
+	digestMu           sync.Mutex
+	digestLog          []digestEntry // the hash 4lw: digests at zxids divisible by 128
 }
 
 type treeT = tree.Tree
