@@ -209,15 +209,8 @@ func writeConfig(o Options, dir string) (cfgPath, addr, adminAddr string, err er
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return "", "", "", err
 	}
-	tick := o.TickTime
-	if tick == 0 {
-		tick = 2000
-	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "tickTime=%d\n", tick)
-	fmt.Fprintf(&b, "dataDir=%s\n", dataDir)
-	fmt.Fprintf(&b, "clientPort=%d\n", port)
-	b.WriteString("clientPortAddress=127.0.0.1\n")
+	writeCommonConfig(&b, o, dataDir, port)
 	if o.AdminServer {
 		adminPort, err := allocPort()
 		if err != nil {
@@ -228,6 +221,25 @@ func writeConfig(o Options, dir string) (cfgPath, addr, adminAddr string, err er
 	} else {
 		b.WriteString("admin.enableServer=false\n")
 	}
+	cfgPath = filepath.Join(dir, "zoo.cfg")
+	if err := os.WriteFile(cfgPath, []byte(b.String()), 0o644); err != nil {
+		return "", "", "", err
+	}
+	return cfgPath, launch.Loopback(port), adminAddr, nil
+}
+
+// writeCommonConfig writes the zoo.cfg lines a standalone server and an
+// ensemble member share: tickTime, dataDir, the client port on loopback,
+// the four-letter word whitelist and the Options' extras.
+func writeCommonConfig(b *strings.Builder, o Options, dataDir string, port int) {
+	tick := o.TickTime
+	if tick == 0 {
+		tick = 2000
+	}
+	fmt.Fprintf(b, "tickTime=%d\n", tick)
+	fmt.Fprintf(b, "dataDir=%s\n", dataDir)
+	fmt.Fprintf(b, "clientPort=%d\n", port)
+	b.WriteString("clientPortAddress=127.0.0.1\n")
 	if !o.DefaultWhitelist {
 		b.WriteString("4lw.commands.whitelist=*\n")
 	}
@@ -235,13 +247,8 @@ func writeConfig(o Options, dir string) (cfgPath, addr, adminAddr string, err er
 		b.WriteString("extendedTypesEnabled=true\n")
 	}
 	if o.SuperDigest != "" {
-		fmt.Fprintf(&b, "DigestAuthenticationProvider.superDigest=%s\n", o.SuperDigest)
+		fmt.Fprintf(b, "DigestAuthenticationProvider.superDigest=%s\n", o.SuperDigest)
 	}
-	cfgPath = filepath.Join(dir, "zoo.cfg")
-	if err := os.WriteFile(cfgPath, []byte(b.String()), 0o644); err != nil {
-		return "", "", "", err
-	}
-	return cfgPath, launch.Loopback(port), adminAddr, nil
 }
 
 // start runs argv with stdout and stderr in dir/server.out and waits until it
