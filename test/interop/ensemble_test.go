@@ -4,15 +4,18 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -56,6 +59,7 @@ func TestEnsembleClients(t *testing.T) {
 	compareEnsembles(t, apache, zkd, "kazoo", func(t *testing.T, e *Ensemble) string {
 		return runKazooArgs(t, "ensemble.py", e.ConnectString())
 	})
+	compareEnsembles(t, apache, zkd, "reconnect-while-leader-paused", ensembleReconnectLeaderPaused)
 	// Last: it leaves each ensemble without its first leader.
 	compareEnsembles(t, apache, zkd, "kazoo-leader-stopped", ensembleKazooFailover)
 }
@@ -207,6 +211,128 @@ func ensembleKazooFailover(t *testing.T, e *Ensemble) string {
 		t.Logf("ensemble_failover.py stderr (kazoo's log):\n%s", stderr.String())
 	}
 	return tr.String()
+}
+
+// ensembleReconnectLeaderPaused reconnects a session through a follower
+// while the leader is paused (SIGSTOP): only the leader knows whether the
+// session still lives, so the follower asks it (REVALIDATE) and answers the
+// client only once the leader does, after SIGCONT. The follower does not
+// give up on its leader within the pause (2 s, under syncLimit*tickTime).
+func ensembleReconnectLeaderPaused(t *testing.T, e *Ensemble) string {
+	leader, err := e.Leader(30 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var followers []int
+	for i := range e.Servers {
+		if i != leader {
+			followers = append(followers, i)
+		}
+	}
+	var tr transcript
+	first, err := net.DialTimeout("tcp", e.Servers[followers[0]].Addr(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	if err := sendConnect(first, 0, make([]byte, 16), 30000); err != nil {
+		t.Fatal(err)
+	}
+	a, err := readConnect(first, 10*time.Second)
+	if err != nil {
+		t.Fatalf("a new session through a follower: %v", err)
+	}
+	tr.printf("new session through a follower: timeout=%d session=0x%x", a.timeout, a.session)
+	first.Close() // the session lives on for its timeout
+
+	leaderProc := e.Servers[leader]
+	if err := leaderProc.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	resume := func() {
+		if !resumed {
+			resumed = true
+			if err := leaderProc.Signal(syscall.SIGCONT); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	defer resume()
+	tr.printf("(leader paused)")
+	second, err := net.DialTimeout("tcp", e.Servers[followers[1]].Addr(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if err := sendConnect(second, a.session, a.passwd, 30000); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := readConnect(second, 2*time.Second); err == nil {
+		tr.printf("reconnect through the other follower: answered while the leader was paused: timeout=%d session=0x%x", b.timeout, b.session)
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		tr.printf("reconnect through the other follower: no answer within 2 s")
+	} else {
+		tr.printf("reconnect through the other follower: %v", err)
+	}
+	resume()
+	tr.printf("(leader continued)")
+	if b, err := readConnect(second, 10*time.Second); err == nil {
+		tr.printf("reconnect answered: timeout=%d session=0x%x same=%v", b.timeout, b.session, b.session == a.session)
+	} else {
+		tr.printf("reconnect: no answer after the leader continued (%v)", err)
+	}
+	return tr.String()
+}
+
+type connectAnswer struct {
+	timeout int32
+	session int64
+	passwd  []byte
+}
+
+// sendConnect writes a ConnectRequest (protocol version 0, last zxid seen
+// 0, readOnly false).
+func sendConnect(nc net.Conn, session int64, passwd []byte, timeoutMs int32) error {
+	b := binary.BigEndian.AppendUint32(nil, 0) // length, set below
+	b = binary.BigEndian.AppendUint32(b, 0)
+	b = binary.BigEndian.AppendUint64(b, 0)
+	b = binary.BigEndian.AppendUint32(b, uint32(timeoutMs))
+	b = binary.BigEndian.AppendUint64(b, uint64(session))
+	b = binary.BigEndian.AppendUint32(b, uint32(len(passwd)))
+	b = append(b, passwd...)
+	b = append(b, 0)
+	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+	_, err := nc.Write(b)
+	return err
+}
+
+// readConnect reads a ConnectResponse within d.
+func readConnect(nc net.Conn, d time.Duration) (connectAnswer, error) {
+	var a connectAnswer
+	if err := nc.SetReadDeadline(time.Now().Add(d)); err != nil {
+		return a, err
+	}
+	var head [4]byte
+	if _, err := io.ReadFull(nc, head[:]); err != nil {
+		return a, err
+	}
+	n := binary.BigEndian.Uint32(head[:])
+	if n < 20 || n > 1024 {
+		return a, fmt.Errorf("a connect response of %d bytes", n)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(nc, body); err != nil {
+		return a, err
+	}
+	a.timeout = int32(binary.BigEndian.Uint32(body[4:]))
+	a.session = int64(binary.BigEndian.Uint64(body[8:]))
+	pl := int(binary.BigEndian.Uint32(body[16:]))
+	if pl < 0 || 20+pl > len(body) {
+		return a, fmt.Errorf("a connect response with a %d-byte password in %d bytes", pl, n)
+	}
+	a.passwd = body[20 : 20+pl]
+	return a, nil
 }
 
 // runKazooArgs runs a kazoo script of testdata/kazoo with args and returns

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -88,6 +89,10 @@ func (s *Server) Stop() { s.proc.Stop() }
 
 // Kill ends the server at once (SIGKILL), like a crash.
 func (s *Server) Kill() { s.proc.Kill() }
+
+// Signal sends sig to the server process (SIGSTOP pauses it, SIGCONT
+// resumes it).
+func (s *Server) Signal(sig syscall.Signal) error { return syscall.Kill(s.proc.Pid(), sig) }
 
 // LogTail returns the last n lines of the server log, for failure messages.
 func (s *Server) LogTail(n int) string { return s.proc.Tail(n) }
