@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/go-zookeeper/zk"
 )
 
 // The ensemble scenarios run each client against a 3-server zkd ensemble
@@ -60,6 +62,7 @@ func TestEnsembleClients(t *testing.T) {
 		return runKazooArgs(t, "ensemble.py", e.ConnectString())
 	})
 	compareEnsembles(t, apache, zkd, "reconnect-while-leader-paused", ensembleReconnectLeaderPaused)
+	compareEnsembles(t, apache, zkd, "gozk-watches-move", ensembleGozkWatchesMove)
 	// Last: it leaves each ensemble without its first leader.
 	compareEnsembles(t, apache, zkd, "kazoo-leader-stopped", ensembleKazooFailover)
 }
@@ -333,6 +336,122 @@ func readConnect(nc net.Conn, d time.Duration) (connectAnswer, error) {
 	}
 	a.passwd = body[20 : 20+pl]
 	return a, nil
+}
+
+// ensembleGozkWatchesMove moves a go-zookeeper session to another server
+// while its watches are set and the watched nodes change: the client
+// sends its watches with SetWatches and the last zxid it saw, and the new
+// server fires each watch whose node changed since.
+func ensembleGozkWatchesMove(t *testing.T, e *Ensemble) string {
+	const root = "/gozk-move"
+	var tr transcript
+	d := &movingDialer{}
+	states := make(chan zk.State, 256)
+	onEvent := zk.WithEventCallback(func(ev zk.Event) {
+		if ev.Type == zk.EventSession {
+			select {
+			case states <- ev.State:
+			default:
+			}
+		}
+	})
+	conn, _, err := zk.Connect(e.Addrs(), 10*time.Second, zk.WithLogger(silentLogger{}), onEvent, zk.WithDialer(d.dial))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c := &gozkSession{Conn: conn, states: states}
+	if !c.waitState(zk.StateHasSession, 15*time.Second) {
+		t.Fatalf("no session with %s", e.ConnectString())
+	}
+	before := conn.Server()
+	_, err = c.Create(root, nil, 0, openACL)
+	tr.printf("create %s: %s", root, errStr(err))
+	_, err = c.Create(root+"/data", []byte("v0"), 0, openACL)
+	tr.printf("create %s/data: %s", root, errStr(err))
+	_, _, dataCh, err := c.GetW(root + "/data")
+	tr.printf("get %s/data, watching: %s", root, errStr(err))
+	_, _, childCh, err := c.ChildrenW(root)
+	tr.printf("children of %s, watching: %s", root, errStr(err))
+	_, _, existCh, err := c.ExistsW(root + "/later")
+	tr.printf("exists %s/later, watching: %s", root, errStr(err))
+	_, _, quietCh, err := c.ExistsW(root + "/never")
+	tr.printf("exists %s/never, watching: %s", root, errStr(err))
+
+	d.cut()
+	tr.printf("(connection cut; no reconnect yet)")
+	if !c.waitState(zk.StateDisconnected, 10*time.Second) {
+		t.Fatal("the session did not see its connection cut")
+	}
+	var writerIdx int
+	for i, a := range e.Addrs() {
+		if a != before {
+			writerIdx = i
+			break
+		}
+	}
+	w := ensembleSession(t, e, writerIdx)
+	_, err = w.Set(root+"/data", []byte("v1"), -1)
+	tr.printf("through another server: set %s/data: %s", root, errStr(err))
+	_, err = w.Create(root+"/later", nil, 0, openACL)
+	tr.printf("through another server: create %s/later: %s", root, errStr(err))
+	tr.printf("events while away: data %s; children %s; exists %s", pollEvent(dataCh), pollEvent(childCh), pollEvent(existCh))
+
+	d.allowAllBut(before)
+	tr.printf("(reconnect allowed, to any server but the one it was on)")
+	if !c.waitState(zk.StateHasSession, 15*time.Second) {
+		t.Fatal("the session did not come back")
+	}
+	tr.printf("on another server: %v", conn.Server() != before)
+	tr.printf("data watch: %s", waitEvent(dataCh, 10*time.Second))
+	tr.printf("child watch: %s", waitEvent(childCh, 10*time.Second))
+	tr.printf("exists watch: %s", waitEvent(existCh, 10*time.Second))
+	data, _, err := c.Get(root + "/data")
+	tr.printf("get %s/data: %q %s", root, data, errStr(err))
+	tr.printf("untouched exists watch: %s", pollEvent(quietCh))
+	_, err = w.Create(root+"/never", nil, 0, openACL)
+	tr.printf("through another server: create %s/never: %s", root, errStr(err))
+	tr.printf("exists watch set before the move: %s", waitEvent(quietCh, 10*time.Second))
+	return tr.String()
+}
+
+// movingDialer lets a test cut a client's connections, keep it from
+// reconnecting, then let it reconnect anywhere but one server.
+type movingDialer struct {
+	mu      sync.Mutex
+	blocked func(addr string) bool
+	conns   []net.Conn
+}
+
+func (d *movingDialer) dial(network, address string, timeout time.Duration) (net.Conn, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.blocked != nil && d.blocked(address) {
+		return nil, fmt.Errorf("interop: dialing %s blocked by the test", address)
+	}
+	c, err := net.DialTimeout(network, address, timeout)
+	if err == nil {
+		d.conns = append(d.conns, c)
+	}
+	return c, err
+}
+
+// cut closes every connection and refuses new ones.
+func (d *movingDialer) cut() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.blocked = func(string) bool { return true }
+	for _, c := range d.conns {
+		c.Close()
+	}
+	d.conns = nil
+}
+
+// allowAllBut lets the client dial any server but addr.
+func (d *movingDialer) allowAllBut(addr string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.blocked = func(a string) bool { return a == addr }
 }
 
 // runKazooArgs runs a kazoo script of testdata/kazoo with args and returns
