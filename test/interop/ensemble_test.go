@@ -15,7 +15,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -249,14 +248,14 @@ func ensembleReconnectLeaderPaused(t *testing.T, e *Ensemble) string {
 	first.Close() // the session lives on for its timeout
 
 	leaderProc := e.Servers[leader]
-	if err := leaderProc.Signal(syscall.SIGSTOP); err != nil {
+	if err := leaderProc.Pause(); err != nil {
 		t.Fatal(err)
 	}
 	resumed := false
 	resume := func() {
 		if !resumed {
 			resumed = true
-			if err := leaderProc.Signal(syscall.SIGCONT); err != nil {
+			if err := leaderProc.Resume(); err != nil {
 				t.Error(err)
 			}
 		}

@@ -90,9 +90,55 @@ func (s *Server) Stop() { s.proc.Stop() }
 // Kill ends the server at once (SIGKILL), like a crash.
 func (s *Server) Kill() { s.proc.Kill() }
 
-// Signal sends sig to the server process (SIGSTOP pauses it, SIGCONT
-// resumes it).
-func (s *Server) Signal(sig syscall.Signal) error { return syscall.Kill(s.proc.Pid(), sig) }
+// Pause stops the server process (SIGSTOP) and waits until every one of
+// its threads has stopped: a process stops only once the thread the
+// kernel gave the signal to takes it, and a thread in the middle of an
+// fsync takes it only after the fsync, while the others go on running.
+func (s *Server) Pause() error {
+	pid := s.proc.Pid()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(stopTimeout)
+	for {
+		running, err := runningThreads(pid)
+		if err != nil {
+			return err
+		}
+		if running == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s (pid %d): %d threads still running %v after SIGSTOP", s.Kind, pid, running, stopTimeout)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// Resume continues a paused server (SIGCONT).
+func (s *Server) Resume() error { return syscall.Kill(s.proc.Pid(), syscall.SIGCONT) }
+
+// runningThreads counts the threads of pid not in state T (stopped).
+func runningThreads(pid int) (int, error) {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, task := range tasks {
+		b, err := os.ReadFile(filepath.Join(dir, task.Name(), "stat"))
+		if err != nil {
+			continue // the thread ended
+		}
+		// "tid (comm) S ...": the state follows the last ')'.
+		rest := string(b[strings.LastIndexByte(string(b), ')')+1:])
+		if f := strings.Fields(rest); len(f) == 0 || f[0] != "T" {
+			n++
+		}
+	}
+	return n, nil
+}
 
 // LogTail returns the last n lines of the server log, for failure messages.
 func (s *Server) LogTail(n int) string { return s.proc.Tail(n) }

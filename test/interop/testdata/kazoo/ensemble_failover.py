@@ -54,6 +54,7 @@ attempt("create watched", c.create, ROOT + "/watched", b"v0")
 # again once it is back, on whichever server it is now.
 events = []
 data_changed, child_added, created = threading.Event(), threading.Event(), threading.Event()
+later_listed = threading.Event()
 
 
 def record(text):
@@ -74,6 +75,8 @@ def on_children(children):
     record("ChildrenWatch: %s" % sorted(children))
     if "after" in children:
         child_added.set()
+    if "later" in children:
+        later_listed.set()
 
 
 out("(stopping the leader)")
@@ -109,6 +112,7 @@ attempt("through the other server: create after", w.create, ROOT + "/after", b""
 wait_for(child_added, "ChildrenWatch saw after")
 attempt("through the other server: create later", w.create, ROOT + "/later", b"")
 wait_for(created, "exists watch fired")
+wait_for(later_listed, "ChildrenWatch saw later")
 with lock:
     for e in events:
         out(e)
