@@ -18,7 +18,8 @@
 //
 // The package owns the server harness (harness.go and ensemble.go,
 // importable by other test packages: Options, Server, StartApache, StartZkd,
-// Ensemble, StartZkdEnsemble, StartApacheEnsemble, FourLetterWord), which
+// Ensemble, StartZkdEnsemble, StartApacheEnsemble, StartMixedEnsemble,
+// FourLetterWord), which
 // writes both servers' zoo.cfg, starts them through internal/launch on TCP
 // ports 21810-21899 only, with their logs in <dir>/server.out; the
 // normalizer, the diff and the scenarios live in _test.go files. Of zkd's

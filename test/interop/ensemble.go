@@ -136,14 +136,16 @@ var ensembleJVM = launch.Apache{Main: launch.QuorumPeerMain,
 	JVMFlags: []string{"-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"}}
 
 func startApacheEnsemble(n int, o Options, dir string) (*Ensemble, error) {
-	return startEnsemble("apache", n, o, dir, func(cfg string) []string {
-		jvm := ensembleJVM
-		if o.SuperDigest != "" {
-			jvm.JVMFlags = append(append([]string(nil), jvm.JVMFlags...),
-				"-Dzookeeper.DigestAuthenticationProvider.superDigest="+o.SuperDigest)
-		}
-		return jvm.Argv(cfg)
-	})
+	return startEnsemble("apache", n, o, dir, func(_ int, cfg string) []string { return apacheMemberArgv(o, cfg) })
+}
+
+func apacheMemberArgv(o Options, cfg string) []string {
+	jvm := ensembleJVM
+	if o.SuperDigest != "" {
+		jvm.JVMFlags = append(append([]string(nil), jvm.JVMFlags...),
+			"-Dzookeeper.DigestAuthenticationProvider.superDigest="+o.SuperDigest)
+	}
+	return jvm.Argv(cfg)
 }
 
 func startZkdEnsemble(n int, o Options, dir string) (*Ensemble, error) {
@@ -158,13 +160,36 @@ func startZkdEnsemble(n int, o Options, dir string) (*Ensemble, error) {
 	if err != nil {
 		return nil, err
 	}
-	return startEnsemble("zkd", n, o, dir, func(cfg string) []string { return launch.ZkdArgv(bin, cfg) })
+	return startEnsemble("zkd", n, o, dir, func(_ int, cfg string) []string { return launch.ZkdArgv(bin, cfg) })
+}
+
+// StartMixedEnsemble starts n servers as one ensemble, server.i run by zkd
+// when zkd[i] and by Apache ZooKeeper 3.8 otherwise, as StartZkdEnsemble
+// does (Kind "mixed"). With ZKD_INTEROP_SELFTEST=1 all are Apache.
+func StartMixedEnsemble(t testing.TB, n int, o Options, zkd map[int]bool) *Ensemble {
+	t.Helper()
+	requireApache(t)
+	bin, err := launch.ZkdBinary()
+	if err != nil {
+		t.Fatalf("zkd binary: %v", err)
+	}
+	e, err := startEnsemble("mixed", n, o, serverDir(t, "mixed-ensemble"), func(id int, cfg string) []string {
+		if zkd[id] && !SelfTest() {
+			return launch.ZkdArgv(bin, cfg)
+		}
+		return apacheMemberArgv(o, cfg)
+	})
+	if err != nil {
+		t.Fatalf("start a %d-server mixed ensemble: %v", n, err)
+	}
+	t.Cleanup(e.Kill)
+	return e
 }
 
 // startEnsemble writes the servers' configs on fresh ports, starts them all
 // and waits for each to serve; a client port found taken means new ports
 // for all (as onFreshPorts does for one server).
-func startEnsemble(kind string, n int, o Options, dir string, argv func(cfg string) []string) (*Ensemble, error) {
+func startEnsemble(kind string, n int, o Options, dir string, argv func(id int, cfg string) []string) (*Ensemble, error) {
 	var errs []error
 	for try := range portTries {
 		e, err := startEnsembleOnce(kind, n, o, filepath.Join(dir, fmt.Sprintf("try%d", try+1)), argv)
@@ -177,7 +202,7 @@ func startEnsemble(kind string, n int, o Options, dir string, argv func(cfg stri
 	return nil, errors.Join(errs...)
 }
 
-func startEnsembleOnce(kind string, n int, o Options, dir string, argv func(cfg string) []string) (*Ensemble, error) {
+func startEnsembleOnce(kind string, n int, o Options, dir string, argv func(id int, cfg string) []string) (*Ensemble, error) {
 	type member struct{ client, quorum, election int }
 	members := make([]member, n)
 	var lines strings.Builder
@@ -219,7 +244,7 @@ func startEnsembleOnce(kind string, n int, o Options, dir string, argv func(cfg 
 			return fail(err)
 		}
 		name := fmt.Sprintf("%s server.%d", kind, i+1)
-		p, err := launch.Start(launch.Options{Name: name, Argv: argv(cfg), Dir: sdir, Addr: launch.Loopback(m.client),
+		p, err := launch.Start(launch.Options{Name: name, Argv: argv(i+1, cfg), Dir: sdir, Addr: launch.Loopback(m.client),
 			LogPath: filepath.Join(sdir, "server.out"), StopGrace: stopTimeout})
 		if err != nil {
 			return fail(err)

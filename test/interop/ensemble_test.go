@@ -231,8 +231,15 @@ func ensembleReconnectLeaderPaused(t *testing.T, e *Ensemble) string {
 			followers = append(followers, i)
 		}
 	}
+	return reconnectWhileLeaderPaused(t, e, leader, followers[0], followers[1])
+}
+
+// reconnectWhileLeaderPaused creates a session through server index
+// created, pauses the leader, and reconnects the session through server
+// index through.
+func reconnectWhileLeaderPaused(t *testing.T, e *Ensemble, leader, created, through int) string {
 	var tr transcript
-	first, err := net.DialTimeout("tcp", e.Servers[followers[0]].Addr(), time.Second)
+	first, err := net.DialTimeout("tcp", e.Servers[created].Addr(), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +269,7 @@ func ensembleReconnectLeaderPaused(t *testing.T, e *Ensemble) string {
 	}
 	defer resume()
 	tr.printf("(leader paused)")
-	second, err := net.DialTimeout("tcp", e.Servers[followers[1]].Addr(), time.Second)
+	second, err := net.DialTimeout("tcp", e.Servers[through].Addr(), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,6 +342,32 @@ func readConnect(nc net.Conn, d time.Duration) (connectAnswer, error) {
 	}
 	a.passwd = body[20 : 20+pl]
 	return a, nil
+}
+
+// TestMixedEnsembleRevalidate: a zkd follower of an Apache leader asks
+// the leader about a reconnecting session (REVALIDATE) and answers the
+// client with Apache's verdict, only once Apache answers.
+func TestMixedEnsembleRevalidate(t *testing.T) {
+	// Server 3 is Apache: with equal (empty) logs the highest myid leads.
+	e := StartMixedEnsemble(t, 3, ensembleOptions, map[int]bool{1: true})
+	leader, err := e.Leader(30 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if leader != 2 {
+		t.Fatalf("server.%d leads; the scenario needs Apache's server.3 as the leader", leader+1)
+	}
+	got := normalize(reconnectWhileLeaderPaused(t, e, leader, 1, 0))
+	want := `new session through a follower: timeout=30000 session=s1
+(leader paused)
+reconnect through the other follower: no answer within 2 s
+(leader continued)
+reconnect answered: timeout=30000 session=s1 same=true
+`
+	if got != want {
+		t.Errorf("a session created through Apache's follower, reconnected through zkd's while Apache's leader is paused:\n%s\nwant (what an all-Apache ensemble does):\n%s\n%s",
+			got, want, e.LogTails(20))
+	}
 }
 
 // ensembleGozkWatchesMove moves a go-zookeeper session to another server
