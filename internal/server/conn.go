@@ -290,15 +290,20 @@ func (c *conn) handshake(frame []byte) bool {
 		c.sessionID, c.timeout = id, timeout
 		s.log.Debug("session established", "session", hexValue(id), "timeout", timeout, "remote", c.remote)
 	} else {
-		s.sessMu.Lock()
-		_, known := s.sessions.Get(req.SessionID)
-		valid := known && bytes.Equal(req.Passwd, session.Password(req.SessionID)) &&
-			s.sessions.Touch(req.SessionID, s.now().UnixMilli())
+		valid, answered := c.revalidate(req.SessionID, req.Passwd, timeout)
+		if !answered {
+			// The leader went away before it answered: this server stops
+			// serving, and the client tries another (as ZooKeeper's
+			// learner closes the connections whose REVALIDATE is pending).
+			s.log.Debug("closing reconnect: the session could not be revalidated", "session", hexID(req.SessionID), "remote", c.remote)
+			return false
+		}
 		var old *conn
 		if valid {
+			s.sessMu.Lock()
 			old = s.sessionConns[req.SessionID]
+			s.sessMu.Unlock()
 		}
-		s.sessMu.Unlock()
 		if !valid {
 			s.refused.refuse(slog.LevelInfo, c.ip, c.remote, "reconnect to an expired session or with a wrong password",
 				slog.Any("session", hexValue(req.SessionID)))
@@ -321,6 +326,33 @@ func (c *conn) handshake(frame []byte) bool {
 	c.sendConnectResponse(&proto.ConnectResponse{TimeOut: c.timeout, SessionID: c.sessionID,
 		Passwd: session.Password(c.sessionID)})
 	return true
+}
+
+// revalidate checks a reconnecting session: its password here, its
+// liveness in the session table of the server that owns expiry. A
+// standalone server and a leader look in their own table; a learner asks
+// the leader with REVALIDATE, as ZooKeeper's Learner.validateSession does,
+// since only the leader knows whether the session expired (and a session
+// created through another learner may not be applied here yet). answered
+// is false when no answer came: the connection closed or the leader went
+// away.
+func (c *conn) revalidate(id int64, passwd []byte, timeout int32) (valid, answered bool) {
+	s := c.s
+	if !bytes.Equal(passwd, session.Password(id)) {
+		return false, true
+	}
+	if s.ens == nil {
+		s.sessMu.Lock()
+		defer s.sessMu.Unlock()
+		_, known := s.sessions.Get(id)
+		return known && s.sessions.Touch(id, s.now().UnixMilli()), true
+	}
+	select {
+	case valid, answered = <-s.ens.revalidate(id, timeout):
+	case <-c.closeCh:
+	case <-s.stopping:
+	}
+	return valid, answered
 }
 
 func (c *conn) sendConnectResponse(resp *proto.ConnectResponse) {

@@ -81,7 +81,10 @@ type replicated struct {
 	// forwarded syncs in order.
 	forwarded map[int64][]*request
 	fwdSyncs  []*request
-	handed    int64 // the last zxid handed to the apply step
+	// Learner: the reconnects waiting for the leader's REVALIDATE answer,
+	// per session in order.
+	revalidating map[int64][]chan bool
+	handed       int64 // the last zxid handed to the apply step
 	// leadFrom is the last zxid handed when this server began to lead:
 	// txns it did not prepare, which prep reads from the tree, so the
 	// first proposals wait until they are applied.
@@ -147,7 +150,7 @@ func (s *Server) startReplicated(o *EnsembleOptions, cur, acc, tmp, snapZxid int
 		mni = int(60 * time.Second / tick)
 	}
 	e := &replicated{s: s, voters: len(o.Voters), syncs: map[uint64]pendingSync{}, forwarded: map[int64][]*request{},
-		enc: jute.NewEncoder(make([]byte, 0, 4096)), handed: s.applied.Load(),
+		revalidating: map[int64][]chan bool{}, enc: jute.NewEncoder(make([]byte, 0, 4096)), handed: s.applied.Load(),
 		prep: prep.New(prep.Config{MaxBuffer: s.maxBuffer, ExtendedTypes: cfg.ExtendedTypesEnabled,
 			ReconfigEnabled: cfg.ReconfigEnabled, Digest: cfg.DigestEnabled})}
 	e.status.Store(&ensembleStatus{role: zab.Looking, leader: -1, since: s.now()})
@@ -372,9 +375,53 @@ func (e *replicated) Revalidate(session int64, timeout int32) bool {
 	return s.sessions.Touch(session, s.now().UnixMilli())
 }
 
-// Revalidated: zkd's learners check reconnects against their own
-// replicated session table and send no REVALIDATE.
-func (e *replicated) Revalidated(session int64, valid bool) {}
+// revalidate asks whether a reconnecting session lives. The leader
+// answers from its own table; a learner sends REVALIDATE to the leader
+// and answers when Revalidated comes. The channel closes without an
+// answer when this server is not serving or its role ends first.
+func (e *replicated) revalidate(session int64, timeout int32) <-chan bool {
+	ch := make(chan bool, 1)
+	if !e.rep.Do(func(p *zab.Peer) {
+		switch {
+		case !p.Serving():
+			close(ch)
+		case p.Role() == zab.Leading:
+			ch <- e.Revalidate(session, timeout)
+		default:
+			pkt := quorum.QuorumPacket{Type: quorum.PacketRevalidate, Zxid: -1, Data: quorum.EncodeRevalidate(session, timeout)}
+			if !e.rep.SendPacket(p.Leader(), pkt) {
+				close(ch)
+				return
+			}
+			e.revalidating[session] = append(e.revalidating[session], ch)
+		}
+	}) {
+		close(ch)
+	}
+	return ch
+}
+
+// Revalidated: the leader's answer to the oldest REVALIDATE this learner
+// sent for the session. A live session is touched here too, so that this
+// server's next ping carries it.
+func (e *replicated) Revalidated(session int64, valid bool) {
+	q := e.revalidating[session]
+	if len(q) == 0 {
+		return
+	}
+	if len(q) == 1 {
+		delete(e.revalidating, session)
+	} else {
+		e.revalidating[session] = q[1:]
+	}
+	if valid {
+		s := e.s
+		s.sessMu.Lock()
+		s.sessions.Touch(session, s.now().UnixMilli())
+		s.sessMu.Unlock()
+	}
+	q[0] <- valid
+}
 
 // RoleChanged: a server that stops serving drops its clients (they fail
 // over to another server, as ZooKeeper's do) and every request in
@@ -459,6 +506,12 @@ func (e *replicated) failPending() {
 			all = append(all, ps.req)
 		}
 	}
+	for _, q := range e.revalidating {
+		for _, ch := range q {
+			close(ch)
+		}
+	}
+	clear(e.revalidating)
 	e.proposed, e.fwdSyncs = nil, nil
 	clear(e.forwarded)
 	clear(e.syncs)

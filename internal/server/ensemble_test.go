@@ -15,8 +15,10 @@ import (
 
 	"github.com/zkd/zkd/internal/config"
 	"github.com/zkd/zkd/internal/ensemble"
+	"github.com/zkd/zkd/internal/jute"
 	"github.com/zkd/zkd/internal/launch"
 	"github.com/zkd/zkd/internal/ops"
+	"github.com/zkd/zkd/internal/proto"
 )
 
 // This package's ensemble test ports.
@@ -404,5 +406,59 @@ func TestEnsembleRestartTakesNoSnapshotOfItsLog(t *testing.T) {
 	}
 	if after := snapshots(); len(after) != len(before) {
 		t.Errorf("snapshots %v before the restart, %v after: the replayed log was snapshotted", before, after)
+	}
+}
+
+// TestEnsembleLeaderDecidesReconnects: a reconnect through a follower is
+// decided by the leader's session table, since only the leader expires
+// sessions (ZooKeeper's Learner.validateSession sends REVALIDATE and waits
+// for the leader's answer). A session missing from the follower's own table
+// (its createSession not applied there yet) is accepted; one the leader no
+// longer has is refused although the follower still lists it.
+func TestEnsembleLeaderDecidesReconnects(t *testing.T) {
+	ms := startEnsemble(t, 3)
+	leader := waitModes(t, ms)
+	var followers []*member
+	for _, m := range ms {
+		if m != leader {
+			followers = append(followers, m)
+		}
+	}
+	created, through := followers[0], followers[1]
+	newSession := func() proto.ConnectResponse {
+		resp := dialRaw(t, created.client).handshake(true)
+		// Everything committed before this sync is applied on through.
+		if _, err := connectAll(t, through.client).Sync("/"); err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	reconnect := func(s proto.ConnectResponse) proto.ConnectResponse {
+		r := dialRaw(t, through.client)
+		r.send(&proto.ConnectRequest{TimeOut: 4000, SessionID: s.SessionID, Passwd: s.Passwd, HasReadOnly: true})
+		b, err := r.recv()
+		if err != nil {
+			t.Fatalf("reconnect of 0x%x through server %d: %v", s.SessionID, through.id, err)
+		}
+		var resp proto.ConnectResponse
+		resp.Decode(jute.NewDecoder(b, 0))
+		return resp
+	}
+	forget := func(m *member, id int64) {
+		m.srv.sessMu.Lock()
+		m.srv.sessions.Remove(id)
+		m.srv.sessMu.Unlock()
+	}
+
+	lagging := newSession()
+	forget(through, lagging.SessionID)
+	if got := reconnect(lagging); got.SessionID != lagging.SessionID {
+		t.Errorf("a session the leader has, unknown to the follower: reconnect answered session 0x%x, want 0x%x", got.SessionID, lagging.SessionID)
+	}
+
+	expired := newSession()
+	forget(leader, expired.SessionID)
+	if got := reconnect(expired); got.SessionID != 0 || got.TimeOut != 0 {
+		t.Errorf("a session the leader no longer has: reconnect answered session 0x%x timeout %d, want it refused (0, 0)", got.SessionID, got.TimeOut)
 	}
 }

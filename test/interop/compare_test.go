@@ -33,6 +33,29 @@ func comparePair(t *testing.T, p *pair, name string, sc scenario) {
 // reduce their output to structure).
 func comparePairWith(t *testing.T, p *pair, name string, sc scenario, norm func(string) string) {
 	t.Helper()
+	compareSides(t, name, norm, side{p.apache.Kind, func(t *testing.T) string { return sc(t, p.apache.Addr()) },
+		func() string { return logTail(p.apache) }},
+		side{p.zkd.Kind, func(t *testing.T) string { return sc(t, p.zkd.Addr()) },
+			func() string { return logTail(p.zkd) }})
+}
+
+// side is one half of a comparison: what runs the scenario, and the server
+// log a failure shows.
+type side struct {
+	kind string
+	run  func(t *testing.T) string
+	logs func() string
+}
+
+func logTail(s *Server) string {
+	return fmt.Sprintf("%s log tail (%s):\n%s", s.Kind, s.LogPath(), s.LogTail(15))
+}
+
+// compareSides runs Apache's and zkd's side of a scenario in parallel
+// subtests, normalizes both transcripts and fails with a diff when they
+// differ.
+func compareSides(t *testing.T, name string, norm func(string) string, apache, zkd side) {
+	t.Helper()
 	t.Run(name, func(t *testing.T) {
 		var apacheOut, zkdOut string
 		// The parallel subtests below start only after this function returns,
@@ -54,21 +77,20 @@ func comparePairWith(t *testing.T, p *pair, name string, sc scenario, norm func(
 			}
 			if a != z {
 				t.Errorf("%s: zkd (%s) differs from Apache ZooKeeper (%s); transcripts in %s\n%s",
-					name, p.zkd.Kind, p.apache.Kind, dir, unifiedDiff("apache", "zkd", a, z))
+					name, zkd.kind, apache.kind, dir, unifiedDiff("apache", "zkd", a, z))
 				t.Logf("apache transcript (normalized):\n%s", a)
 				t.Logf("zkd transcript (normalized):\n%s", z)
-				for _, s := range []*Server{p.apache, p.zkd} {
-					t.Logf("%s log tail (%s):\n%s", s.Kind, s.LogPath(), s.LogTail(15))
-				}
+				t.Logf("%s", apache.logs())
+				t.Logf("%s", zkd.logs())
 			}
 		})
 		t.Run("apache", func(t *testing.T) {
 			t.Parallel()
-			apacheOut = sc(t, p.apache.Addr())
+			apacheOut = apache.run(t)
 		})
 		t.Run("zkd", func(t *testing.T) {
 			t.Parallel()
-			zkdOut = sc(t, p.zkd.Addr())
+			zkdOut = zkd.run(t)
 		})
 	})
 }

@@ -8,11 +8,18 @@
 // (session ids, timestamps, zxids, version strings) and must be identical.
 // Four-letter words are compared by structure (keys, line shapes), not values.
 //
+// TestEnsembleClients does the same with 3-server ensembles: zkd's against
+// Apache's (StartZkdEnsemble, StartApacheEnsemble), each client given the
+// full server list, with writes through one server read through another,
+// a paused and a stopped leader.
+//
 // The package also runs go-zookeeper/zk's own integration suite against zkd
 // through the zkServer.sh shim in test/zkshim.
 //
-// The package owns the server harness (harness.go, importable by other test
-// packages: Options, Server, StartApache, StartZkd, FourLetterWord), which
+// The package owns the server harness (harness.go and ensemble.go,
+// importable by other test packages: Options, Server, StartApache, StartZkd,
+// Ensemble, StartZkdEnsemble, StartApacheEnsemble, StartMixedEnsemble,
+// FourLetterWord), which
 // writes both servers' zoo.cfg, starts them through internal/launch on TCP
 // ports 21810-21899 only, with their logs in <dir>/server.out; the
 // normalizer, the diff and the scenarios live in _test.go files. Of zkd's
@@ -28,6 +35,7 @@
 //	go test -short ./test/interop/                     # only the normalizer and diff: every scenario starts Apache
 //	ZKD_GOZK_SUITE_SKIP='Cluster|NoQuorum|RecurringReAuthHang|DNSHostProviderReconnect|Reconfig' \
 //	    go test ./test/interop/ -run TestGoZookeeperSuite  # that suite without its 3-server tests
+//	ZKD_GOZK_SUITE_SKIP=- go test ./test/interop/ -run TestGoZookeeperSuite  # all of it, reconfig too
 //
 // Apache and zkd behaviour seen while writing these tests is in OBSERVED.md.
 //

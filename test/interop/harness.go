@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -88,6 +89,56 @@ func (s *Server) Stop() { s.proc.Stop() }
 
 // Kill ends the server at once (SIGKILL), like a crash.
 func (s *Server) Kill() { s.proc.Kill() }
+
+// Pause stops the server process (SIGSTOP) and waits until every one of
+// its threads has stopped: a process stops only once the thread the
+// kernel gave the signal to takes it, and a thread in the middle of an
+// fsync takes it only after the fsync, while the others go on running.
+func (s *Server) Pause() error {
+	pid := s.proc.Pid()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(stopTimeout)
+	for {
+		running, err := runningThreads(pid)
+		if err != nil {
+			return err
+		}
+		if running == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s (pid %d): %d threads still running %v after SIGSTOP", s.Kind, pid, running, stopTimeout)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// Resume continues a paused server (SIGCONT).
+func (s *Server) Resume() error { return syscall.Kill(s.proc.Pid(), syscall.SIGCONT) }
+
+// runningThreads counts the threads of pid not in state T (stopped).
+func runningThreads(pid int) (int, error) {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, task := range tasks {
+		b, err := os.ReadFile(filepath.Join(dir, task.Name(), "stat"))
+		if err != nil {
+			continue // the thread ended
+		}
+		// "tid (comm) S ...": the state follows the last ')'.
+		rest := string(b[strings.LastIndexByte(string(b), ')')+1:])
+		if f := strings.Fields(rest); len(f) == 0 || f[0] != "T" {
+			n++
+		}
+	}
+	return n, nil
+}
 
 // LogTail returns the last n lines of the server log, for failure messages.
 func (s *Server) LogTail(n int) string { return s.proc.Tail(n) }
@@ -209,15 +260,8 @@ func writeConfig(o Options, dir string) (cfgPath, addr, adminAddr string, err er
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return "", "", "", err
 	}
-	tick := o.TickTime
-	if tick == 0 {
-		tick = 2000
-	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "tickTime=%d\n", tick)
-	fmt.Fprintf(&b, "dataDir=%s\n", dataDir)
-	fmt.Fprintf(&b, "clientPort=%d\n", port)
-	b.WriteString("clientPortAddress=127.0.0.1\n")
+	writeCommonConfig(&b, o, dataDir, port)
 	if o.AdminServer {
 		adminPort, err := allocPort()
 		if err != nil {
@@ -228,6 +272,25 @@ func writeConfig(o Options, dir string) (cfgPath, addr, adminAddr string, err er
 	} else {
 		b.WriteString("admin.enableServer=false\n")
 	}
+	cfgPath = filepath.Join(dir, "zoo.cfg")
+	if err := os.WriteFile(cfgPath, []byte(b.String()), 0o644); err != nil {
+		return "", "", "", err
+	}
+	return cfgPath, launch.Loopback(port), adminAddr, nil
+}
+
+// writeCommonConfig writes the zoo.cfg lines a standalone server and an
+// ensemble member share: tickTime, dataDir, the client port on loopback,
+// the four-letter word whitelist and the Options' extras.
+func writeCommonConfig(b *strings.Builder, o Options, dataDir string, port int) {
+	tick := o.TickTime
+	if tick == 0 {
+		tick = 2000
+	}
+	fmt.Fprintf(b, "tickTime=%d\n", tick)
+	fmt.Fprintf(b, "dataDir=%s\n", dataDir)
+	fmt.Fprintf(b, "clientPort=%d\n", port)
+	b.WriteString("clientPortAddress=127.0.0.1\n")
 	if !o.DefaultWhitelist {
 		b.WriteString("4lw.commands.whitelist=*\n")
 	}
@@ -235,13 +298,8 @@ func writeConfig(o Options, dir string) (cfgPath, addr, adminAddr string, err er
 		b.WriteString("extendedTypesEnabled=true\n")
 	}
 	if o.SuperDigest != "" {
-		fmt.Fprintf(&b, "DigestAuthenticationProvider.superDigest=%s\n", o.SuperDigest)
+		fmt.Fprintf(b, "DigestAuthenticationProvider.superDigest=%s\n", o.SuperDigest)
 	}
-	cfgPath = filepath.Join(dir, "zoo.cfg")
-	if err := os.WriteFile(cfgPath, []byte(b.String()), 0o644); err != nil {
-		return "", "", "", err
-	}
-	return cfgPath, launch.Loopback(port), adminAddr, nil
 }
 
 // start runs argv with stdout and stderr in dir/server.out and waits until it
