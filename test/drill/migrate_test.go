@@ -26,6 +26,13 @@ import (
 // stop writes only for the client's reconnect, under the same bound.
 const electionBound = 10 * time.Second
 
+// phaseAcks is how many writes each ensemble of the migration (three
+// Apache, two Apache and a zkd, ...) acknowledges before the next server
+// is replaced: with snapCount=100 every server takes a snapshot and
+// starts a new log in each phase, so that each implementation starts on
+// snapshots, logs and sessions the other wrote, mid-epoch.
+const phaseAcks = 120
+
 // Issue 9: an ensemble can be migrated from Java ZooKeeper one server at
 // a time. A three-server Apache ZooKeeper 3.8 ensemble, with a client
 // holding every server creating sequential znodes throughout, has its
@@ -50,7 +57,7 @@ func TestMigrateFromApacheAndBack(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fmt.Fprintf(f, "dataLogDir=%s\nsnapCount=200\n", filepath.Join(nd.dir, "datalog"))
+		fmt.Fprintf(f, "dataLogDir=%s\nsnapCount=100\n", filepath.Join(nd.dir, "datalog"))
 		f.Close()
 		spec = append(spec, fmt.Sprintf("s%d=%s", nd.id, nd.client))
 	}
@@ -72,21 +79,55 @@ func TestMigrateFromApacheAndBack(t *testing.T) {
 	written := make(chan struct{})
 	go func() {
 		defer close(written)
-		w.Run(wctx, 10*time.Millisecond)
+		w.Run(wctx, time.Millisecond)
 	}()
 	t.Cleanup(func() {
 		stopWriter()
 		<-written
 		w.Close()
 	})
-	waitAcked(t, w, 50, 30*time.Second)
+	// A second session holds an ephemeral znode throughout: sessions and
+	// their ephemerals cross both migrations, in snapshots and logs.
+	holder := connect(t, c.addrs()...)
+	if _, err := holder.Create("/migrate-holder", []byte("held"), zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	checkHolder := func(when string) {
+		t.Helper()
+		// The session lives on: the holder, reconnected wherever, can
+		// write to its ephemeral.
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			_, err := holder.Set("/migrate-holder", []byte(when), -1)
+			if err == nil {
+				break
+			}
+			if errors.Is(err, zk.ErrSessionExpired) || errors.Is(err, zk.ErrNoNode) || time.Now().After(deadline) {
+				t.Fatalf("%s: the holder's session 0x%x: %v (state %v)", when, holder.SessionID(), err, holder.State())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		for _, nd := range c.nodes {
+			cl := connect(t, nd.client)
+			if _, err := cl.Sync("/"); err != nil {
+				t.Fatalf("%s: sync on server %d: %v", when, nd.id, err)
+			}
+			d, st, err := cl.Get("/migrate-holder")
+			if err != nil || st.EphemeralOwner != holder.SessionID() || string(d) != when {
+				t.Errorf("%s: server %d (%s): the holder's ephemeral: %q %+v %v; want %q owned by session 0x%x", when, nd.id, impl(nd.apache), d, st, err, when, holder.SessionID())
+			}
+			cl.Close()
+		}
+	}
 
 	m := &migration{c: c, w: w, servers: servers, observer: ops.Observer{Timeout: 2 * time.Second, Mntr: true}}
 	m.roll(t, false)
 	m.checkEverywhere(t, "all three zkd", true)
+	checkHolder("all three zkd")
 	m.roll(t, true)
 	m.checkEverywhere(t, "back on Apache", true)
-	waitAcked(t, w, 20, 30*time.Second)
+	checkHolder("back on Apache")
+	waitAcked(t, w, phaseAcks, 30*time.Second)
 	stopWriter()
 	<-written
 
@@ -133,9 +174,15 @@ type migration struct {
 type migrationStep struct {
 	id, to      int // server, and 1 when it moved to Apache
 	wasLeader   bool
-	leaderZxid  int64 // srvr's zxid on the leader before the stop
+	leaderZxid  int64     // srvr's zxid on the leader before the stop
+	entered     time.Time // Run called: ops.Roll's Back counts from here
 	stop, start time.Time
-	back        time.Time // from ops.Roll's report
+	back        time.Time // entered + ops.Roll's Back
+	// What the new process must recover: the newest snapshot the old one
+	// left, and at least the zxid srvr showed before the stop.
+	snapshot string
+	zxid     int64
+	logFrom  int64 // where the new process's output starts in server.out
 }
 
 var _ ops.Action = (*migration)(nil)
@@ -152,13 +199,18 @@ func (m *migration) Describe(t ops.Target) string {
 }
 
 func (m *migration) Run(ctx context.Context, t ops.Target) (string, error) {
+	entered := time.Now() // ops.Roll times the step from here
 	id := t.Server.Index
 	nd := m.c.nodes[id-1]
 	if nd.apache == m.toApache || nd.proc == nil {
 		return "", fmt.Errorf("server %d already runs %s", id, impl(m.toApache))
 	}
-	// What the previous step left: every write acknowledged so far is on
-	// every server, the replaced one included.
+	// What the previous step left: the ensemble it made acknowledges
+	// writes, and every write acknowledged so far is on every server, the
+	// replaced one included.
+	if err := m.waitAcks(ctx, entered, phaseAcks); err != nil {
+		return "", err
+	}
 	if err := m.checkAcked(); err != nil {
 		return "", err
 	}
@@ -166,7 +218,7 @@ func (m *migration) Run(ctx context.Context, t ops.Target) (string, error) {
 	if a.Leader < 0 {
 		return "", fmt.Errorf("no leader before replacing server %d: %s", id, strings.Join(a.Problems, "; "))
 	}
-	step := migrationStep{id: id, wasLeader: a.Leader == id-1, leaderZxid: a.Observations[a.Leader].Zxid, stop: time.Now()}
+	step := migrationStep{entered: entered, id: id, wasLeader: a.Leader == id-1, leaderZxid: a.Observations[a.Leader].Zxid, stop: time.Now()}
 	if step.wasLeader && len(m.steps)%3 != 2 {
 		return "", fmt.Errorf("server %d leads and is replaced as step %d of 3: the leader must go last", id, len(m.steps)%3+1)
 	}
@@ -180,9 +232,18 @@ func (m *migration) Run(ctx context.Context, t ops.Target) (string, error) {
 	if err := old.Stop(); err != nil {
 		return "", fmt.Errorf("stopping %s on server %d: %w", impl(was), id, err)
 	}
+	step.zxid = a.Observations[id-1].Zxid
+	snap, err := newestSnapshot(filepath.Join(nd.dir, "data", "version-2"))
+	if err != nil {
+		return "", err
+	}
+	step.snapshot = snap
+	if info, err := os.Stat(filepath.Join(nd.dir, "server.out")); err == nil {
+		step.logFrom = info.Size()
+	}
 	step.start = time.Now()
 	m.mu.Lock()
-	err := m.c.launch(id)
+	err = m.c.launch(id)
 	p := nd.proc
 	m.mu.Unlock()
 	if err != nil {
@@ -217,6 +278,13 @@ func (m *migration) roll(t *testing.T, toApache bool) {
 	m.mu.Unlock()
 	var text strings.Builder
 	r.WriteText(&text)
+	if died != nil || err != nil {
+		ws := m.w.Writes()
+		fmt.Fprintf(&text, "the writer's last writes of %d:\n", len(ws))
+		for _, wr := range ws[max(0, len(ws)-5):] {
+			fmt.Fprintf(&text, "  %d %s %s %s %s\n", wr.Seq, wr.Done.Format("15:04:05.000"), wr.Outcome, wr.Path, wr.Err)
+		}
+	}
 	switch {
 	case died != nil:
 		t.Fatalf("migrating to %s: %v\nroll so far:\n%s", impl(toApache), died, text.String())
@@ -232,7 +300,7 @@ func (m *migration) roll(t *testing.T, toApache bool) {
 		if s.Name != fmt.Sprintf("s%d", st.id) || s.Back == nil {
 			t.Fatalf("step %d: roll reports %s, the replacement was server %d", i+1, s.Name, st.id)
 		}
-		st.back = st.stop.Add(time.Duration(float64(*s.Back) * float64(time.Second)))
+		st.back = st.entered.Add(time.Duration(float64(*s.Back) * float64(time.Second)))
 		if s.WasLeader != (i == 2) {
 			t.Errorf("step %d replaced server %d, leader=%v: followers first, the leader last", i+1, st.id, s.WasLeader)
 		}
@@ -240,6 +308,104 @@ func (m *migration) roll(t *testing.T, toApache bool) {
 	for _, nd := range m.c.nodes {
 		if nd.apache != toApache {
 			t.Fatalf("server %d still runs %s", nd.id, impl(nd.apache))
+		}
+	}
+	for _, st := range m.steps[first:] {
+		m.checkRecovery(t, st)
+	}
+	m.checkEpochFiles(t, impl(toApache))
+}
+
+// newestSnapshot is the snapshot file with the highest zxid in dir.
+func newestSnapshot(dir string) (string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", err
+	}
+	best, bestZxid := "", int64(-1)
+	for _, e := range entries {
+		hex, ok := strings.CutPrefix(e.Name(), "snapshot.")
+		if !ok {
+			continue
+		}
+		if z, err := strconv.ParseInt(hex, 16, 64); err == nil && z > bestZxid {
+			best, bestZxid = filepath.Join(dir, e.Name()), z
+		}
+	}
+	if best == "" {
+		return "", fmt.Errorf("no snapshot in %s", dir)
+	}
+	return best, nil
+}
+
+// checkRecovery reads the log of the process a step started: it loaded
+// the newest snapshot the other implementation left (none was refused)
+// and replayed the logs after it at least to the zxid the old process
+// had served, rather than throwing the directory away for a SNAP from the
+// leader.
+func (m *migration) checkRecovery(t *testing.T, st migrationStep) {
+	t.Helper()
+	nd := m.c.nodes[st.id-1]
+	b, err := os.ReadFile(filepath.Join(nd.dir, "server.out"))
+	if err != nil || int64(len(b)) < st.logFrom {
+		t.Fatalf("server %d's log: %v", st.id, err)
+	}
+	out := string(b[st.logFrom:])
+	var loaded, recovered string
+	for line := range strings.SplitSeq(out, "\n") {
+		if st.to == 1 { // Apache's FileSnap and ZKDatabase
+			if strings.Contains(line, "problem reading snap file") || strings.Contains(line, "invalid snapshot") {
+				t.Errorf("server %d: Apache refuses a snapshot zkd wrote: %s", st.id, line)
+			}
+			if _, p, ok := strings.Cut(line, "Reading snapshot "); ok && loaded == "" {
+				loaded = strings.TrimSpace(p)
+			}
+			if _, z, ok := strings.Cut(line, "highest zxid is "); ok && recovered == "" {
+				recovered, _, _ = strings.Cut(z, ",")
+			}
+		} else {
+			if _, p, ok := strings.Cut(line, `msg="snapshot loaded" path=`); ok && loaded == "" {
+				loaded, _, _ = strings.Cut(p, " ")
+			}
+			if _, z, ok := strings.Cut(line, `msg="data recovered" last_zxid=`); ok && recovered == "" {
+				recovered, _, _ = strings.Cut(z, " ")
+			}
+		}
+	}
+	who := impl(st.to == 1)
+	if loaded != st.snapshot {
+		t.Errorf("server %d: %s loaded snapshot %q; the newest one left was %s", st.id, who, loaded, st.snapshot)
+	}
+	z, err := strconv.ParseUint(strings.TrimPrefix(recovered, "0x"), 16, 64)
+	if err != nil || int64(z) < st.zxid {
+		t.Errorf("server %d: %s recovered its data to zxid %q; before the stop it served 0x%x", st.id, who, recovered, st.zxid)
+	}
+}
+
+// checkEpochFiles: every server's acceptedEpoch and currentEpoch, which
+// each implementation must write where the other reads them, hold the
+// epoch the leader broadcasts in: that of a write made now. (srvr does
+// not tell it before the epoch's first write: Apache's new leader shows
+// epoch<<32, zkd's its last zxid of the epoch before.)
+func (m *migration) checkEpochFiles(t *testing.T, when string) {
+	t.Helper()
+	probe := connect(t, m.c.addrs()...)
+	path, err := probe.Create("/migrate-epoch-", nil, zk.FlagEphemeral|zk.FlagSequence, zk.WorldACL(zk.PermAll))
+	if err != nil {
+		t.Fatalf("%s: %v", when, err)
+	}
+	_, st, err := probe.Exists(path)
+	if err != nil {
+		t.Fatalf("%s: %v", when, err)
+	}
+	probe.Close()
+	epoch := st.Czxid >> 32
+	for _, nd := range m.c.nodes {
+		for _, name := range []string{"acceptedEpoch", "currentEpoch"} {
+			b, err := os.ReadFile(filepath.Join(nd.dir, "data", "version-2", name))
+			if err != nil || strings.TrimSpace(string(b)) != strconv.FormatInt(epoch, 10) {
+				t.Errorf("on %s: server %d's %s holds %q (%v); the leader's epoch is %d", when, nd.id, name, b, err, epoch)
+			}
 		}
 	}
 }
@@ -264,6 +430,28 @@ func (m *migration) checkAcked() error {
 		}
 	}
 	return nil
+}
+
+// waitAcks waits until n writes are acknowledged after since.
+func (m *migration) waitAcks(ctx context.Context, since time.Time, n int) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		k := 0
+		for _, wr := range ackedWrites(m.w) {
+			if wr.Done.After(since) {
+				k++
+			}
+		}
+		switch {
+		case k >= n:
+			return nil
+		case time.Now().After(deadline):
+			return fmt.Errorf("%d of %d writes acknowledged within 30s of step %d", k, n, len(m.steps))
+		case ctx.Err() != nil:
+			return ctx.Err()
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func ackedWrites(w *ops.Writer) []ops.Write {
