@@ -290,17 +290,24 @@ func (c *conn) handshake(frame []byte) bool {
 		_, known := s.sessions.Get(req.SessionID)
 		valid := known && bytes.Equal(req.Passwd, session.Password(req.SessionID)) &&
 			s.sessions.Touch(req.SessionID, s.now().UnixMilli())
-		var old *conn
-		if valid {
-			old = s.sessionConns[req.SessionID]
-		}
 		s.sessMu.Unlock()
+		if valid && s.ens != nil {
+			// A learner asks the leader, which owns the sessions.
+			var answered bool
+			if valid, answered = s.ens.revalidate(req.SessionID, timeout); !answered {
+				s.log.Debug("refusing reconnect: no answer from the leader", "session", hexID(req.SessionID), "remote", c.remote)
+				return false
+			}
+		}
 		if !valid {
 			s.log.Info("refusing reconnect: session expired or password wrong", "session", hexID(req.SessionID), "remote", c.remote)
 			c.sendConnectResponse(&proto.ConnectResponse{Passwd: make([]byte, 16)})
 			c.closeAfterFlush()
 			return false
 		}
+		s.sessMu.Lock()
+		old := s.sessionConns[req.SessionID]
+		s.sessMu.Unlock()
 		if old != nil && old != c {
 			old.close()
 		}

@@ -65,13 +65,16 @@ type replicated struct {
 	syncID   uint64
 	// Learner: the requests forwarded, per session in order, and the
 	// forwarded syncs in order.
-	forwarded  map[int64][]*request
-	fwdSyncs   []*request
-	handed     int64 // the last zxid handed to the apply step
-	lastTick   time.Time
-	wasServing bool
-	wasLeading bool
-	status     atomic.Pointer[ensembleStatus]
+	forwarded map[int64][]*request
+	fwdSyncs  []*request
+	// revalidating are the reconnecting clients waiting for the leader's
+	// answer to this learner's REVALIDATE, by session, oldest first.
+	revalidating map[int64][]chan bool
+	handed       int64 // the last zxid handed to the apply step
+	lastTick     time.Time
+	wasServing   bool
+	wasLeading   bool
+	status       atomic.Pointer[ensembleStatus]
 	// figures are the leader's learner counts as of the last tick (nil
 	// when not leading), for mntr without a trip to the driver.
 	figures atomic.Pointer[zab.LeaderFigures]
@@ -122,7 +125,7 @@ func (s *Server) startReplicated(o *EnsembleOptions, cur, acc, tmp int64) error 
 		mni = int(60 * time.Second / tick)
 	}
 	e := &replicated{s: s, voters: len(o.Voters), syncs: map[uint64]pendingSync{}, forwarded: map[int64][]*request{},
-		enc: jute.NewEncoder(make([]byte, 0, 4096)), handed: s.applied.Load(),
+		revalidating: map[int64][]chan bool{}, enc: jute.NewEncoder(make([]byte, 0, 4096)), handed: s.applied.Load(),
 		prep: prep.New(prep.Config{MaxBuffer: s.maxBuffer, ExtendedTypes: cfg.ExtendedTypesEnabled,
 			ReconfigEnabled: cfg.ReconfigEnabled})}
 	e.status.Store(&ensembleStatus{role: zab.Looking, leader: -1, since: s.now()})
@@ -331,9 +334,58 @@ func (e *replicated) Revalidate(session int64, timeout int32) bool {
 	return s.sessions.Touch(session, s.now().UnixMilli())
 }
 
-// Revalidated: zkd's learners check reconnects against their own
-// replicated session table and send no REVALIDATE.
-func (e *replicated) Revalidated(session int64, valid bool) {}
+// revalidate asks the leader whether a session a client reconnects with
+// lives, as Apache's Learner.validateSession does: the leader touches it
+// and, Apache's, makes this learner its owner, without which it refuses
+// the session's requests from here with SessionMoved. On the leader the
+// local check stands. answered is false when no answer came (no leader,
+// the role changed, or none within the session timeout): the client is to
+// try another server.
+func (e *replicated) revalidate(session int64, timeout int32) (valid, answered bool) {
+	answer := make(chan bool, 1)
+	asked := make(chan bool, 1)
+	if !e.rep.Do(func(p *zab.Peer) {
+		switch {
+		case !p.Serving():
+			asked <- false
+		case p.Role() == zab.Leading:
+			answer <- true
+			asked <- true
+		case !e.rep.SendPacket(p.Leader(), quorum.QuorumPacket{Type: quorum.PacketRevalidate, Zxid: -1,
+			Data: quorum.EncodeRevalidate(session, timeout)}):
+			asked <- false
+		default:
+			e.revalidating[session] = append(e.revalidating[session], answer)
+			asked <- true
+		}
+	}) || !<-asked {
+		return false, false
+	}
+	wait := time.NewTimer(time.Duration(timeout) * time.Millisecond)
+	defer wait.Stop()
+	select {
+	case valid, ok := <-answer:
+		return valid, ok
+	case <-wait.C:
+	case <-e.s.stopping:
+	}
+	return false, false
+}
+
+// Revalidated: the leader's answer to this learner's REVALIDATE goes to
+// the oldest reconnect waiting for it.
+func (e *replicated) Revalidated(session int64, valid bool) {
+	waiting := e.revalidating[session]
+	if len(waiting) == 0 {
+		return
+	}
+	waiting[0] <- valid
+	if len(waiting) == 1 {
+		delete(e.revalidating, session)
+	} else {
+		e.revalidating[session] = waiting[1:]
+	}
+}
 
 // RoleChanged: a server that stops serving drops its clients (they fail
 // over to another server, as ZooKeeper's do) and every request in
@@ -420,6 +472,12 @@ func (e *replicated) failPending() {
 	e.proposed, e.fwdSyncs = nil, nil
 	clear(e.forwarded)
 	clear(e.syncs)
+	for _, waiting := range e.revalidating {
+		for _, answer := range waiting {
+			close(answer) // unanswered
+		}
+	}
+	clear(e.revalidating)
 	for _, r := range all {
 		e.refuse(r, errors.New("the role ended"))
 	}
