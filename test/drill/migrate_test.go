@@ -183,6 +183,26 @@ type migrationStep struct {
 	snapshot string
 	zxid     int64
 	logFrom  int64 // where the new process's output starts in server.out
+	// Until the next step (or the roll's end): where its output ends in
+	// server.out, and whether the leader it followed ran Apache.
+	logTo        int64
+	leaderApache bool
+}
+
+// endStep records what the last step's server wrote until now, under the
+// leader a shows.
+func (m *migration) endStep(a ops.Assessment) {
+	if len(m.steps) == 0 || a.Leader < 0 {
+		return
+	}
+	st := &m.steps[len(m.steps)-1]
+	if st.logTo > 0 {
+		return // ended by its roll's end
+	}
+	if info, err := os.Stat(filepath.Join(m.c.nodes[st.id-1].dir, "server.out")); err == nil {
+		st.logTo = info.Size()
+	}
+	st.leaderApache = m.c.nodes[a.Leader].apache
 }
 
 var _ ops.Action = (*migration)(nil)
@@ -218,6 +238,7 @@ func (m *migration) Run(ctx context.Context, t ops.Target) (string, error) {
 	if a.Leader < 0 {
 		return "", fmt.Errorf("no leader before replacing server %d: %s", id, strings.Join(a.Problems, "; "))
 	}
+	m.endStep(a)
 	step := migrationStep{entered: entered, id: id, toApache: m.toApache, wasLeader: a.Leader == id-1,
 		leaderZxid: a.Observations[a.Leader].Zxid, stop: time.Now()}
 	m.mu.Lock()
@@ -305,6 +326,7 @@ func (m *migration) roll(t *testing.T, toApache bool) {
 			t.Fatalf("server %d still runs %s", nd.id, impl(nd.apache))
 		}
 	}
+	m.endStep(ops.Assess(m.observer.ObserveAll(m.servers)))
 	for _, st := range m.steps[first:] {
 		m.checkRecovery(t, st)
 	}
@@ -342,15 +364,21 @@ func (m *migration) checkRecovery(t *testing.T, st migrationStep) {
 	t.Helper()
 	nd := m.c.nodes[st.id-1]
 	b, err := os.ReadFile(filepath.Join(nd.dir, "server.out"))
-	if err != nil || int64(len(b)) < st.logFrom {
+	if err != nil || int64(len(b)) < st.logTo || st.logTo < st.logFrom {
 		t.Fatalf("server %d's log: %v", st.id, err)
 	}
-	out := string(b[st.logFrom:])
+	out := string(b[st.logFrom:st.logTo])
 	var loaded, recovered string
 	for line := range strings.SplitSeq(out, "\n") {
 		if st.toApache { // Apache's FileSnap and ZKDatabase
 			if strings.Contains(line, "problem reading snap file") || strings.Contains(line, "invalid snapshot") {
 				t.Errorf("server %d: Apache refuses a snapshot zkd wrote: %s", st.id, line)
+			}
+			// Following a zkd leader, the sync and broadcast never fail
+			// (Apache 3.8's own leaders can make its learners fail with
+			// ZOOKEEPER-4394's NullPointerException).
+			if !st.leaderApache && (strings.Contains(line, "NullPointerException") || strings.Contains(line, "Severe unrecoverable error")) {
+				t.Errorf("server %d: Apache following zkd leader: %s", st.id, line)
 			}
 			if _, p, ok := strings.Cut(line, "Reading snapshot "); ok && loaded == "" {
 				loaded = strings.TrimSpace(p)
