@@ -333,7 +333,11 @@ func (m *migration) roll(t *testing.T, toApache bool) {
 	m.checkEpochFiles(t, impl(toApache))
 }
 
-// newestSnapshot is the snapshot file with the highest zxid in dir.
+// newestSnapshot is the complete snapshot file with the highest zxid in
+// dir: one that ends with its seal, the string "/" (00 00 00 01 2F) after
+// its checksum. Apache writes snapshots in place, so a stop while it
+// writes one leaves it cut short, and both implementations then start
+// from the one before.
 func newestSnapshot(dir string) (string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -345,12 +349,21 @@ func newestSnapshot(dir string) (string, error) {
 		if !ok {
 			continue
 		}
-		if z, err := strconv.ParseInt(hex, 16, 64); err == nil && z > bestZxid {
-			best, bestZxid = filepath.Join(dir, e.Name()), z
+		z, err := strconv.ParseInt(hex, 16, 64)
+		if err != nil || z <= bestZxid {
+			continue
 		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return "", err
+		}
+		if !strings.HasSuffix(string(b), "\x00\x00\x00\x01/") {
+			continue
+		}
+		best, bestZxid = filepath.Join(dir, e.Name()), z
 	}
 	if best == "" {
-		return "", fmt.Errorf("no snapshot in %s", dir)
+		return "", fmt.Errorf("no complete snapshot in %s", dir)
 	}
 	return best, nil
 }
@@ -399,8 +412,14 @@ func (m *migration) checkRecovery(t *testing.T, st migrationStep) {
 	if loaded != st.snapshot {
 		t.Errorf("server %d: %s loaded snapshot %q; the newest one left was %s", st.id, who, loaded, st.snapshot)
 	}
+	// An Apache leader shows epoch<<32 before its epoch's first write,
+	// a zxid no log holds: then the epoch before must be there.
+	want := st.zxid
+	if want&0xffffffff == 0 {
+		want = (want>>32 - 1) << 32
+	}
 	z, err := strconv.ParseUint(strings.TrimPrefix(recovered, "0x"), 16, 64)
-	if err != nil || int64(z) < st.zxid {
+	if err != nil || int64(z) < want {
 		t.Errorf("server %d: %s recovered its data to zxid %q; before the stop it served 0x%x", st.id, who, recovered, st.zxid)
 	}
 }
