@@ -722,7 +722,7 @@ func (p *Peer) maybeEpochAcked() {
 // LearnerHandler.syncFollower decides: DIFF when its last zxid is in the
 // leader's history (with the proposals and commits it lacks), TRUNC when
 // it holds txns the leader does not, SNAP when it is too far behind; then
-// the proposals not yet committed, then NEWLEADER. From then on it gets
+// NEWLEADER, then the proposals not yet committed. From then on it gets
 // the broadcast as it happens.
 func (p *Peer) syncLearner(h *learnerHandler) {
 	l := p.lead
@@ -761,6 +761,15 @@ func (p *Peer) syncLearner(h *learnerHandler) {
 			p.send(Message{Type: MsgCommit, To: h.sid, Zxid: e.Zxid})
 		}
 	}
+	h.forwarding = true
+	p.send(Message{Type: MsgNewLeader, To: h.sid, Zxid: MakeZxid(l.epoch, 0)})
+	// The proposals not yet committed follow NEWLEADER, where those
+	// proposed from now on go too: each COMMIT a learner gets after
+	// NEWLEADER then has its PROPOSAL after NEWLEADER. Apache 3.8's
+	// Learner.syncWithLeader clears the proposals it holds at NEWLEADER
+	// and fails on a COMMIT with none held after it (ZOOKEEPER-4394, a
+	// NullPointerException that drops the learner, fixed in 3.9.3), which
+	// Apache's own leader causes by sending them before NEWLEADER.
 	if !h.observer {
 		for _, e := range l.inflight {
 			if e.Type == EntryTxn && e.Zxid > from {
@@ -768,8 +777,6 @@ func (p *Peer) syncLearner(h *learnerHandler) {
 			}
 		}
 	}
-	h.forwarding = true
-	p.send(Message{Type: MsgNewLeader, To: h.sid, Zxid: MakeZxid(l.epoch, 0)})
 }
 
 // entryBefore is the zxid of the last entry kept before zxid (histBase if

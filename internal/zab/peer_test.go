@@ -1,6 +1,10 @@
 package zab
 
-import "testing"
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
 
 // newTestLearner returns a peer (myid 1) that has elected 3 as leader and
 // registered with it: FOLLOWERINFO is out, LEADERINFO not yet in.
@@ -271,5 +275,70 @@ func TestNoPingBeforeTheSync(t *testing.T) {
 	}
 	if !hasMessageTo(rd, MsgPing, 2) {
 		t.Errorf("no PING to the synced learner 2: %+v", rd.Messages)
+	}
+}
+
+// TestLateLearnerGetsInflightProposalsAfterNewLeader, ZOOKEEPER-4394:
+// "NullPointerException when follower receives COMMIT after replying
+// NEWLEADER ack". An Apache 3.8 learner drops the proposals it holds once
+// it logged them at NEWLEADER, and a COMMIT after NEWLEADER with no
+// PROPOSAL after it fails its sync. A learner that joins a running leader
+// with a proposal in flight gets that PROPOSAL after NEWLEADER, and its
+// COMMIT after that.
+func TestLateLearnerGetsInflightProposalsAfterNewLeader(t *testing.T) {
+	last := MakeZxid(1, 2)
+	history := []Entry{{Zxid: MakeZxid(1, 1)}, {Zxid: last}}
+	p, err := NewPeer(PeerConfig{Config: Config{ID: 3, LastZxid: last, CurrentEpoch: 1, AcceptedEpoch: 1, CurrentEpochTmp: -1},
+		Voters: []int64{1, 2, 3}, History: history, TickTime: 4, InitLimit: 5, SyncLimit: 3, FinalizeWait: 2, MaxNotificationInterval: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, from := range []int64{1, 2} {
+		p.StepNotification(Notification{From: from, To: 3, State: Looking, Vote: Vote{Leader: 3, Zxid: last, PeerEpoch: 1},
+			ElectionEpoch: 1, Version: NotificationVersion})
+	}
+	for range 3 {
+		p.Tick()
+	}
+	if p.Role() != Leading {
+		t.Fatalf("peer is %s, want LEADING", p.Role())
+	}
+	drain(p)
+	learner := func(from int64, m Message) {
+		t.Helper()
+		m.From, m.To = from, 3
+		if err := p.Step(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Server 2 joins: with the leader a quorum, the new epoch 2 runs.
+	learner(2, Message{Type: MsgFollowerInfo, Zxid: MakeZxid(1, 0)})
+	learner(2, Message{Type: MsgAckEpoch, Zxid: last, Epoch: 1})
+	learner(2, Message{Type: MsgAck, Zxid: MakeZxid(2, 0)})
+	drain(p)
+	zxid, err := p.NextZxid()
+	if err != nil {
+		t.Fatalf("the leader does not broadcast: %v", err)
+	}
+	if err := p.Propose(Entry{Zxid: zxid, Data: []byte("t")}); err != nil {
+		t.Fatal(err)
+	}
+	drain(p) // logged, not yet durable nor acked: in flight
+	// Server 1 joins now.
+	learner(1, Message{Type: MsgFollowerInfo, Zxid: MakeZxid(1, 0)})
+	learner(1, Message{Type: MsgAckEpoch, Zxid: last, Epoch: 1})
+	p.Step(Message{Type: MsgPersisted, Zxid: zxid})
+	learner(2, Message{Type: MsgAck, Zxid: zxid})
+	hex := func(z int64) string { return fmt.Sprintf("0x%x", uint64(z)) }
+	var to1 []string
+	for _, m := range drain(p).Messages {
+		if m.To == 1 && m.Type != MsgPing {
+			to1 = append(to1, m.Type.String()+" "+hex(m.Zxid))
+		}
+	}
+	want := []string{"LEADERINFO " + hex(MakeZxid(2, 0)), "DIFF " + hex(last), "NEWLEADER " + hex(MakeZxid(2, 0)),
+		"PROPOSAL " + hex(zxid), "COMMIT " + hex(zxid)}
+	if strings.Join(to1, ", ") != strings.Join(want, ", ") {
+		t.Fatalf("to the late learner: %v\nwant %v", to1, want)
 	}
 }

@@ -139,20 +139,28 @@ func port(t *testing.T) int {
 // ensemble member serves only once a quorum is up.
 func (c *cluster) start(id int) {
 	c.t.Helper()
+	if err := c.launch(id); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// launch is start for any goroutine: it returns the error.
+func (c *cluster) launch(id int) error {
 	nd := c.nodes[id-1]
 	name, argv := fmt.Sprintf("zkd%d", id), launch.ZkdArgv(c.bin, filepath.Join(nd.dir, "zoo.cfg"))
 	if nd.apache {
 		if err := apacheQuorum.Check(); err != nil {
-			c.t.Fatalf("%v: install the Debian package zookeeper (apt-get install zookeeper)", err)
+			return fmt.Errorf("%v: install the Debian package zookeeper (apt-get install zookeeper)", err)
 		}
 		name, argv = fmt.Sprintf("apache%d", id), apacheQuorum.Argv(filepath.Join(nd.dir, "zoo.cfg"))
 	}
 	p, err := launch.Start(launch.Options{Name: name, Argv: argv,
 		Dir: nd.dir, LogPath: filepath.Join(nd.dir, "server.out"), Addr: nd.client})
 	if err != nil {
-		c.t.Fatal(err)
+		return err
 	}
 	nd.proc = p
+	return nil
 }
 
 func (c *cluster) kill(id int) {
@@ -223,20 +231,31 @@ func (c *cluster) addrs() []string {
 
 func connect(t *testing.T, addrs ...string) *zk.Conn {
 	t.Helper()
-	conn, ev, err := zk.Connect(addrs, 4*time.Second, zk.WithLogInfo(false))
+	conn, err := session(addrs, 20*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.After(20 * time.Second)
+	t.Cleanup(conn.Close)
+	return conn
+}
+
+// session is connect for any goroutine: a client with a session on one
+// of addrs within timeout, or an error.
+func session(addrs []string, timeout time.Duration) (*zk.Conn, error) {
+	conn, ev, err := zk.Connect(addrs, 4*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.After(timeout)
 	for conn.State() != zk.StateHasSession {
 		select {
 		case <-ev:
 		case <-deadline:
-			t.Fatalf("no session on %v: %v", addrs, conn.State())
+			conn.Close()
+			return nil, fmt.Errorf("no session on %v within %v: %v", addrs, timeout, conn.State())
 		}
 	}
-	t.Cleanup(conn.Close)
-	return conn
+	return conn, nil
 }
 
 // writer creates /w-N znodes through a client with every server in its

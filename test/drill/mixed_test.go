@@ -157,3 +157,76 @@ func mntr(t *testing.T, addr string) map[string]string {
 	}
 	return ops.ParseMntr(out)
 }
+
+// A session that moves from an Apache follower to a zkd follower of an
+// Apache leader keeps writing: zkd revalidates the reconnect with the
+// leader (REVALIDATE, as Apache's Learner.validateSession), which makes
+// it the session's owner. Without that Apache's leader answers every
+// request zkd forwards for the session with SessionMoved, as the
+// migration drill found: a client that fails over to a freshly migrated
+// server could write nothing.
+func TestMixedSessionMovesToZkdFollower(t *testing.T) {
+	c := newMixedCluster(t, 3, 0, 500, map[int]bool{2: true, 3: true}) // zkd is server 1: it never leads here
+	for id := 1; id <= 3; id++ {
+		c.start(id)
+	}
+	leader, modes := c.waitRoles(60 * time.Second)
+	if c.nodes[leader-1].apache == false {
+		t.Fatalf("zkd (server 1) leads: %v", modes)
+	}
+	follower := 5 - leader // the Apache follower
+	hosts := &inOrder{servers: []string{c.nodes[follower-1].client, c.nodes[0].client}}
+	conn, ev, err := zk.Connect(hosts.servers, 10*time.Second, zk.WithHostProvider(hosts), zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+	waitSession := func(addr string) {
+		t.Helper()
+		deadline := time.After(30 * time.Second)
+		for conn.State() != zk.StateHasSession || conn.Server() != addr {
+			select {
+			case <-ev:
+			case <-time.After(50 * time.Millisecond):
+			case <-deadline:
+				t.Fatalf("no session on %s: %v on %s", addr, conn.State(), conn.Server())
+			}
+		}
+	}
+	waitSession(c.nodes[follower-1].client)
+	if _, err := conn.Create("/moved", []byte("on Apache"), zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("create through Apache follower %d: %v", follower, err)
+	}
+	c.kill(follower) // the client moves to zkd; zkd and the Apache leader keep the quorum
+	waitSession(c.nodes[0].client)
+	if _, err := conn.Create("/after-move", []byte("x"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("create through zkd (following Apache leader %d) after the session moved there: %v", leader, err)
+	}
+	if _, err := conn.Set("/moved", []byte("on zkd"), -1); err != nil {
+		t.Fatalf("set through zkd after the session moved there: %v", err)
+	}
+	reader := connect(t, c.nodes[leader-1].client)
+	d, st, err := reader.Get("/moved")
+	if err != nil || string(d) != "on zkd" || st.EphemeralOwner != conn.SessionID() {
+		t.Errorf("the leader reads /moved: %q %+v %v; want \"on zkd\" owned by session 0x%x", d, st, err, conn.SessionID())
+	}
+}
+
+// inOrder is a zk.HostProvider that tries its servers in the order
+// given, not shuffled: a test decides where a client goes first and
+// where it fails over to.
+type inOrder struct {
+	servers []string
+	next    int
+	tried   int
+}
+
+func (h *inOrder) Init([]string) error { return nil }
+func (h *inOrder) Len() int            { return len(h.servers) }
+func (h *inOrder) Connected()          { h.tried = 0 }
+func (h *inOrder) Next() (string, bool) {
+	s := h.servers[h.next]
+	h.next = (h.next + 1) % len(h.servers)
+	h.tried++
+	return s, h.tried > len(h.servers)
+}
