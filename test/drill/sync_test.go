@@ -68,9 +68,9 @@ func syncDrill(t *testing.T, apache map[int]bool) {
 	c.checkSame(t, written)
 	waitSyncCounts(t, leader, diffs+1, snaps, "server 1 50 txns behind: want one DIFF")
 
-	// SNAP: server 1 misses more than the leader keeps to diff from (500
-	// committed txns in memory; Apache also reads its log from disk while
-	// the log is under a third of the snapshot, which 1 KiB values beat).
+	// SNAP: server 1 misses more than the leader keeps to diff from: the
+	// last 500 committed txns (zkd up to 625) in memory; Apache's reading
+	// of its log files is off (snapshotSizeFactor=-1 above).
 	diffs, snaps = syncCounts(t, leader)
 	c.kill(1)
 	write(700, 1024)
