@@ -727,6 +727,7 @@ func (p *Peer) syncLearner(h *learnerHandler) {
 	l := p.lead
 	peerLast := h.lastZxid
 	var from int64 // the learner has every committed entry up to this one
+	snap := false
 	switch {
 	case peerLast == p.committed:
 		p.send(Message{Type: MsgDiff, To: h.sid, Zxid: p.committed})
@@ -747,9 +748,10 @@ func (p *Peer) syncLearner(h *learnerHandler) {
 		// Too far behind, or diverged across an epoch.
 		p.send(Message{Type: MsgSnap, To: h.sid, Zxid: p.committed})
 		from = p.committed
+		snap = true
 	}
 	// Apache's LearnerHandler counts a TRUNC as a diff (diff_count).
-	if p.msgs[len(p.msgs)-1].Type == MsgSnap {
+	if snap {
 		p.snapsSent++
 	} else {
 		p.diffsSent++

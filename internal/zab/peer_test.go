@@ -146,28 +146,7 @@ func TestTruncInsideSnapshotDiscardsData(t *testing.T) {
 // config"): it is synced and gets the broadcast, and its ACKs do not count
 // toward a quorum (zk_synced_non_voting_followers counts it).
 func TestLeaderTakesAFollowerNotInItsConfig(t *testing.T) {
-	p, err := NewPeer(PeerConfig{Config: Config{ID: 3, CurrentEpochTmp: -1},
-		Voters: []int64{1, 2, 3}, TickTime: 4, InitLimit: 5, SyncLimit: 3, FinalizeWait: 2, MaxNotificationInterval: 16})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, from := range []int64{1, 2} {
-		p.StepNotification(Notification{From: from, To: 3, State: Looking, Vote: Vote{Leader: 3}, ElectionEpoch: 1, Version: NotificationVersion})
-	}
-	for range 3 {
-		p.Tick()
-	}
-	if p.Role() != Leading {
-		t.Fatalf("peer is %s, want LEADING", p.Role())
-	}
-	drain(p)
-	learner := func(from int64, m Message) {
-		t.Helper()
-		m.From, m.To = from, 3
-		if err := p.Step(m); err != nil {
-			t.Fatal(err)
-		}
-	}
+	p, learner := newTestLeader(t)
 	learner(4, Message{Type: MsgFollowerInfo})
 	if rd := drain(p); hasMessage(rd, MsgDisconnected, 0) || hasMessage(rd, MsgLeaderInfo, MakeZxid(1, 0)) {
 		t.Fatalf("a non-voter alone must neither be refused nor set the epoch: %+v", rd.Messages)
@@ -219,6 +198,35 @@ func TestLeaderTakesAFollowerNotInItsConfig(t *testing.T) {
 	}
 }
 
+// newTestLeader returns a peer (myid 3) that 1 and 2 elected, LEADING with
+// no learner registered yet, and a function that steps a message from a
+// learner into it.
+func newTestLeader(t *testing.T) (*Peer, func(from int64, m Message)) {
+	t.Helper()
+	p, err := NewPeer(PeerConfig{Config: Config{ID: 3, CurrentEpochTmp: -1},
+		Voters: []int64{1, 2, 3}, TickTime: 4, InitLimit: 5, SyncLimit: 3, FinalizeWait: 2, MaxNotificationInterval: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, from := range []int64{1, 2} {
+		p.StepNotification(Notification{From: from, To: 3, State: Looking, Vote: Vote{Leader: 3}, ElectionEpoch: 1, Version: NotificationVersion})
+	}
+	for range 3 {
+		p.Tick()
+	}
+	if p.Role() != Leading {
+		t.Fatalf("peer is %s, want LEADING", p.Role())
+	}
+	drain(p)
+	return p, func(from int64, m Message) {
+		t.Helper()
+		m.From, m.To = from, 3
+		if err := p.Step(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func hasMessageTo(rd PeerReady, t MessageType, to int64) bool {
 	for _, m := range rd.Messages {
 		if m.Type == t && m.To == to {
@@ -233,25 +241,7 @@ func hasMessageTo(rd PeerReady, t MessageType, to int64) bool {
 // packet after LEADERINFO as the sync and exits its JVM on anything else
 // (seen with a slow old leader coming back to a zkd leader).
 func TestNoPingBeforeTheSync(t *testing.T) {
-	p, err := NewPeer(PeerConfig{Config: Config{ID: 3, CurrentEpochTmp: -1},
-		Voters: []int64{1, 2, 3}, TickTime: 4, InitLimit: 5, SyncLimit: 3, FinalizeWait: 2, MaxNotificationInterval: 16})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, from := range []int64{1, 2} {
-		p.StepNotification(Notification{From: from, To: 3, State: Looking, Vote: Vote{Leader: 3}, ElectionEpoch: 1, Version: NotificationVersion})
-	}
-	for range 3 {
-		p.Tick()
-	}
-	drain(p)
-	learner := func(from int64, m Message) {
-		t.Helper()
-		m.From, m.To = from, 3
-		if err := p.Step(m); err != nil {
-			t.Fatal(err)
-		}
-	}
+	p, learner := newTestLeader(t)
 	learner(2, Message{Type: MsgFollowerInfo})
 	drain(p)
 	learner(2, Message{Type: MsgAckEpoch})
