@@ -17,14 +17,7 @@ import (
 // again and serves everything.
 func TestDrillObserverWithoutSync(t *testing.T) {
 	c := newCluster(t, 3, 1) // voters 1, 2; observer 3
-	obsCfg := filepath.Join(c.nodes[2].dir, "zoo.cfg")
-	data, err := os.ReadFile(obsCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(obsCfg, append(data, []byte("syncEnabled=false\n")...), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	c.appendConfig(3, "syncEnabled=false\n")
 	for id := 1; id <= 3; id++ {
 		c.start(id)
 	}

@@ -13,15 +13,13 @@ import (
 func (c *cluster) limitConfig(id, n int) {
 	c.t.Helper()
 	path := filepath.Join(c.nodes[id-1].dir, "zoo.cfg")
-	data, err := os.ReadFile(path)
-	if err != nil {
+	full := mustRead(c.t, path)
+	if err := os.WriteFile(path+".full", full, 0o644); err != nil {
 		c.t.Fatal(err)
 	}
+	data := full
 	for k := n + 1; k <= len(c.nodes); k++ {
 		data = regexp.MustCompile(fmt.Sprintf(`(?m)^server\.%d=.*\n?`, k)).ReplaceAll(data, nil)
-	}
-	if err := os.WriteFile(path+".full", mustRead(c.t, path), 0o644); err != nil {
-		c.t.Fatal(err)
 	}
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		c.t.Fatal(err)
