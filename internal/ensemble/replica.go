@@ -68,7 +68,10 @@ type Config struct {
 	// Nil: none (a replica that only replicates, as in tests).
 	Host Host
 	// Tick is the duration of one zab tick.
-	Tick   time.Duration
+	Tick time.Duration
+	// Ticks, when set, drives the ticks instead of a ticker every Tick
+	// (tests with a fake clock).
+	Ticks  <-chan time.Time
 	Logger *slog.Logger
 }
 
@@ -94,6 +97,11 @@ type Host interface {
 	// Tick runs on every tick of the driver.
 	Tick(p *zab.Peer)
 }
+
+// maxDrain is how many queued host calls (proposals, forwarded requests)
+// one turn of the driver runs before it carries out their Ready: enough
+// to batch under load, few enough that the log starts on the first early.
+const maxDrain = 256
 
 // Replica is one running server of an ensemble.
 type Replica struct {
@@ -163,7 +171,9 @@ type proposeResult struct {
 	err  error
 }
 
-// Start opens the two ports and starts the driver.
+// Start opens the two ports and starts the driver. A standalone peer
+// (cfg.Peer.Standalone) opens no port: it is an ensemble of one, driven
+// the same way.
 func Start(cfg Config) (*Replica, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -172,12 +182,17 @@ func Start(cfg Config) (*Replica, error) {
 		cfg.Tick = 50 * time.Millisecond
 	}
 	me, ok := cfg.Members[cfg.Peer.ID]
-	if !ok {
+	if !ok && !cfg.Peer.Standalone {
 		return nil, fmt.Errorf("ensemble: server %d is not a member", cfg.Peer.ID)
 	}
 	peer, err := zab.NewPeer(cfg.Peer)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Peer.Standalone {
+		r := newReplica(cfg, peer, nil, nil)
+		go r.run()
+		return r, nil
 	}
 	quorumListen, electionListen := me.Quorum, me.Election
 	if cfg.ListenAll {
@@ -198,13 +213,17 @@ func Start(cfg Config) (*Replica, error) {
 		ln.Close()
 		return nil, fmt.Errorf("ensemble: election port: %w", err)
 	}
-	r := &Replica{cfg: cfg, log: cfg.Logger.With("myid", cfg.Peer.ID), peer: peer, el: el, ln: ln,
-		packets: make(chan inPacket, 1024), wake: make(chan struct{}, 1), proposals: make(chan proposal), work: make(chan func(*zab.Peer), 1024),
-		status: make(chan chan Status), stop: make(chan struct{}), done: make(chan struct{}),
-		conns: map[int64]*packetConn{}, pending: map[*packetConn]bool{}, early: map[*packetConn]inPacket{}}
+	r := newReplica(cfg, peer, el, ln)
 	go r.acceptLoop()
 	go r.run()
 	return r, nil
+}
+
+func newReplica(cfg Config, peer *zab.Peer, el *quorum.Electorate, ln net.Listener) *Replica {
+	return &Replica{cfg: cfg, log: cfg.Logger.With("myid", cfg.Peer.ID), peer: peer, el: el, ln: ln,
+		packets: make(chan inPacket, 1024), wake: make(chan struct{}, 1), proposals: make(chan proposal), work: make(chan func(*zab.Peer), 1024),
+		status: make(chan chan Status), stop: make(chan struct{}), done: make(chan struct{}),
+		conns: map[int64]*packetConn{}, pending: map[*packetConn]bool{}, early: map[*packetConn]inPacket{}}
 }
 
 // allAddresses is host:port's port on every address.
@@ -278,12 +297,22 @@ func (r *Replica) Propose(build func(zxid int64) []byte) (int64, error) {
 
 func (r *Replica) run() {
 	defer close(r.done)
-	defer r.el.Close()
-	defer r.ln.Close()
+	var notifications <-chan zab.Notification // none for a standalone peer
+	if r.el != nil {
+		defer r.el.Close()
+		notifications = r.el.Incoming()
+	}
+	if r.ln != nil {
+		defer r.ln.Close()
+	}
 	defer r.closeConns()
 	defer r.closePending()
-	tick := time.NewTicker(r.cfg.Tick)
-	defer tick.Stop()
+	ticks := r.cfg.Ticks
+	if ticks == nil {
+		tick := time.NewTicker(r.cfg.Tick)
+		defer tick.Stop()
+		ticks = tick.C
+	}
 	r.gen = r.peer.Generation()
 	r.lookingSince = time.Now()
 	r.carryOut()
@@ -291,7 +320,7 @@ func (r *Replica) run() {
 		select {
 		case <-r.stop:
 			return
-		case <-tick.C:
+		case <-ticks:
 			r.peer.Tick()
 			if r.cfg.Host != nil {
 				r.carryOut()
@@ -299,7 +328,18 @@ func (r *Replica) run() {
 			}
 		case fn := <-r.work:
 			fn(r.peer)
-		case n := <-r.el.Incoming():
+			// Take what else is queued before carrying out: one Ready
+			// then appends, sends and flushes many proposals at once.
+		drain:
+			for range maxDrain - 1 {
+				select {
+				case fn = <-r.work:
+					fn(r.peer)
+				default:
+					break drain
+				}
+			}
+		case n := <-notifications:
 			r.peer.StepNotification(n)
 		case in := <-r.packets:
 			r.stepPacket(in)
@@ -371,7 +411,11 @@ func (r *Replica) carryOut() {
 			z := e.Zxid
 			r.cfg.Log.Append(z, e.Data, func(err error) {
 				if err != nil {
-					r.log.Error("ensemble: log append failed", "zxid", fmt.Sprintf("0x%x", uint64(z)), "err", err)
+					// The entry may not be durable: nothing after it can
+					// be acknowledged, and the server stops with the
+					// replica.
+					r.log.Error("ensemble: log append failed; stopping", "zxid", fmt.Sprintf("0x%x", uint64(z)), "err", err)
+					r.halt()
 					return
 				}
 				for {
@@ -394,8 +438,10 @@ func (r *Replica) carryOut() {
 		for _, m := range rd.Messages {
 			r.send(m)
 		}
-		for _, n := range rd.Notifications {
-			r.el.Send(n)
+		if r.el != nil {
+			for _, n := range rd.Notifications {
+				r.el.Send(n)
+			}
 		}
 	}
 	r.flushDeferred()

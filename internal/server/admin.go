@@ -25,10 +25,7 @@ func (s *Server) Admin() *admin.Admin { return s.adm }
 
 // Mode is the server state zkServer.sh status and srvr print.
 func (s *Server) Mode() string {
-	if s.ens != nil {
-		return s.ens.mode()
-	}
-	return "standalone"
+	return s.ens.mode()
 }
 
 // runFourLetterWord answers a four-letter word and closes the connection.
@@ -195,7 +192,7 @@ func (a adminSource) Ensemble() admin.Ensemble {
 	s := a.s
 	zxid := s.LastZxid()
 	e := admin.Ensemble{ServerID: s.cfg.MyID, State: s.Mode(), LastZxid: zxid, Epoch: zxid >> 32, LeaderID: -1}
-	if s.ens == nil {
+	if s.ens.standalone {
 		return e
 	}
 	st := s.ens.status.Load()
@@ -301,9 +298,7 @@ func (a adminSource) LastSnapshot() (admin.Snapshot, bool) {
 
 func (a adminSource) ResetServerStats() {
 	a.s.stats.reset()
-	if a.s.ens != nil {
-		a.s.ens.proposalSizes.reset() // as StatResetCommand on a leader
-	}
+	a.s.ens.proposalSizes.reset() // as StatResetCommand on a leader
 }
 
 func (a adminSource) ResetConnectionStats() {

@@ -317,7 +317,7 @@ func (c *conn) handshake(frame []byte) bool {
 		c.sessionID, c.timeout = req.SessionID, timeout
 	}
 	s.sessMu.Lock()
-	if s.ens != nil {
+	if !s.ens.standalone {
 		s.touched[c.sessionID] = c.timeout
 	}
 	s.sessionConns[c.sessionID] = c
@@ -341,7 +341,7 @@ func (c *conn) revalidate(id int64, passwd []byte, timeout int32) (valid, answer
 	if !bytes.Equal(passwd, session.Password(id)) {
 		return false, true
 	}
-	if s.ens == nil {
+	if s.ens.standalone {
 		s.sessMu.Lock()
 		defer s.sessMu.Unlock()
 		_, known := s.sessions.Get(id)

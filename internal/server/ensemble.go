@@ -54,11 +54,18 @@ type EnsembleOptions struct {
 	Unsynced bool
 }
 
-// replicated is the server's side of an ensemble: it runs on the
+// replicated is the server's side of its zab peer: it runs on the
 // replica's driver (every method is called there), prepares writes when
 // this server leads and forwards them to the leader when it learns, and
 // matches the committed txns to the requests of this server's clients.
+// A standalone server runs it too, on an ensemble of one.
 type replicated struct {
+	// standalone: an ensemble of one that opens no quorum port and shows
+	// itself as ZooKeeper's standalone mode.
+	standalone bool
+	// expiryEvery is how often the leader looks for expired sessions: half
+	// a tickTime, as the standalone server's ticks came (0: every tick).
+	expiryEvery time.Duration
 	// diffsCounted, snapsCounted: the peer's syncs already added to the
 	// diff_count and snap_count metrics.
 	diffsCounted, snapsCounted int64
@@ -135,8 +142,19 @@ type unsyncedLog struct{ ensembleLog }
 
 func (unsyncedLog) Append(zxid int64, entry []byte, done func(error)) { done(nil) }
 
+// startReplicated starts the server's zab peer: a member of the ensemble
+// o describes, or, with o nil, a standalone peer (an ensemble of one that
+// opens no port, ticking every half tickTime).
 func (s *Server) startReplicated(o *EnsembleOptions, cur, acc, tmp, snapZxid int64) error {
 	cfg := s.cfg
+	standalone := o == nil
+	tickTime := time.Duration(cfg.TickTime) * time.Millisecond
+	if tickTime <= 0 {
+		tickTime = 2 * time.Second
+	}
+	if standalone {
+		o = &EnsembleOptions{Voters: []int64{s.serverID}, Tick: tickTime / 2}
+	}
 	tick := o.Tick
 	if tick <= 0 {
 		tick = 50 * time.Millisecond
@@ -149,7 +167,7 @@ func (s *Server) startReplicated(o *EnsembleOptions, cur, acc, tmp, snapZxid int
 	if mni <= 0 {
 		mni = int(60 * time.Second / tick)
 	}
-	e := &replicated{s: s, voters: len(o.Voters), syncs: map[uint64]pendingSync{}, forwarded: map[int64][]*request{},
+	e := &replicated{s: s, standalone: standalone, voters: len(o.Voters), syncs: map[uint64]pendingSync{}, forwarded: map[int64][]*request{},
 		revalidating: map[int64][]chan bool{}, enc: jute.NewEncoder(make([]byte, 0, 4096)), handed: s.applied.Load(),
 		prep: prep.New(prep.Config{MaxBuffer: s.maxBuffer, ExtendedTypes: cfg.ExtendedTypesEnabled,
 			ReconfigEnabled: cfg.ReconfigEnabled, Digest: cfg.DigestEnabled})}
@@ -163,14 +181,17 @@ func (s *Server) startReplicated(o *EnsembleOptions, cur, acc, tmp, snapZxid int
 		Peer: zab.PeerConfig{Config: zab.Config{ID: s.serverID, LastZxid: s.applied.Load(), CurrentEpoch: cur,
 			AcceptedEpoch: acc, CurrentEpochTmp: tmp}, HistoryBase: snapZxid,
 			Voters: o.Voters, Observers: o.Observers, TickTime: perTick, InitLimit: cfg.InitLimit, SyncLimit: cfg.SyncLimit,
-			FinalizeWait: fw, MaxNotificationInterval: mni},
+			FinalizeWait: fw, MaxNotificationInterval: mni, Standalone: standalone},
 		Members: o.Members, QuorumConfig: o.QuorumConfig, ListenAll: o.ListenAll, Log: log,
 		ElectionTimeout: o.CnxTimeout, ElectionBindTries: o.ElectionBindTries,
 		Apply: e.apply, Reload: e.reload, Snapshot: e.snapshot, Install: e.install, Host: e,
-		Tick: tick, Logger: s.log,
+		Tick: tick, Ticks: s.ticks, Logger: s.log,
 	})
 	if err != nil {
 		return err
+	}
+	if !standalone {
+		e.expiryEvery = tickTime / 2
 	}
 	e.rep = rep
 	s.ens = e
@@ -185,7 +206,7 @@ func (e *replicated) run() {
 	case <-e.s.stopping:
 		e.rep.Close()
 	case <-e.rep.Done():
-		e.s.fatal("the ensemble replica stopped (see the log above)")
+		e.s.fatal("the zab driver stopped: its log or epoch files could not be written (see the log above)")
 	}
 }
 
@@ -440,7 +461,9 @@ func (e *replicated) RoleChanged(p *zab.Peer) {
 		return
 	}
 	e.wasServing, e.wasLeading = serving, leading
-	e.recordElection(p, serving)
+	if !e.standalone {
+		e.recordElection(p, serving)
+	}
 	e.prep.Reset()
 	e.failPending()
 	if !serving {
@@ -537,7 +560,7 @@ func (e *replicated) Tick(p *zab.Peer) {
 		return
 	}
 	now := s.now()
-	if now.Sub(e.lastTick) < time.Duration(s.cfg.TickTime)*time.Millisecond/2 {
+	if now.Sub(e.lastTick) < e.expiryEvery {
 		return
 	}
 	e.lastTick = now
@@ -764,6 +787,8 @@ func (e *replicated) replaceState(t *tree.Tree, sessions map[int64]int32) {
 func (e *replicated) mode() string {
 	st := e.status.Load()
 	switch {
+	case e.standalone:
+		return "standalone"
 	case !st.serving:
 		return "looking"
 	case st.role == zab.Leading:

@@ -76,7 +76,7 @@ func (c *conn) handle(frame []byte) bool {
 	}
 	s.sessMu.Lock()
 	alive := s.sessions.Touch(c.sessionID, s.now().UnixMilli())
-	if alive && s.ens != nil {
+	if alive && !s.ens.standalone {
 		s.touched[c.sessionID] = c.timeout
 	}
 	s.sessMu.Unlock()

@@ -102,24 +102,9 @@ func (r *request) viaPipeline() bool {
 	return r.op.IsWrite() || r.op == proto.OpSync
 }
 
-// submit hands a write to the driver. It blocks while the driver's inbox is
-// full; a server that is stopping fails the request with ConnectionLoss.
-func (s *Server) submit(r *request) {
-	if s.ens != nil {
-		s.ens.submit(r)
-		return
-	}
-	s.inPipeline.Add(1)
-	select {
-	case s.driver.inbox <- r:
-	case <-s.stopping:
-		s.inPipeline.Add(-1)
-		r.err = proto.ErrConnectionLoss
-		if r.done != nil {
-			r.done(r)
-		}
-	}
-}
+// submit hands a write to the driver. It blocks while the driver's queue
+// is full; a server that is stopping fails the request with ConnectionLoss.
+func (s *Server) submit(r *request) { s.ens.submit(r) }
 
 // committed is one entry the driver hands to the apply step: a txn to
 // apply (tx, with the local request that asked for it, if any) or a

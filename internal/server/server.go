@@ -92,8 +92,9 @@ type Server struct {
 	tree    *tree.Tree
 	watches *watch.Manager
 
-	driver     *driver
-	ens        *replicated // in an ensemble (then driver is not run)
+	// ens is the one write pipeline's driver: a standalone server is an
+	// ensemble of one (ens.standalone).
+	ens        *replicated
 	driverDone chan struct{}
 	// outstanding counts writes submitted and not yet applied.
 	inPipeline atomic.Int64
@@ -241,12 +242,6 @@ func New(opts Options) (*Server, error) {
 		}
 		return *e
 	}
-	node, err := zab.NewStandalone(zab.Config{ID: serverID, LastZxid: t.LastZxid(),
-		CurrentEpoch: epoch(opts.CurrentEpoch), AcceptedEpoch: epoch(opts.AcceptedEpoch), CurrentEpochTmp: epoch(opts.CurrentEpochTmp)})
-	if err != nil {
-		return nil, fmt.Errorf("%w (the epoch files in %s disagree with the transaction log)", err, cfg.DataDir)
-	}
-	s.driver = newDriver(s, node, p, nil)
 	for id, to := range opts.Sessions {
 		s.sessions.Add(id, to, now.UnixMilli())
 	}
@@ -256,10 +251,12 @@ func New(opts Options) (*Server, error) {
 		s.metrics = admin.NewMetrics()
 	}
 	s.adm = admin.New(adminSource{s}, admin.Options{Config: cfg, Version: VersionBanner(), Metrics: s.metrics})
-	if opts.Ensemble != nil {
-		if err := s.startReplicated(opts.Ensemble, epoch(opts.CurrentEpoch), epoch(opts.AcceptedEpoch), epoch(opts.CurrentEpochTmp), opts.SnapshotZxid); err != nil {
-			return nil, err
+	// Standalone (no Ensemble) is an ensemble of one on the same driver.
+	if err := s.startReplicated(opts.Ensemble, epoch(opts.CurrentEpoch), epoch(opts.AcceptedEpoch), epoch(opts.CurrentEpochTmp), opts.SnapshotZxid); err != nil {
+		if errors.Is(err, zab.ErrEpochBehind) || errors.Is(err, zab.ErrAcceptedBehind) {
+			return nil, fmt.Errorf("%w (the epoch files in %s disagree with the transaction log)", err, cfg.DataDir)
 		}
+		return nil, err
 	}
 	return s, nil
 }
@@ -267,33 +264,13 @@ func New(opts Options) (*Server, error) {
 // Start runs the pipeline and background tasks; Serve accepts connections.
 func (s *Server) Start() {
 	go s.applyLoop()
-	ticks := s.ticks
-	if ticks == nil {
-		tick := time.Duration(s.cfg.TickTime) * time.Millisecond
-		if tick <= 0 {
-			tick = 2 * time.Second
-		}
-		t := time.NewTicker(tick / 2)
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			<-s.stopping
-			t.Stop()
-		}()
-		ticks = t.C
-	}
 	if s.snap != nil {
 		s.wg.Add(1)
 		go s.snapshotLoop()
 	}
-	if s.ens != nil {
-		// Serving starts and stops with the role (RoleChanged).
-		go s.ens.run()
-		return
-	}
-	s.driver.ticks = ticks
-	go s.driver.run()
-	s.serving.Store(true)
+	// Serving starts and stops with the role (RoleChanged); a standalone
+	// server serves from its first Ready.
+	go s.ens.run()
 }
 
 // Serve accepts client connections on l until Close.

@@ -8,22 +8,26 @@
 //
 // A local append is acknowledged the way raft's asynchronous storage writes
 // are: the driver steps MsgPersisted back once the log holds the entries
-// durably, and that is the node's own ACK. Persisting and committing are
+// durably, and that is the peer's own ACK. Persisting and committing are
 // thus separate steps, so a leader can send its proposals while its own
 // fsync runs.
 //
-// Node is an ensemble of one voter, leading at once: the standalone server
-// runs it. Election is Fast Leader Election (ZooKeeper 3.8's
-// FastLeaderElection: lookForLeader and WorkerReceiver) in the same shape:
-// Start a round, Step each notification, Tick, drain Messages, read
-// Decided. Peer is a server of an ensemble: it elects with an Election,
-// then leads or learns through ZooKeeper's discovery (FOLLOWERINFO,
-// LEADERINFO, ACKEPOCH, a new epoch from a quorum's accepted epochs),
-// synchronisation (DIFF, TRUNC or SNAP from its committed history, then
-// NEWLEADER and UPTODATE) and broadcast (PROPOSAL, ACK after the
-// learner's fsync, COMMIT in zxid order on a quorum of voters, INFORM to
-// observers, PING both ways), and looks again on a timeout (initLimit,
-// syncLimit), a lost connection or a zxid counter running out.
+// Peer is a server of an ensemble: it elects with an Election (Fast
+// Leader Election, ZooKeeper 3.8's FastLeaderElection: lookForLeader and
+// WorkerReceiver, in the same shape: Start a round, Step each
+// notification, Tick, drain Messages, read Decided), then leads or learns
+// through ZooKeeper's discovery (FOLLOWERINFO, LEADERINFO, ACKEPOCH, a new
+// epoch from a quorum's accepted epochs), synchronisation (DIFF, TRUNC or
+// SNAP from its committed history, then NEWLEADER and UPTODATE) and
+// broadcast (PROPOSAL, ACK after the learner's fsync, COMMIT in zxid order
+// on a quorum of voters, INFORM to observers, PING both ways), and looks
+// again on a timeout (initLimit, syncLimit), a lost connection or a zxid
+// counter running out.
+//
+// A standalone server is a Peer too (PeerConfig.Standalone): an ensemble
+// of one voter, leading at once in the epoch recovery found, with the
+// same Ready and the same driver as every ensemble member.
+//
 // peer_sim_test.go runs whole ensembles of Peers through crashes, power
 // failures, partitions and slow fsyncs and checks ZAB's invariants.
 //

@@ -85,6 +85,11 @@ type PeerConfig struct {
 	// CommitLogCount bounds the committed proposals kept for DIFF
 	// (DefaultCommitLogCount when 0).
 	CommitLogCount int
+	// Standalone makes the peer an ensemble of one voter (Voters is its
+	// own ID alone) that leads at once, in the epoch recovery found, with
+	// no election or discovery: a standalone ZooKeeper server continues
+	// the log's zxids. Its own durable append is the quorum's ACK.
+	Standalone bool
 }
 
 // Snapshot is a learner's state sent in SNAP: install it, durably, before
@@ -180,10 +185,13 @@ type leading struct {
 	electing   map[int64]bool
 	newLeader  map[int64]bool
 	learners   map[int64]*learnerHandler
-	// inflight are proposals not yet committed, in zxid order, with the
-	// voters that acked each.
+	// sorted are the learners' sids in order, nil when learners changed
+	// since (sortedLearners rebuilds it): every proposal and commit walks
+	// them.
+	sorted []int64
+	// inflight are proposals not yet committed, in zxid order; a voter
+	// acked one when its handler's acked reaches its zxid.
 	inflight []Entry
-	acks     map[int64]map[int64]bool
 	lastPing int
 }
 
@@ -206,6 +214,10 @@ type learnerHandler struct {
 	lastZxid      int64
 	forwarding    bool // gets PROPOSAL/COMMIT (INFORM) as they happen
 	deadline      int  // the learner must be heard from by this tick
+	// acked is the newest proposal the learner acked. A learner logs what
+	// its leader sends in order on one connection, so an ACK of a zxid
+	// acks every proposal before it (raft's matchIndex).
+	acked int64
 }
 
 // Learner state, from FOLLOWING or OBSERVING until the peer looks again.
@@ -229,9 +241,16 @@ var (
 	ErrNotMember = errors.New("zab: the server is not in the ensemble")
 )
 
-// NewPeer returns a peer that starts LOOKING.
+// NewPeer returns a peer that starts LOOKING, or LEADING when standalone.
 func NewPeer(cfg PeerConfig) (*Peer, error) {
-	cfg.Config = epochAfterSnapshot(cfg.Config)
+	if cfg.Standalone {
+		if len(cfg.Voters) != 1 || cfg.Voters[0] != cfg.ID || len(cfg.Observers) > 0 {
+			return nil, fmt.Errorf("zab: a standalone peer must be its only voter (myid %d, voters %v, observers %v)", cfg.ID, cfg.Voters, cfg.Observers)
+		}
+	} else {
+		// Only a learner installs a leader's snapshot.
+		cfg.Config = epochAfterSnapshot(cfg.Config)
+	}
 	cur, acc, wCur, wAcc, err := initialEpochs(cfg.Config)
 	if err != nil {
 		return nil, err
@@ -276,8 +295,25 @@ func NewPeer(cfg PeerConfig) (*Peer, error) {
 	p.trimHistory()
 	p.election = NewElection(ElectionConfig{ID: cfg.ID, Voters: cfg.Voters,
 		FinalizeWait: cfg.FinalizeWait, MaxNotificationInterval: cfg.MaxNotificationInterval})
+	if cfg.Standalone {
+		p.leadAlone()
+		return p, nil
+	}
 	p.lookAgain("start")
 	return p, nil
+}
+
+// leadAlone makes a standalone peer the leader at once, broadcasting in
+// its current epoch: a quorum of one has registered, acked the epoch and
+// acked NEWLEADER.
+func (p *Peer) leadAlone() {
+	p.role = Leading
+	p.generation++
+	p.lead = &leading{
+		epoch: p.currentEpoch, epochSet: true, epochAcked: true, running: true, started: p.now, lastPing: p.now,
+		connecting: map[int64]bool{p.cfg.ID: true}, electing: map[int64]bool{p.cfg.ID: true}, newLeader: map[int64]bool{p.cfg.ID: true},
+		learners: map[int64]*learnerHandler{},
+	}
 }
 
 // epochAfterSnapshot: a learner installs the leader's snapshot before it
@@ -322,6 +358,15 @@ func (p *Peer) AcceptedEpoch() int64 { return p.acceptedEpoch }
 func (p *Peer) Committed() int64     { return p.committed }
 func (p *Peer) LastLogged() int64    { return p.lastLogged }
 func (p *Peer) Persisted() int64     { return p.persisted }
+
+// Inflight is the number of entries a leader proposed (txns and sync
+// markers) and has not committed yet.
+func (p *Peer) Inflight() int {
+	if p.lead == nil {
+		return 0
+	}
+	return len(p.lead.inflight)
+}
 
 // LeaderFigures are what mntr shows on a leader (zk_learners,
 // zk_synced_followers, zk_synced_observers, zk_pending_syncs,
@@ -433,7 +478,7 @@ func (p *Peer) becomeLeader() {
 	l := &leading{
 		epoch: p.acceptedEpoch + 1, started: p.now,
 		connecting: map[int64]bool{p.cfg.ID: true}, electing: map[int64]bool{}, newLeader: map[int64]bool{},
-		learners: map[int64]*learnerHandler{}, acks: map[int64]map[int64]bool{}, lastPing: p.now,
+		learners: map[int64]*learnerHandler{}, lastPing: p.now,
 	}
 	if p.bugs.sameEpoch {
 		l.epoch = p.acceptedEpoch
@@ -472,13 +517,19 @@ func (p *Peer) maybeSetEpoch() {
 	p.maybeEpochAcked() // an ensemble of one acks alone
 }
 
+// sortedLearners are the learners' sids in order. The slice is shared:
+// callers must not change it, and it stays valid (if stale) while the
+// caller drops or adds learners.
 func (p *Peer) sortedLearners() []int64 {
-	var ids []int64
-	for sid := range p.lead.learners {
-		ids = append(ids, sid)
+	l := p.lead
+	if l.sorted == nil {
+		l.sorted = make([]int64, 0, len(l.learners))
+		for sid := range l.learners {
+			l.sorted = append(l.sorted, sid)
+		}
+		slices.Sort(l.sorted)
 	}
-	slices.Sort(ids)
-	return ids
+	return l.sorted
 }
 
 func (p *Peer) sendLeaderInfo(h *learnerHandler) {
@@ -544,8 +595,8 @@ func (p *Peer) releasePersisted() {
 	case p.lead != nil && p.lead.running:
 		p.tryCommit()
 	case p.learn != nil && p.learn.stage == stageUpToDate && p.role == Following:
-		for _, e := range p.hist {
-			if e.Zxid > p.learn.acked && (e.Zxid <= p.persisted || p.bugs.ackBeforeFsync) {
+		for _, e := range p.hist[p.histAfter(p.learn.acked):] {
+			if e.Zxid <= p.persisted || p.bugs.ackBeforeFsync {
 				p.send(Message{Type: MsgAck, To: p.learn.leader, Zxid: e.Zxid})
 				p.learn.acked = e.Zxid
 			}
@@ -565,13 +616,20 @@ func (p *Peer) logEntry(e Entry) {
 
 // commitTo commits every logged entry up to zxid, in order.
 func (p *Peer) commitTo(zxid int64) {
-	for _, e := range p.hist {
-		if e.Zxid > p.committed && e.Zxid <= zxid {
-			p.committedOut = append(p.committedOut, e)
-			p.committed = e.Zxid
+	// hist is in zxid order: start after the commit point.
+	for _, e := range p.hist[p.histAfter(p.committed):] {
+		if e.Zxid > zxid {
+			break
 		}
+		p.committedOut = append(p.committedOut, e)
+		p.committed = e.Zxid
 	}
 	p.trimHistory()
+}
+
+// histAfter is the index of the first entry of hist after zxid.
+func (p *Peer) histAfter(zxid int64) int {
+	return sort.Search(len(p.hist), func(i int) bool { return p.hist[i].Zxid > zxid })
 }
 
 // trimHistory keeps at least the last CommitLogCount committed entries
@@ -580,7 +638,7 @@ func (p *Peer) commitTo(zxid int64) {
 // whole history each time (a fifth of a leader's CPU under writes).
 func (p *Peer) trimHistory() {
 	// The committed entries are a prefix: hist is in zxid order.
-	n := sort.Search(len(p.hist), func(i int) bool { return p.hist[i].Zxid > p.committed })
+	n := p.histAfter(p.committed)
 	if drop := n - p.cfg.CommitLogCount; drop > 0 && drop >= max(1, p.cfg.CommitLogCount/4) {
 		p.histBase = p.hist[drop-1].Zxid
 		p.hist = append([]Entry(nil), p.hist[drop:]...)
@@ -607,6 +665,7 @@ func (p *Peer) stepLeader(m Message) error {
 		h = &learnerHandler{sid: m.From, observer: observer, acceptedEpoch: EpochOf(m.Zxid),
 			deadline: p.now + p.zkTicks(p.cfg.InitLimit+p.cfg.SyncLimit)}
 		l.learners[m.From] = h
+		l.sorted = nil
 		if l.epochSet && h.acceptedEpoch > l.epoch {
 			// The learner accepted a newer epoch (from a leader that
 			// failed in discovery) and would refuse this one forever, as
@@ -669,8 +728,8 @@ func (p *Peer) stepLeader(m Message) error {
 		if CounterOf(m.Zxid) == 0 || h.observer {
 			return nil // the ACK after UPTODATE
 		}
-		if acks := l.acks[m.Zxid]; acks != nil {
-			acks[m.From] = true
+		if m.Zxid > h.acked {
+			h.acked = m.Zxid
 			p.tryCommit()
 		}
 	case MsgPing, MsgProposal, MsgCommit:
@@ -689,6 +748,7 @@ func (p *Peer) dropLearner(sid int64) {
 	}
 	if _, ok := l.learners[sid]; ok {
 		delete(l.learners, sid)
+		l.sorted = nil
 		p.send(Message{Type: MsgDisconnected, To: sid})
 	}
 }
@@ -833,6 +893,11 @@ func (p *Peer) NextZxid() (int64, error) {
 		return MakeZxid(p.lead.epoch, 1), nil
 	}
 	if CounterOf(p.lastLogged) >= 0xfffffffe {
+		if p.cfg.Standalone {
+			// An ensemble of one elects itself: the next epoch at once
+			// (Propose writes it before the entry).
+			return MakeZxid(p.acceptedEpoch+1, 1), nil
+		}
 		return 0, ErrCounterExhausted
 	}
 	return p.lastLogged + 1, nil
@@ -857,9 +922,15 @@ func (p *Peer) Propose(e Entry) error {
 		panic(fmt.Sprintf("zab: proposed zxid 0x%x (type %d), next is 0x%x", uint64(e.Zxid), e.Type, uint64(next)))
 	}
 	l := p.lead
+	if ep := EpochOf(e.Zxid); ep > l.epoch {
+		// A standalone peer's counter ran out: a one-voter discovery and
+		// synchronisation, both epochs durable before the entry.
+		l.epoch = ep
+		p.acceptedEpoch, p.currentEpoch = ep, ep
+		p.writeAccepted, p.writeCurrent = ep, ep
+	}
 	p.logEntry(e)
 	l.inflight = append(l.inflight, e)
-	l.acks[e.Zxid] = map[int64]bool{}
 	for _, sid := range p.sortedLearners() {
 		if h := l.learners[sid]; h.forwarding && !h.observer {
 			p.send(Message{Type: MsgProposal, To: sid, Zxid: e.Zxid, Data: e.Data})
@@ -881,19 +952,29 @@ func (p *Peer) Sync(id uint64) error {
 
 // tryCommit commits, in zxid order, each proposal a quorum of voters
 // logged (the leader's own durable append counts as its ACK).
+// quorumAcked reports whether a quorum of voters logged zxid durably:
+// this leader once its own log holds it, a follower once it acked it.
+func (p *Peer) quorumAcked(zxid int64) bool {
+	n := 0
+	if p.persisted >= zxid && p.voters[p.cfg.ID] {
+		n++
+	}
+	for _, h := range p.lead.learners {
+		if h.acked >= zxid && !h.observer && p.voters[h.sid] {
+			n++
+		}
+	}
+	return n > len(p.voters)/2
+}
+
 func (p *Peer) tryCommit() {
 	l := p.lead
 	for len(l.inflight) > 0 {
 		e := l.inflight[0]
 		if e.Type == EntryTxn {
-			acks := l.acks[e.Zxid]
-			if p.persisted >= e.Zxid {
-				acks[p.cfg.ID] = true
-			}
-			if !p.quorum(acks) {
+			if !p.quorumAcked(e.Zxid) {
 				return
 			}
-			delete(l.acks, e.Zxid)
 			p.commitTo(e.Zxid)
 			for _, sid := range p.sortedLearners() {
 				h := l.learners[sid]
@@ -1224,3 +1305,12 @@ func (p *Peer) Advance() {
 }
 
 func (e *Election) hasMessages() bool { return len(e.out) > 0 }
+
+// dropHanded drops what a Ready handed out; the slices handed out are
+// never reused, so the driver may pass them on to other goroutines.
+func dropHanded(es []Entry, handed int) []Entry {
+	if handed == len(es) {
+		return nil
+	}
+	return append([]Entry(nil), es[handed:]...)
+}

@@ -76,7 +76,7 @@ type MessageType uint8
 // Message types.
 const (
 	// MsgPersisted is the local log's completion: every entry up to Zxid
-	// is durable. It is the node's own ACK.
+	// is durable. It is the peer's own ACK.
 	MsgPersisted MessageType = iota
 )
 
@@ -92,7 +92,7 @@ type Message struct {
 	Data []byte
 }
 
-// Config is the node's starting state, as recovery found it.
+// Config is a peer's starting state, as recovery found it.
 type Config struct {
 	// ID is the server's myid (1 for a standalone server).
 	ID int64
@@ -106,69 +106,6 @@ type Config struct {
 	// writing it and renaming it over currentEpoch leaves it behind, and
 	// ZooKeeper accepts it when it matches the last zxid's epoch.
 	CurrentEpochTmp int64
-}
-
-// Ready is what the driver must do, in this order: write AcceptedEpoch,
-// then CurrentEpoch (each durably, when not -1); append Entries to the log;
-// when MustSync, fsync them before sending Messages and before stepping
-// MsgPersisted; send Messages; apply Committed in order.
-type Ready struct {
-	AcceptedEpoch int64
-	CurrentEpoch  int64
-	// Entries are txns to append, in zxid order (never sync entries).
-	Entries  []Entry
-	MustSync bool
-	Messages []Message
-	// Committed are entries committed since the last Ready, in zxid order,
-	// with sync entries where they fall.
-	Committed []Entry
-}
-
-// Node is one server's zab state. It is not safe for concurrent use.
-type Node struct {
-	id   int64
-	role Role
-
-	currentEpoch  int64
-	acceptedEpoch int64
-	// Epochs changed since the last Ready (-1: unchanged).
-	writeAccepted, writeCurrent int64
-
-	// lastProposed is the zxid of the last txn proposed (or recovered).
-	// Invariant: lastProposed >= persisted >= committed.
-	lastProposed int64
-	// persisted is the local log's durable end (the node's own ACK).
-	persisted int64
-	// committed is the highest committed zxid.
-	committed int64
-
-	// unstable are txns proposed but not yet handed out in a Ready.
-	unstable []Entry
-	// inflight are entries proposed but not yet committed, in order.
-	inflight []Entry
-	// committedOut are committed entries not yet handed out.
-	committedOut []Entry
-	// What the last Ready handed out, dropped by Advance.
-	handedEntries, handedCommitted int
-	handedAccepted, handedCurrent  int64
-}
-
-// NewStandalone returns a node that is an ensemble of one voter: it leads
-// at once, in the epoch recovery found, and its own durable append is the
-// quorum's ACK. Like a standalone ZooKeeper server it continues the zxids
-// of the log without starting a new epoch.
-func NewStandalone(cfg Config) (*Node, error) {
-	cur, acc, wCur, wAcc, err := initialEpochs(cfg)
-	if err != nil {
-		return nil, err
-	}
-	n := &Node{
-		id: cfg.ID, role: Leading,
-		currentEpoch: cur, acceptedEpoch: acc, writeCurrent: wCur, writeAccepted: wAcc,
-		lastProposed: cfg.LastZxid, persisted: cfg.LastZxid, committed: cfg.LastZxid,
-		handedAccepted: -1, handedCurrent: -1,
-	}
-	return n, nil
 }
 
 // initialEpochs checks the epoch files against the log as
@@ -193,151 +130,4 @@ func initialEpochs(cfg Config) (cur, acc, writeCur, writeAcc int64, err error) {
 		return 0, 0, 0, 0, fmt.Errorf("%w: accepted epoch %d, current epoch %d", ErrAcceptedBehind, acc, cur)
 	}
 	return cur, acc, writeCur, writeAcc, nil
-}
-
-// Role is the node's peer state.
-func (n *Node) Role() Role { return n.role }
-
-// ID is the node's server id.
-func (n *Node) ID() int64 { return n.id }
-
-// CurrentEpoch is the epoch the node has accepted a leader's NEWLEADER in
-// (for a standalone node, the one it leads in).
-func (n *Node) CurrentEpoch() int64 { return n.currentEpoch }
-
-// AcceptedEpoch is the newest epoch the node has accepted.
-func (n *Node) AcceptedEpoch() int64 { return n.acceptedEpoch }
-
-// Committed is the highest committed zxid.
-func (n *Node) Committed() int64 { return n.committed }
-
-// LastProposed is the zxid of the last txn proposed.
-func (n *Node) LastProposed() int64 { return n.lastProposed }
-
-// Inflight is the number of entries proposed and not yet committed.
-func (n *Node) Inflight() int { return len(n.inflight) }
-
-// NextZxid is the zxid the next Propose must carry. A counter of
-// 0xffffffff is never used: ZooKeeper's leader refuses to propose it
-// (Leader.propose, "zxid lower 32 bits have rolled over") and forces an
-// election, hence a new epoch; an ensemble of one elects itself. The epoch
-// files are written before the first entry of the new epoch.
-func (n *Node) NextZxid() (int64, error) {
-	if n.role != Leading {
-		return 0, ErrNotLeader
-	}
-	if CounterOf(n.lastProposed) >= 0xfffffffe || EpochOf(n.lastProposed) < n.currentEpoch {
-		return MakeZxid(max(n.currentEpoch, EpochOf(n.lastProposed)+1), 1), nil
-	}
-	return n.lastProposed + 1, nil
-}
-
-// Propose appends a txn with the zxid NextZxid gave.
-func (n *Node) Propose(e Entry) error {
-	next, err := n.NextZxid()
-	if err != nil {
-		return err
-	}
-	if e.Type != EntryTxn || e.Zxid != next {
-		panic(fmt.Sprintf("zab: proposed zxid 0x%x (type %d), next is 0x%x", uint64(e.Zxid), e.Type, uint64(next)))
-	}
-	if ep := EpochOf(next); ep > n.currentEpoch {
-		// A new epoch: accepted, then current, both durable before the
-		// entry (a one-voter discovery and synchronisation).
-		n.acceptedEpoch, n.currentEpoch = ep, ep
-		n.writeAccepted, n.writeCurrent = ep, ep
-	}
-	n.lastProposed = e.Zxid
-	n.unstable = append(n.unstable, e)
-	n.inflight = append(n.inflight, e)
-	return nil
-}
-
-// Sync asks for a sync marker: it commits once every txn proposed before
-// it has.
-func (n *Node) Sync(id uint64) error {
-	if n.role != Leading {
-		return ErrNotLeader
-	}
-	n.inflight = append(n.inflight, Entry{Type: EntrySync, Zxid: n.lastProposed, ID: id})
-	n.maybeCommit()
-	return nil
-}
-
-// Step takes a message or a local completion.
-func (n *Node) Step(m Message) error {
-	switch m.Type {
-	case MsgPersisted:
-		if m.Zxid > n.lastProposed {
-			panic(fmt.Sprintf("zab: persisted 0x%x beyond the last proposed 0x%x", uint64(m.Zxid), uint64(n.lastProposed)))
-		}
-		if m.Zxid > n.persisted {
-			n.persisted = m.Zxid
-		}
-		n.maybeCommit()
-		return nil
-	}
-	return fmt.Errorf("zab: unknown message type %d", m.Type)
-}
-
-// Tick advances time by one tick. An ensemble of one has no timers.
-func (n *Node) Tick() {}
-
-// maybeCommit commits what a quorum has acknowledged: for one voter, what
-// its own log holds durably.
-func (n *Node) maybeCommit() {
-	quorumAck := n.persisted
-	i := 0
-	for ; i < len(n.inflight) && n.inflight[i].Zxid <= quorumAck; i++ {
-		e := n.inflight[i]
-		if e.Type == EntryTxn {
-			n.committed = e.Zxid
-		}
-		n.committedOut = append(n.committedOut, e)
-	}
-	clear(n.inflight[:i])
-	n.inflight = n.inflight[i:]
-}
-
-// HasReady reports whether Ready has anything to do.
-func (n *Node) HasReady() bool {
-	return n.writeAccepted >= 0 || n.writeCurrent >= 0 || len(n.unstable) > 0 || len(n.committedOut) > 0
-}
-
-// Ready returns what the driver must do now. The slices stay valid until
-// Advance.
-func (n *Node) Ready() Ready {
-	rd := Ready{
-		AcceptedEpoch: n.writeAccepted,
-		CurrentEpoch:  n.writeCurrent,
-		Entries:       n.unstable,
-		MustSync:      len(n.unstable) > 0,
-		Committed:     n.committedOut,
-	}
-	n.handedEntries, n.handedCommitted = len(n.unstable), len(n.committedOut)
-	n.handedAccepted, n.handedCurrent = n.writeAccepted, n.writeCurrent
-	return rd
-}
-
-// Advance records that the last Ready was carried out (epochs written,
-// entries appended, committed entries handed to apply). The slices handed
-// out are never reused, so the driver may pass them on to other goroutines.
-func (n *Node) Advance() {
-	n.unstable = dropHanded(n.unstable, n.handedEntries)
-	n.committedOut = dropHanded(n.committedOut, n.handedCommitted)
-	if n.writeAccepted == n.handedAccepted {
-		n.writeAccepted = -1
-	}
-	if n.writeCurrent == n.handedCurrent {
-		n.writeCurrent = -1
-	}
-	n.handedEntries, n.handedCommitted = 0, 0
-	n.handedAccepted, n.handedCurrent = -1, -1
-}
-
-func dropHanded(es []Entry, handed int) []Entry {
-	if handed == len(es) {
-		return nil
-	}
-	return append([]Entry(nil), es[handed:]...)
 }

@@ -3,7 +3,7 @@ package zab
 // Scenario scripts in testdata/*.txt (cockroachdb/datadriven, as etcd raft's
 // interaction tests); regenerate with -rewrite and review the diff.
 //
-//	new [last=ZXID] [current=E] [accepted=E] [tmp=E]   a standalone node
+//	new [last=ZXID] [current=E] [accepted=E] [tmp=E]   a standalone peer
 //	propose [n=N]       proposes N txns with the next zxids
 //	sync id=N           proposes a sync marker
 //	persisted zxid=Z    the local log holds everything up to Z durably
@@ -21,7 +21,7 @@ import (
 
 func TestScripts(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
-		var n *Node
+		var n *Peer
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 			arg := func(key string, def int64) int64 {
 				if !d.HasArg(key) {
@@ -38,7 +38,7 @@ func TestScripts(t *testing.T) {
 			switch d.Cmd {
 			case "new":
 				var err error
-				n, err = NewStandalone(Config{ID: 1, LastZxid: arg("last", 0), CurrentEpoch: arg("current", -1),
+				n, err = newStandalone(Config{ID: 1, LastZxid: arg("last", 0), CurrentEpoch: arg("current", -1),
 					AcceptedEpoch: arg("accepted", -1), CurrentEpochTmp: arg("tmp", -1)})
 				if err != nil {
 					return "error: " + err.Error() + "\n"
@@ -82,8 +82,11 @@ func TestScripts(t *testing.T) {
 				for _, e := range rd.Entries {
 					fmt.Fprintf(&b, "append 0x%x %s\n", uint64(e.Zxid), e.Data)
 				}
-				if rd.MustSync {
-					b.WriteString("fsync before messages\n")
+				for _, m := range rd.Messages {
+					fmt.Fprintf(&b, "send %s\n", m)
+				}
+				for _, m := range rd.Notifications {
+					fmt.Fprintf(&b, "notify %+v\n", m)
 				}
 				for _, e := range rd.Committed {
 					if e.Type == EntrySync {
@@ -104,7 +107,7 @@ func TestScripts(t *testing.T) {
 // Persisting and committing are separate steps: nothing commits before the
 // local log says it is durable, whatever the driver does in between.
 func TestNothingCommitsBeforePersisted(t *testing.T) {
-	n, err := NewStandalone(Config{ID: 1, CurrentEpoch: -1, AcceptedEpoch: -1, CurrentEpochTmp: -1})
+	n, err := newStandalone(Config{ID: 1, CurrentEpoch: -1, AcceptedEpoch: -1, CurrentEpochTmp: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,16 +127,34 @@ func TestNothingCommitsBeforePersisted(t *testing.T) {
 	}
 }
 
+// newStandalone is a standalone peer, as the server starts one.
+func newStandalone(c Config) (*Peer, error) {
+	return NewPeer(PeerConfig{Config: c, Voters: []int64{c.ID}, Standalone: true})
+}
+
+// A standalone peer's config must make it its only voter.
+func TestStandaloneIsItsOnlyVoter(t *testing.T) {
+	for _, cfg := range []PeerConfig{
+		{Config: Config{ID: 1}, Voters: []int64{1, 2}, Standalone: true},
+		{Config: Config{ID: 1}, Voters: []int64{2}, Standalone: true},
+		{Config: Config{ID: 1}, Voters: []int64{1}, Observers: []int64{2}, Standalone: true},
+	} {
+		if _, err := NewPeer(cfg); err == nil {
+			t.Errorf("voters %v observers %v: a standalone peer was made", cfg.Voters, cfg.Observers)
+		}
+	}
+}
+
 func TestEpochFileChecks(t *testing.T) {
-	_, err := NewStandalone(Config{LastZxid: MakeZxid(3, 7), CurrentEpoch: 2, AcceptedEpoch: 3, CurrentEpochTmp: -1})
+	_, err := newStandalone(Config{ID: 1, LastZxid: MakeZxid(3, 7), CurrentEpoch: 2, AcceptedEpoch: 3, CurrentEpochTmp: -1})
 	if !errors.Is(err, ErrEpochBehind) {
 		t.Fatalf("current epoch behind the log: got %v", err)
 	}
-	_, err = NewStandalone(Config{LastZxid: MakeZxid(3, 7), CurrentEpoch: 3, AcceptedEpoch: 2, CurrentEpochTmp: -1})
+	_, err = newStandalone(Config{ID: 1, LastZxid: MakeZxid(3, 7), CurrentEpoch: 3, AcceptedEpoch: 2, CurrentEpochTmp: -1})
 	if !errors.Is(err, ErrAcceptedBehind) {
 		t.Fatalf("accepted epoch behind the current one: got %v", err)
 	}
-	if _, err := NewStandalone(Config{LastZxid: MakeZxid(3, 7), CurrentEpoch: 2, AcceptedEpoch: 3, CurrentEpochTmp: 3}); err != nil {
+	if _, err := newStandalone(Config{ID: 1, LastZxid: MakeZxid(3, 7), CurrentEpoch: 2, AcceptedEpoch: 3, CurrentEpochTmp: 3}); err != nil {
 		t.Fatalf("currentEpoch.tmp at the log's epoch must be accepted: %v", err)
 	}
 }
