@@ -83,24 +83,29 @@ type Config struct {
 	// FinalizeWait (ms, zkd.election.finalizeWait): how long a quorum's
 	// agreement on a vote must stand, with no better vote, before the
 	// election ends; Apache's finalizeWait is a constant 200.
-	FinalizeWait             int
-	Servers                  []Server
-	MyID                     int64 // 0 when no id was given (standalone)
-	FourLetterWords          map[string]bool
-	AllFourLetterWords       bool // "*" given
-	AutopurgeSnapRetainCount int
-	AutopurgePurgeInterval   int // hours, 0 = off
-	SnapCount                int
-	PreAllocSize             int64 // bytes (the key is in KB)
-	JuteMaxBuffer            int   // bytes
-	ExtendedTypesEnabled     bool
-	SuperDigest              string // "user:base64sha1" or ""
-	ForceSync                bool
-	SnapshotCompression      string // "", "gz" or "snappy"
-	DigestEnabled            bool
-	ReconfigEnabled          bool
-	StandaloneEnabled        bool
-	ClientPortListenBacklog  int
+	FinalizeWait int
+	// StandaloneFromEnsembleData (zkd.standalone.fromEnsembleData): a
+	// standalone server may start on a data directory an ensemble member
+	// wrote (epoch above 0); by default it refuses, since it would serve
+	// that data as an ensemble of its own, diverging from its old peers.
+	StandaloneFromEnsembleData bool
+	Servers                    []Server
+	MyID                       int64 // 0 when no id was given (standalone)
+	FourLetterWords            map[string]bool
+	AllFourLetterWords         bool // "*" given
+	AutopurgeSnapRetainCount   int
+	AutopurgePurgeInterval     int // hours, 0 = off
+	SnapCount                  int
+	PreAllocSize               int64 // bytes (the key is in KB)
+	JuteMaxBuffer              int   // bytes
+	ExtendedTypesEnabled       bool
+	SuperDigest                string // "user:base64sha1" or ""
+	ForceSync                  bool
+	SnapshotCompression        string // "", "gz" or "snappy"
+	DigestEnabled              bool
+	ReconfigEnabled            bool
+	StandaloneEnabled          bool
+	ClientPortListenBacklog    int
 	// GlobalOutstandingLimit: reading from clients pauses while this many
 	// requests are in the server (ZooKeeper's globalOutstandingLimit).
 	GlobalOutstandingLimit int
@@ -455,6 +460,7 @@ func (p *parser) parseScalars() error {
 		{keyReconfigEnabled, &c.ReconfigEnabled, "true", "false", wantTrueFalse},
 		{keyStandaloneEnabled, &c.StandaloneEnabled, "true", "false", wantTrueFalse},
 		{keySyncEnabled, &c.SyncEnabled, "true", "false", wantTrueFalse},
+		{keyStandaloneFromEnsembleData, &c.StandaloneFromEnsembleData, "true", "false", wantTrueFalse},
 	}
 	for _, b := range bools {
 		if err := p.parseBool(b.key, b.dst, b.yes, b.no, b.want); err != nil {

@@ -43,6 +43,8 @@ func (c *Config) String() string {
 		line(keyElectionBindRetry, c.ElectionPortBindRetry)
 		line(keySyncEnabled, c.SyncEnabled)
 		line(keyFinalizeWait, c.FinalizeWait)
+	} else if c.StandaloneFromEnsembleData {
+		line(keyStandaloneFromEnsembleData, c.StandaloneFromEnsembleData)
 	}
 	line(keyFourLetterWhitelist, c.fourLetterWhitelist())
 	line(keyAdminEnable, c.AdminEnabled)

@@ -49,6 +49,8 @@ const (
 	keySyncEnabled         = "syncEnabled"
 	// zkd's own: FastLeaderElection's finalizeWait, a constant in Apache.
 	keyFinalizeWait = "zkd.election.finalizeWait"
+	// zkd's own: a standalone server may start on an ensemble member's data.
+	keyStandaloneFromEnsembleData = "zkd.standalone.fromEnsembleData"
 )
 
 // Environment variables read by Parse (see doc.go).
@@ -104,7 +106,7 @@ var typedKeys = map[string]bool{
 	keyOutstandingLimit: true,
 	keyPeerType:         true, keyElectionAlg: true, keySyncEnabled: true,
 	keyMetricsClass: true, keyMetricsHost: true, keyMetricsPort: true, keyMetricsJVMInfo: true,
-	keyLogFormat: true, keyLogLevel: true, keyFinalizeWait: true,
+	keyLogFormat: true, keyLogLevel: true, keyFinalizeWait: true, keyStandaloneFromEnsembleData: true,
 }
 
 // silentKeys are Apache ZooKeeper keys zkd accepts without a warning; they

@@ -15,6 +15,7 @@ import (
 	"github.com/zkd/zkd/internal/recovery"
 	"github.com/zkd/zkd/internal/storage"
 	"github.com/zkd/zkd/internal/txn"
+	"github.com/zkd/zkd/internal/zab"
 )
 
 // DiskLog is the durable persist step: entries go to the transaction log
@@ -283,6 +284,28 @@ func recoveryDirs(cfg *config.Config) recovery.Dirs {
 	return recovery.Dirs{DataDir: cfg.DataDir, DataLogDir: cfg.DataLogDir, MaxEntrySize: cfg.JuteMaxBuffer}
 }
 
+// refuseEnsembleData stops a standalone start on data an ensemble member
+// wrote: its last zxid or its epoch files are past epoch 0, where a
+// standalone server stays (Apache's never writes the files and continues
+// the log's zxids). Served alone, the data would become an ensemble of
+// its own, with writes its old peers never see — a server that lost its
+// server.N lines (an unset SERVERS in a container, say) must not do that.
+func refuseEnsembleData(cfg *config.Config, rec *recovery.State) error {
+	epoch := zab.EpochOf(rec.Tree.LastZxid())
+	for _, e := range []*int64{rec.CurrentEpoch, rec.AcceptedEpoch} {
+		if e != nil {
+			epoch = max(epoch, *e)
+		}
+	}
+	if epoch == 0 {
+		return nil
+	}
+	return fmt.Errorf("the data in %s was written by an ensemble member (epoch %d, last zxid 0x%x), but this config is standalone: "+
+		"served alone it would diverge from the ensemble's other servers. If this server is a member, give it the server.N lines "+
+		"(or MYID/SERVERS, ZOO_MY_ID/ZOO_SERVERS); to serve this data standalone on purpose, set zkd.standalone.fromEnsembleData=true",
+		cfg.DataDir, epoch, uint64(rec.Tree.LastZxid()))
+}
+
 // OpenDurable recovers the data directory and returns a server whose
 // writes are logged and fsynced before they are acknowledged, with
 // snapshots every snapCount txns and autopurge as configured.
@@ -303,6 +326,11 @@ func OpenDurable(cfg *config.Config, log *slog.Logger, opts Options) (*Server, e
 	rec, err := recovery.Read(fsys, recoveryDirs(cfg), log)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Ensemble == nil && !cfg.StandaloneFromEnsembleData {
+		if err := refuseEnsembleData(cfg, rec); err != nil {
+			return nil, err
+		}
 	}
 	opts.Metrics.DBInitTime.Observe(time.Since(loadStart).Milliseconds())
 	opts.Metrics.TxnsLoaded.Observe(int64(rec.Replayed))

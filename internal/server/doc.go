@@ -2,22 +2,26 @@
 // client port, runs the write path (prep → propose → persist → commit →
 // apply → reply) around zab's state machine and answers reads from the tree.
 //
-// A standalone server is an ensemble of one voter: zab assigns the zxids,
-// says what to persist and what is committed, and the server's local fsync
-// completion is stepped back into it as that voter's ACK. A leader and a
-// follower run the same driver and the same apply path.
+// A standalone server is an ensemble of one voter (a zab.Peer with
+// Standalone set, on an ensemble.Replica that opens no port): zab assigns
+// the zxids, says what to persist and what is committed, and the local
+// fsync completion is stepped back into it as that voter's ACK. Standalone,
+// leader and follower run the same driver (ensemble.go) and the same
+// apply path: there is one write pipeline.
 //
 // Goroutines:
 //   - each connection has a reader, which decodes requests, answers reads
 //     with nothing ahead of them at once, and submits writes to the
-//     driver's bounded inbox; and a writer, which flushes queued replies
+//     driver's bounded queue; and a writer, which flushes queued replies
 //     and notifications in batches;
-//   - the driver (driver.go) is the only goroutine that touches zab and
-//     prep: it prepares writes against the tree plus the changes still in
-//     flight (ZooKeeper's outstanding changes), proposes them, carries out
-//     each Ready (epoch files, appends through the log's group commit,
-//     committed txns handed to the apply step) and runs the ticks (session
-//     expiry, containers, TTLs). It holds no lock while it waits;
+//   - the replica's driver is the only goroutine that touches zab and
+//     prep (every method of replicated runs there): it prepares writes
+//     against the tree plus the changes still in flight (ZooKeeper's
+//     outstanding changes), proposes them (or forwards them to the
+//     leader), carries out each Ready (epoch files, appends through the
+//     log's group commit, quorum messages, committed txns handed to the
+//     apply step) and runs the ticks (session expiry, containers, TTLs).
+//     It holds no lock while it waits;
 //   - the log's committer fsyncs and completes appends;
 //   - the apply goroutine applies committed txns in zxid order, keyed on
 //     the txn, not on a request: the connection that asked for it, if it
@@ -30,7 +34,7 @@
 // write ahead of them) under the tree's read lock, behind that connection's
 // pending writes (ZooKeeper's FIFO client order).
 //
-// Every queue is bounded: the driver's inbox, globalOutstandingLimit on
+// Every queue is bounded: the driver's queue, globalOutstandingLimit on
 // requests queued in the server (readers pause, as ZooKeeper's do), and per
 // connection the replies waiting to be written (reading pauses past
 // readPauseBytes, the connection is closed past maxQueuedBytes).

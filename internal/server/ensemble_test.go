@@ -462,3 +462,50 @@ func TestEnsembleLeaderDecidesReconnects(t *testing.T) {
 		t.Errorf("a session the leader no longer has: reconnect answered session 0x%x timeout %d, want it refused (0, 0)", got.SessionID, got.TimeOut)
 	}
 }
+
+// TestStandaloneRefusesEnsembleData: a member's data directory opened with
+// a standalone config (its server.N lines lost, as with an unset SERVERS)
+// is refused, naming the key that allows it; with the key set it serves
+// the ensemble's data.
+func TestStandaloneRefusesEnsembleData(t *testing.T) {
+	ms := startEnsemble(t, 3)
+	leader := waitModes(t, ms)
+	c := connectAll(t, leader.client)
+	if _, err := c.Create("/kept", []byte("v"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	f := ms[0]
+	if f == leader {
+		f = ms[1]
+	}
+	if _, err := connectAll(t, f.client).Sync("/kept"); err != nil {
+		t.Fatal(err)
+	}
+	f.stop()
+	open := func(extra string) (*Server, error) {
+		cfg, err := config.Parse(strings.NewReader(fmt.Sprintf("tickTime=200\ndataDir=%s\nclientPort=2181\n%s", f.dir, extra)),
+			"test.cfg", func(string) string { return "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return OpenDurable(cfg, slog.New(slog.DiscardHandler), Options{})
+	}
+	if s, err := open(""); err == nil {
+		s.Close()
+		t.Fatal("a standalone server started on an ensemble member's data")
+	} else if !strings.Contains(err.Error(), "zkd.standalone.fromEnsembleData=true") || !strings.Contains(err.Error(), "server.N") {
+		t.Fatalf("the refusal does not name the fix: %v", err)
+	}
+	s, err := open("zkd.standalone.fromEnsembleData=true\n")
+	if err != nil {
+		t.Fatalf("with zkd.standalone.fromEnsembleData=true: %v", err)
+	}
+	addr := serveOnLoopback(t, s)
+	sc, _ := connect(t, addr)
+	if data, _, err := sc.Get("/kept"); err != nil || string(data) != "v" {
+		t.Fatalf("standalone on the member's data: /kept = %q, %v", data, err)
+	}
+	if got := s.Mode(); got != "standalone" {
+		t.Errorf("mode %q, want standalone", got)
+	}
+}
