@@ -268,8 +268,12 @@ func (s *Server) Start() {
 		s.wg.Add(1)
 		go s.snapshotLoop()
 	}
-	// Serving starts and stops with the role (RoleChanged); a standalone
-	// server serves from its first Ready.
+	// Serving starts and stops with the role (RoleChanged). A standalone
+	// peer leads from its creation: it serves at once, not from whenever
+	// its driver first runs.
+	if s.ens.standalone {
+		s.serving.Store(true)
+	}
 	go s.ens.run()
 }
 
