@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/zkd/zkd/internal/admin"
 	"github.com/zkd/zkd/internal/config"
+	"github.com/zkd/zkd/internal/quorum"
 	"github.com/zkd/zkd/internal/server"
 )
 
@@ -218,5 +220,12 @@ func openServer(cfg *config.Config, log *slog.Logger, metrics *admin.Metrics) (*
 			"quorumListenOnAllIPs", ens.ListenAll)
 	}
 	srv, err := server.OpenDurable(cfg, log, server.Options{Metrics: metrics, Ensemble: ens})
+	if errors.Is(err, quorum.ErrCannotBind) {
+		// Apache's exit status for it, which scripts and supervisors see.
+		err = &exitError{code: exitCannotBindQuorumPort, msg: err.Error()}
+	}
 	return srv, true, err
 }
+
+// exitCannotBindQuorumPort is Apache's ExitCode.UNABLE_TO_BIND_QUORUM_PORT.
+const exitCannotBindQuorumPort = 14

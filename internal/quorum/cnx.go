@@ -95,6 +95,11 @@ func ListenElection(cfg ElectorateConfig) (*Electorate, error) {
 	return e, nil
 }
 
+// ErrCannotBind: the election port could not be bound in
+// electionPortBindRetry tries. The server cannot take part in elections;
+// Apache's exits (code 14, UNABLE_TO_BIND_QUORUM_PORT).
+var ErrCannotBind = errors.New("cannot bind the election port")
+
 // listenRetrying binds the election port, trying cfg.BindTries times, as
 // Apache's election Listener does.
 func listenRetrying(cfg ElectorateConfig) (net.Listener, error) {
@@ -111,7 +116,7 @@ func listenRetrying(cfg ElectorateConfig) (net.Listener, error) {
 			return ln, nil
 		}
 		if cfg.BindTries > 0 && try >= cfg.BindTries {
-			return nil, fmt.Errorf("%w (tried %d times, %v apart; electionPortBindRetry sets how many)", err, try, wait)
+			return nil, fmt.Errorf("%w: %w (tried %d times, %v apart; electionPortBindRetry sets how many)", ErrCannotBind, err, try, wait)
 		}
 		cfg.Logger.Warn("election: cannot bind the election port; trying again", "addr", cfg.Listen, "try", try, "of", cfg.BindTries, "err", err)
 		time.Sleep(wait)

@@ -1,7 +1,9 @@
 package drill
 
 import (
+	"bufio"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,16 +16,34 @@ import (
 // An observer with syncEnabled=false (Apache's option for observers that
 // should not spend disk on the log) applies and serves what it replicates
 // but writes no transaction log; restarted, it is synced from the leader
-// again and serves everything.
+// again and serves everything. The same drill with an Apache 3.8 observer
+// of the zkd voters is the reference: what zkd's observer does is what
+// Apache's does.
 func TestDrillObserverWithoutSync(t *testing.T) {
+	for _, apacheObserver := range []bool{false, true} {
+		name := "zkd"
+		if apacheObserver {
+			name = "apache"
+		}
+		t.Run(name, func(t *testing.T) { observerWithoutSync(t, apacheObserver) })
+	}
+}
+
+func observerWithoutSync(t *testing.T, apacheObserver bool) {
 	c := newCluster(t, 3, 1) // voters 1, 2; observer 3
+	if apacheObserver {
+		c = newMixedCluster(t, 3, 1, 500, map[int]bool{3: true})
+	}
 	c.appendConfig(3, "syncEnabled=false\n")
 	for id := 1; id <= 3; id++ {
 		c.start(id)
 	}
-	_, modes := c.waitRoles(30 * time.Second)
+	_, modes := c.waitRoles(60 * time.Second)
 	if modes[3] != "observer" {
 		t.Fatalf("modes %v: server 3 must observe", modes)
+	}
+	if v := versionOf(c.nodes[2].client); strings.Contains(v, "zkd") == apacheObserver {
+		t.Fatalf("server 3 runs %q; the Apache observer was wanted: %v", v, apacheObserver)
 	}
 	cl := connect(t, c.nodes[0].client)
 	for i := range 50 {
@@ -48,7 +68,7 @@ func TestDrillObserverWithoutSync(t *testing.T) {
 
 	c.kill(3)
 	c.start(3)
-	if _, modes = c.waitRoles(30 * time.Second); modes[3] != "observer" {
+	if _, modes = c.waitRoles(60 * time.Second); modes[3] != "observer" {
 		t.Fatalf("restarted, server 3 is %q", modes[3])
 	}
 	obs = connect(t, c.nodes[2].client)
@@ -73,4 +93,22 @@ func txnLogs(t *testing.T, dir string) []string {
 		return nil
 	})
 	return logs
+}
+
+// versionOf is the "Zookeeper version" line of a server's srvr answer.
+func versionOf(addr string) string {
+	nc, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return ""
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(2 * time.Second))
+	nc.Write([]byte("srvr"))
+	sc := bufio.NewScanner(nc)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "Zookeeper version: "); ok {
+			return v
+		}
+	}
+	return ""
 }
