@@ -343,6 +343,23 @@ func (r *Replica) run() {
 			r.peer.StepNotification(n)
 		case in := <-r.packets:
 			r.stepPacket(in)
+			// Step what else has arrived (a burst of ACKs, PROPOSALs and
+			// COMMITs) before carrying out: one Ready, one flush per
+			// connection. Not past a role change: the connections of the
+			// old role are closed in carryOut, and their packets must not
+			// reach the new one.
+		drainPackets:
+			for range maxDrain - 1 {
+				if r.peer.Generation() != r.gen {
+					break
+				}
+				select {
+				case in = <-r.packets:
+					r.stepPacket(in)
+				default:
+					break drainPackets
+				}
+			}
 		case <-r.wake:
 			if z := r.durable.Load(); z > r.peer.Persisted() && z <= r.peer.LastLogged() {
 				r.peer.Step(zab.Message{Type: zab.MsgPersisted, Zxid: z})

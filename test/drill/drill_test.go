@@ -23,7 +23,10 @@ import (
 	"github.com/zkd/zkd/internal/launch"
 )
 
-var ports = &launch.Ports{Low: 28200, High: 28399}
+// ports never hands a port out twice in a run, and every server takes
+// three: the range holds the whole package's drills (below Linux's
+// ephemeral ports, which start at 32768).
+var ports = &launch.Ports{Low: 30000, High: 30999}
 
 // apacheQuorum runs Apache ZooKeeper as an ensemble member.
 var apacheQuorum = launch.Apache{Main: "org.apache.zookeeper.server.quorum.QuorumPeerMain",

@@ -30,10 +30,12 @@ func TestDrillObserverWithoutSync(t *testing.T) {
 }
 
 func observerWithoutSync(t *testing.T, apacheObserver bool) {
-	c := newCluster(t, 3, 1) // voters 1, 2; observer 3
+	// Voters 1 and 2 (zkd), observer 3.
+	tickTime := 200
 	if apacheObserver {
-		c = newMixedCluster(t, 3, 1, 500, map[int]bool{3: true})
+		tickTime = 500
 	}
+	c := newMixedCluster(t, 3, 1, tickTime, map[int]bool{3: apacheObserver})
 	c.appendConfig(3, "syncEnabled=false\n")
 	for id := 1; id <= 3; id++ {
 		c.start(id)
