@@ -154,7 +154,7 @@ func (c *conn) enqueueRequest(r *request) {
 	if !pipeline && len(c.fifo) == 0 {
 		c.fifoMu.Unlock()
 		c.runRead(r)
-		c.finish(r, true)
+		c.finish(r, c.sendDirect)
 		return
 	}
 	c.fifo = append(c.fifo, r)
@@ -167,7 +167,9 @@ func (c *conn) enqueueRequest(r *request) {
 }
 
 // writeDone runs on the apply goroutine when a write of this connection is
-// applied: it builds the reply and sends every reply that is now in order.
+// applied: it builds the reply and sends every reply that is now in order,
+// from this goroutine as far as the socket takes them without waiting
+// (flushNoWait), else through the writer.
 func (c *conn) writeDone(r *request) {
 	c.buildWriteReply(r)
 	c.fifoMu.Lock()
@@ -181,21 +183,19 @@ func (c *conn) writeDone(r *request) {
 		}
 		c.fifo[0] = nil
 		c.fifo = c.fifo[1:]
-		c.finish(h, false)
+		c.finish(h, c.hold)
 		c.s.requestDone()
 	}
 	c.fifoMu.Unlock()
+	c.flushNoWait()
 }
 
-// finish sends the reply and records latency; direct replies are written by
-// the calling reader goroutine when the connection's queue is empty.
-func (c *conn) finish(r *request, direct bool) {
+// finish sends the reply with send and records latency: the reader's
+// replies go out directly when the connection's queue is empty
+// (sendDirect), the apply step's are held for its flushNoWait.
+func (c *conn) finish(r *request, send func([]byte)) {
 	if r.reply != nil {
-		if direct {
-			c.sendDirect(r.reply)
-		} else {
-			c.enqueue(r.reply)
-		}
+		send(r.reply)
 		c.s.stats.responseSize(len(r.reply) - 4)
 		c.s.metrics.ResponseBytes.Add(int64(len(r.reply)))
 	}
