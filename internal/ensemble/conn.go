@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/zkd/zkd/internal/jute"
 	"github.com/zkd/zkd/internal/quorum"
 	"github.com/zkd/zkd/internal/zab"
 )
@@ -127,6 +128,9 @@ func (c *packetConn) dial(addr string) {
 
 func (c *packetConn) writeLoop() {
 	w := bufio.NewWriterSize(c.nc, 64<<10)
+	// One encoder for every packet: a leader under load encodes a
+	// PROPOSAL and a COMMIT per learner per write.
+	enc := jute.NewEncoder(make([]byte, 0, 4096))
 	for {
 		var p outPacket
 		select {
@@ -135,7 +139,9 @@ func (c *packetConn) writeLoop() {
 			return
 		}
 		for {
-			_, err := w.Write(quorum.EncodePacket(p.pkt))
+			enc.Reset()
+			p.pkt.Encode(enc)
+			_, err := w.Write(enc.Bytes())
 			if err == nil && p.tail != nil {
 				_, err = w.Write(p.tail)
 			}
