@@ -79,6 +79,7 @@ func (c *conn) handle(frame []byte) bool {
 	if alive && s.ens != nil {
 		s.touched[c.sessionID] = c.timeout
 	}
+	moved := alive && s.movedHere(c.sessionID, h.Type)
 	s.sessMu.Unlock()
 	if !alive && h.Type != proto.OpCloseSession {
 		// The session expired or is closing: ZooKeeper answers SessionExpired.
@@ -98,7 +99,7 @@ func (c *conn) handle(frame []byte) bool {
 		s.refused.refuse(slog.LevelWarn, c.ip, c.remote, "multi mixes read and write ops", slog.String("op", h.Type.String()))
 		return false
 	}
-	r := &request{conn: c, session: c.sessionID, xid: h.Xid, op: h.Type, body: body, ids: c.authIDs(), start: time.Now()}
+	r := &request{conn: c, session: c.sessionID, xid: h.Xid, op: h.Type, body: body, ids: c.authIDs(), start: time.Now(), moved: moved}
 	if h.Type == proto.OpCloseSession {
 		r.closeAfter = true
 	}
@@ -190,6 +191,11 @@ func (c *conn) writeDone(r *request) {
 // finish sends the reply and records latency; direct replies are written by
 // the calling reader goroutine when the connection's queue is empty.
 func (c *conn) finish(r *request, direct bool) {
+	if r.moved {
+		c.s.log.Info("closing the connection of a session that moved to another server", "session", hexID(r.session),
+			"op", r.op.String(), "remote", c.remote)
+		c.closeAfterFlush()
+	}
 	if r.reply != nil {
 		if direct {
 			c.sendDirect(r.reply)
@@ -211,6 +217,10 @@ func (c *conn) finish(r *request, direct bool) {
 
 func (c *conn) buildWriteReply(r *request) {
 	s := c.s
+	if r.sessionMoved() {
+		r.moved = true
+		return
+	}
 	if r.err != proto.OK {
 		r.reply = reply(r.xid, r.zxid, r.err, nil)
 		return
