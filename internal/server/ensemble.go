@@ -457,6 +457,10 @@ func (e *replicated) RoleChanged(p *zab.Peer) {
 		return
 	}
 	e.wasServing, e.wasLeading = serving, leading
+	s.epochZxid.Store(0)
+	if serving && leading {
+		s.epochZxid.Store(p.CurrentEpoch() << 32)
+	}
 	e.recordElection(p, serving)
 	e.prep.Reset()
 	e.failPending()

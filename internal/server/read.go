@@ -20,7 +20,7 @@ func (c *conn) runRead(r *request) {
 	s := c.s
 	s.dbMu.RLock()
 	defer s.dbMu.RUnlock()
-	zxid := s.tree.LastZxid()
+	zxid := s.lastZxidLocked()
 	r.zxid = zxid // the connection's last zxid, as for ZooKeeper's reads
 	var body jute.Record
 	code := proto.OK
