@@ -310,7 +310,8 @@ func compareMonitor(t *testing.T, apache, zkd map[string]any) {
 		}
 	}
 	required := append([]string{"version", "server_state", "command", "error", "avg_fsynctime", "cnt_readlatency",
-		"sum_updatelatency", "bytes_received_count"}, mntrCoreKeys...)
+		"sum_updatelatency", "p50_readlatency", "p999_readlatency", "p95_updatelatency", "p99_updatelatency",
+		"bytes_received_count"}, mntrCoreKeys...)
 	for _, k := range required {
 		if _, ok := zkd[k]; !ok {
 			t.Errorf("monitor.%s missing", k)
