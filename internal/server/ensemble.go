@@ -321,6 +321,12 @@ func (e *replicated) Request(p *zab.Peer, from int64, q quorum.Request, auth []q
 		return
 	}
 	if op == proto.OpSync {
+		// PrepRequestProcessor checks a sync's session too: no refusal
+		// reaches the learner (its sync is answered all the same), but a
+		// session without an owner becomes the learner's.
+		s.sessMu.Lock()
+		s.sessions.CheckSession(r.session, r.owner)
+		s.sessMu.Unlock()
 		if p.Serving() {
 			e.syncID++
 			if p.Sync(e.syncID) == nil {
