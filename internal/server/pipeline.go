@@ -104,7 +104,9 @@ type request struct {
 }
 
 // viaPipeline: goes through prep/propose/persist/apply (sync goes through
-// the pipe too, without a txn, so it waits for every write before it).
+// the pipe too, without a txn, so it waits for every write before it). A
+// request a leader refused as moved does not (a write found moved once
+// applied is done with it too): only its turn to close is left.
 func (r *request) viaPipeline() bool {
 	return !r.moved && (r.op.IsWrite() || r.op == proto.OpSync)
 }
