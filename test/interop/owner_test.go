@@ -79,6 +79,10 @@ setData /moved through the new server: connection closed without a reply
 reconnect through the new server again: same session=true
 exists /moved through the leader: connection closed without a reply
 setData /moved through the new server again: OK version=2
+reconnect through the old server: same session=true
+multi (setData, check) through the new server: connection closed without a reply
+sync through the old server: OK
+getData /moved through the old server: OK "v2" version=2
 `
 
 func compareMoved(t *testing.T, e *Ensemble, got string) {
@@ -134,6 +138,13 @@ func movedSession(t *testing.T, e *Ensemble, leader, old, new int) string {
 	tr.printf("reconnect through the new server again: same session=%v", b2.session == a.session)
 	tr.printf("exists /moved through the leader: %s", l.do(proto.OpExists, &proto.PathWatchRequest{Path: "/moved"}))
 	tr.printf("setData /moved through the new server again: %s", b2.do(proto.OpSetData, &proto.SetDataRequest{Path: "/moved", Data: []byte("v2"), Version: -1}))
+	c := dialSession(t, e.Servers[old].Addr(), a.session, a.passwd)
+	tr.printf("reconnect through the old server: same session=%v", c.session == a.session)
+	tr.printf("multi (setData, check) through the new server: %s", b2.do(proto.OpMulti, &proto.MultiRequest{Ops: []proto.MultiOp{
+		{Type: proto.OpSetData, SetData: &proto.SetDataRequest{Path: "/moved", Data: []byte("stale"), Version: -1}},
+		{Type: proto.OpCheck, Version: &proto.PathVersionRequest{Path: "/moved", Version: 2}}}}))
+	tr.printf("sync through the old server: %s", c.do(proto.OpSync, &proto.PathRequest{Path: "/"}))
+	tr.printf("getData /moved through the old server: %s", c.do(proto.OpGetData, &proto.PathWatchRequest{Path: "/moved"}))
 	return tr.String()
 }
 
