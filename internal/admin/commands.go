@@ -254,6 +254,9 @@ func (a *Admin) putMetrics(r *object) {
 		r.put("max_"+s.Name, v.Max)
 		r.put("cnt_"+s.Name, v.Count)
 		r.put("sum_"+s.Name, v.Sum)
+		for _, p := range v.PercentileList() {
+			r.put(p.Prefix+"_"+s.Name, p.Value)
+		}
 	}
 }
 

@@ -136,6 +136,9 @@ func (a *Admin) FourLetter(word string, rest io.Reader) []byte {
 			v := s.Values()
 			fmt.Fprintf(&out, "zk_avg_%s\t%s\nzk_min_%s\t%d\nzk_max_%s\t%d\nzk_cnt_%s\t%d\nzk_sum_%s\t%d\n",
 				s.Name, javaDouble(v.Avg), s.Name, v.Min, s.Name, v.Max, s.Name, v.Count, s.Name, v.Sum)
+			for _, p := range v.PercentileList() {
+				fmt.Fprintf(&out, "zk_%s_%s\t%d\n", p.Prefix, s.Name, p.Value)
+			}
 		}
 	case "hash":
 		if !serving {

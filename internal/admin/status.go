@@ -287,7 +287,9 @@ func peerView(m Member, f peerFigures) memberView {
 
 // fillLag sets each member's lag behind the leader: the transactions
 // between its zxid and the leader's in the leader's epoch; a member still
-// in an older epoch is "older epoch".
+// in an older epoch is "older epoch", or 0 while the leader's epoch has no
+// txn yet (a new leader shows epoch<<32 and its synced followers their
+// last txn of the epoch before, as Apache's do).
 func fillLag(ms []memberView) {
 	leader := -1
 	for i, m := range ms {
@@ -300,6 +302,8 @@ func fillLag(ms []memberView) {
 		switch {
 		case leader < 0 || i == leader || !m.known:
 			m.Lag = "—"
+		case m.zxid>>32 < ms[leader].zxid>>32 && ms[leader].zxid&0xffffffff == 0:
+			m.Lag = "0"
 		case m.zxid>>32 < ms[leader].zxid>>32:
 			m.Lag = "older epoch"
 		case m.zxid >= ms[leader].zxid:

@@ -354,3 +354,19 @@ func TestPageEscapesEveryString(t *testing.T) {
 		t.Errorf("got %s, want %s", got, want)
 	}
 }
+
+// Right after an election the leader shows epoch<<32 and its synced
+// followers their last txn of the epoch before: nothing to catch up yet;
+// once the epoch has txns, a follower still in the older one is shown so.
+func TestLagAfterAnElection(t *testing.T) {
+	ms := []memberView{{Role: "leader", zxid: 0x200000000, known: true}, {Role: "follower", zxid: 0x100000004, known: true}}
+	fillLag(ms)
+	if ms[1].Lag != "0" {
+		t.Errorf("a follower of a leader with no txn in its epoch: lag %q, want 0", ms[1].Lag)
+	}
+	ms[0].zxid = 0x200000003
+	fillLag(ms)
+	if ms[1].Lag != "older epoch" {
+		t.Errorf("a follower in the older epoch once the leader's has txns: lag %q, want \"older epoch\"", ms[1].Lag)
+	}
+}

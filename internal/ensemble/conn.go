@@ -258,6 +258,7 @@ func (r *Replica) stepPacket(in inPacket) {
 			delete(r.conns, li.SID)
 		}
 		r.peer.Step(zab.Message{Type: zab.MsgDisconnected, From: li.SID})
+		r.learnerGone(li.SID)
 		r.carryOut()
 		if r.peer.Role() != zab.Leading {
 			c.close()
@@ -274,6 +275,7 @@ func (r *Replica) stepPacket(in inPacket) {
 		r.log.Debug("ensemble: connection lost", "sid", c.sid, "err", in.err)
 		delete(r.conns, c.sid)
 		r.peer.Step(zab.Message{Type: zab.MsgDisconnected, From: c.sid})
+		r.learnerGone(c.sid)
 		return
 	}
 	if r.cfg.Host != nil && !r.hostPacket(c, in.pkt) {
@@ -285,6 +287,7 @@ func (r *Replica) stepPacket(in inPacket) {
 		c.close()
 		delete(r.conns, c.sid)
 		r.peer.Step(zab.Message{Type: zab.MsgDisconnected, From: c.sid})
+		r.learnerGone(c.sid)
 		return
 	}
 	if ok {
@@ -292,6 +295,13 @@ func (r *Replica) stepPacket(in inPacket) {
 			r.log.Debug("ensemble: in", "msg", m.String())
 		}
 		r.peer.Step(m)
+	}
+}
+
+// learnerGone tells a leading host that a learner's connection ended.
+func (r *Replica) learnerGone(sid int64) {
+	if r.cfg.Host != nil && r.peer.Role() == zab.Leading {
+		r.cfg.Host.LearnerGone(sid)
 	}
 }
 
@@ -316,7 +326,7 @@ func (r *Replica) hostPacket(c *packetConn, pkt quorum.QuorumPacket) bool {
 		var session int64
 		var timeout int32
 		if session, timeout, err = quorum.DecodeRevalidate(pkt.Data); err == nil {
-			valid := h.Revalidate(session, timeout)
+			valid := h.Revalidate(c.sid, session, timeout)
 			c.queue(outPacket{pkt: quorum.QuorumPacket{Type: quorum.PacketRevalidate, Zxid: -1,
 				Data: quorum.EncodeRevalidateReply(session, valid)}})
 		}
@@ -336,6 +346,7 @@ func (r *Replica) hostPacket(c *packetConn, pkt quorum.QuorumPacket) bool {
 		c.close()
 		delete(r.conns, c.sid)
 		r.peer.Step(zab.Message{Type: zab.MsgDisconnected, From: c.sid})
+		r.learnerGone(c.sid)
 	}
 	return false
 }

@@ -87,10 +87,13 @@ type Host interface {
 	Touches(from int64, ts []quorum.Touch)
 	// PendingTouches: what this learner's next PING answer carries.
 	PendingTouches() []quorum.Touch
-	// Revalidate: a learner asks whether a reconnecting session lives.
-	Revalidate(session int64, timeout int32) bool
+	// Revalidate: learner from asks whether a reconnecting session lives.
+	Revalidate(from, session int64, timeout int32) bool
 	// Revalidated: the leader's answer to this learner's REVALIDATE.
 	Revalidated(session int64, valid bool)
+	// LearnerGone: this leader lost the learner's connection (or the
+	// learner registered again on a new one).
+	LearnerGone(sid int64)
 	// RoleChanged runs after the peer changed role or started or stopped
 	// serving, before any message of the new role is sent.
 	RoleChanged(p *zab.Peer)
@@ -591,6 +594,7 @@ func (r *Replica) send(m zab.Message) {
 		if c := r.conns[m.To]; c != nil {
 			c.close()
 			delete(r.conns, m.To)
+			r.learnerGone(m.To)
 		}
 		return
 	}

@@ -77,6 +77,13 @@ type Request struct {
 	Body    jute.Record // nil for createSession and closeSession
 	IDs     []proto.ID  // the connection's identities, for ACL checks
 	Timeout int32       // createSession's negotiated timeout
+	// SessionErr is what the session tracker's checkSession says of the
+	// request's session (OK, SessionExpired or SessionMoved), computed by
+	// the caller as the request is prepared. Prep raises it where
+	// ZooKeeper calls checkSession: first in delete, setData, setACL and
+	// check, after the mode and TTL checks of a create, in every op of a
+	// multi; never for createSession, closeSession or deleteContainer.
+	SessionErr proto.Code
 }
 
 // Prepared is the outcome of Prepare.
@@ -244,6 +251,14 @@ func (e prepError) Error() string { return e.code.Error() }
 
 func fail(c proto.Code) error { return prepError{c} }
 
+// checkSession raises the request's SessionErr.
+func (s *State) checkSession() error {
+	if s.req.SessionErr != proto.OK {
+		return fail(s.req.SessionErr)
+	}
+	return nil
+}
+
 // record returns the pending view of path, or nil when it will not exist.
 func (s *State) record(path string) *change {
 	if c, ok := s.changes[path]; ok {
@@ -305,6 +320,11 @@ func (s *State) prepOne(op proto.OpCode, body jute.Record, zxid, now int64, topL
 	case proto.OpCreate, proto.OpCreate2, proto.OpCreateContainer, proto.OpCreateTTL:
 		return s.prepCreate(op, body, zxid, now)
 	case proto.OpDelete, proto.OpDeleteContainer:
+		if op == proto.OpDelete {
+			if err := s.checkSession(); err != nil {
+				return nil, err
+			}
+		}
 		var path string
 		version := int32(-1)
 		switch b := body.(type) {
@@ -317,6 +337,9 @@ func (s *State) prepOne(op proto.OpCode, body jute.Record, zxid, now int64, topL
 		}
 		return s.prepDelete(op, path, version, zxid)
 	case proto.OpSetData:
+		if err := s.checkSession(); err != nil {
+			return nil, err
+		}
 		b, ok := body.(*proto.SetDataRequest)
 		if !ok {
 			return nil, fail(proto.ErrMarshallingError)
@@ -346,6 +369,9 @@ func (s *State) prepOne(op proto.OpCode, body jute.Record, zxid, now int64, topL
 		s.addChange(zxid, b.Path, &nc, rec)
 		return &txn.SetData{Path: b.Path, Data: b.Data, Version: v}, nil
 	case proto.OpSetACL:
+		if err := s.checkSession(); err != nil {
+			return nil, err
+		}
 		b, ok := body.(*proto.SetACLRequest)
 		if !ok {
 			return nil, fail(proto.ErrMarshallingError)
@@ -377,6 +403,9 @@ func (s *State) prepOne(op proto.OpCode, body jute.Record, zxid, now int64, topL
 		if topLevel {
 			return nil, fail(proto.ErrUnimplemented)
 		}
+		if err := s.checkSession(); err != nil {
+			return nil, err
+		}
 		b, ok := body.(*proto.PathVersionRequest)
 		if !ok {
 			return nil, fail(proto.ErrMarshallingError)
@@ -403,6 +432,9 @@ func (s *State) prepOne(op proto.OpCode, body jute.Record, zxid, now int64, topL
 	case proto.OpReconfig:
 		if !s.cfg.ReconfigEnabled {
 			return nil, fail(proto.ErrReconfigDisabled)
+		}
+		if err := s.checkSession(); err != nil {
+			return nil, err
 		}
 		// Dynamic reconfiguration is not supported yet.
 		return nil, fail(proto.ErrUnimplemented)
@@ -450,6 +482,9 @@ func (s *State) prepCreate(op proto.OpCode, body jute.Record, zxid, now int64) (
 		}
 	} else if ttl >= 0 {
 		return nil, fail(proto.ErrBadArguments)
+	}
+	if err := s.checkSession(); err != nil {
+		return nil, err
 	}
 	// "/" itself passes: its parent is the root, and it fails as NodeExists.
 	if !ValidatePath(path, sequential) {

@@ -7,8 +7,10 @@ package prep
 //
 // and review the diff.
 //
-//	prep [session=N] [ids=scheme:id,...]   one op per input line; prepares
-//	multi [session=N] [ids=...]            each line is one op of one multi
+//	prep [session=N] [ids=scheme:id,...] [sessionerr=CODE]   one op per input
+//	                                       line; prepares (sessionerr: what
+//	                                       checkSession says, a code number)
+//	multi [session=N] [ids=...] [sessionerr=CODE]   each line is one op of one multi
 //	   ops: create PATH [data=S] [mode=M] [ttl=MS] [acl=open|read|auth]
 //	        delete PATH [version=N] | deleteContainer PATH
 //	        set PATH [data=S] [version=N] | setacl PATH acl=A [version=N]
@@ -59,6 +61,8 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 			switch a.Key {
 			case "session":
 				req.Session = mustInt(t, a.Vals[0])
+			case "sessionerr":
+				req.SessionErr = proto.Code(mustInt(t, a.Vals[0]))
 			case "ids":
 				for _, v := range a.Vals {
 					scheme, id, _ := strings.Cut(v, ":")

@@ -79,7 +79,7 @@ func (a adminSource) Server() admin.Server {
 	st.AuthFailed = s.stats.authFail.Load()
 	st.TxnCount = s.stats.txns.Load()
 	s.withTree(func(t *treeT) {
-		st.LastZxid = t.LastZxid()
+		st.LastZxid = max(t.LastZxid(), s.epochZxid.Load())
 		st.NodeCount = t.NodeCount()
 		st.ApproximateDataSize = t.ApproximateDataSize()
 		for _, n := range t.EphemeralSessions() {

@@ -107,6 +107,11 @@ type replicated struct {
 	electMu   sync.Mutex
 	elections []admin.Election // the last few, oldest first
 	lookedAt  time.Time        // when the current LOOKING began
+
+	// Leader: the session owner token of each learner's connection
+	// (owner.go), and the last token handed out.
+	learnerOwners map[int64]int64
+	nextOwner     int64
 }
 
 type pendingSync struct {
@@ -312,7 +317,7 @@ func (e *replicated) refuse(r *request, err error) {
 func (e *replicated) Request(p *zab.Peer, from int64, q quorum.Request, auth []quorum.ID) {
 	s := e.s
 	op := proto.OpCode(q.Type)
-	r := &request{session: q.Session, xid: q.Cxid, op: op, start: time.Now()}
+	r := &request{session: q.Session, xid: q.Cxid, op: op, start: time.Now(), owner: e.ownerOf(from)}
 	for _, id := range auth {
 		r.ids = append(r.ids, proto.ID{Scheme: id.Scheme, ID: id.ID})
 	}
@@ -337,6 +342,12 @@ func (e *replicated) Request(p *zab.Peer, from int64, q quorum.Request, auth []q
 		return
 	}
 	if op == proto.OpSync {
+		// PrepRequestProcessor checks a sync's session too: no refusal
+		// reaches the learner (its sync is answered all the same), but a
+		// session without an owner becomes the learner's.
+		s.sessMu.Lock()
+		s.sessions.CheckSession(r.session, r.owner)
+		s.sessMu.Unlock()
 		if p.Serving() {
 			e.syncID++
 			if p.Sync(e.syncID) == nil {
@@ -388,12 +399,22 @@ func (e *replicated) PendingTouches() []quorum.Touch {
 	return out
 }
 
-// Revalidate answers a learner whose client reconnected with a session.
-func (e *replicated) Revalidate(session int64, timeout int32) bool {
+// Revalidate answers a learner whose client reconnected with a session
+// (Leader.revalidateSession): a live session is touched and belongs to
+// that learner from now on.
+func (e *replicated) Revalidate(from, session int64, timeout int32) bool {
+	return e.revalidateFor(e.ownerOf(from), session)
+}
+
+// revalidateFor touches a reconnecting session and makes owner its owner.
+func (e *replicated) revalidateFor(owner, session int64) bool {
 	s := e.s
 	s.sessMu.Lock()
 	defer s.sessMu.Unlock()
-	return s.sessions.Touch(session, s.now().UnixMilli())
+	if !s.sessions.Touch(session, s.now().UnixMilli()) {
+		return false
+	}
+	return s.sessions.SetOwner(session, owner)
 }
 
 // revalidate asks whether a reconnecting session lives. The leader
@@ -407,7 +428,9 @@ func (e *replicated) revalidate(session int64, timeout int32) <-chan bool {
 		case !p.Serving():
 			close(ch)
 		case p.Role() == zab.Leading:
-			ch <- e.Revalidate(session, timeout)
+			// LeaderZooKeeperServer.revalidateSession: the leader owns the
+			// sessions of its own clients.
+			ch <- e.revalidateFor(ownerSelf, session)
 		default:
 			pkt := quorum.QuorumPacket{Type: quorum.PacketRevalidate, Zxid: -1, Data: quorum.EncodeRevalidate(session, timeout)}
 			if !e.rep.SendPacket(p.Leader(), pkt) {
@@ -461,6 +484,10 @@ func (e *replicated) RoleChanged(p *zab.Peer) {
 		return
 	}
 	e.wasServing, e.wasLeading = serving, leading
+	s.epochZxid.Store(0)
+	if serving && leading {
+		s.epochZxid.Store(p.CurrentEpoch() << 32)
+	}
 	if !e.standalone {
 		e.recordElection(p, serving)
 	}
@@ -478,7 +505,11 @@ func (e *replicated) RoleChanged(p *zab.Peer) {
 		for id, to := range s.sessions.Snapshot() {
 			s.sessions.Add(id, to, now)
 		}
+		// A new leader's tracker knows no owners: each session is the
+		// first server's that sends one of its requests, or revalidates it.
+		s.sessions.ClearOwners()
 		s.sessMu.Unlock()
+		e.learnerOwners = map[int64]int64{}
 		e.lastTick = s.now()
 	}
 	s.serving.Store(true)

@@ -79,6 +79,7 @@ func (c *conn) handle(frame []byte) bool {
 	if alive && !s.ens.standalone {
 		s.touched[c.sessionID] = c.timeout
 	}
+	moved := alive && s.movedHere(c.sessionID, h.Type)
 	s.sessMu.Unlock()
 	if !alive && h.Type != proto.OpCloseSession {
 		// The session expired or is closing: ZooKeeper answers SessionExpired.
@@ -98,7 +99,7 @@ func (c *conn) handle(frame []byte) bool {
 		s.refused.refuse(slog.LevelWarn, c.ip, c.remote, "multi mixes read and write ops", slog.String("op", h.Type.String()))
 		return false
 	}
-	r := &request{conn: c, session: c.sessionID, xid: h.Xid, op: h.Type, body: body, ids: c.authIDs(), start: time.Now()}
+	r := &request{conn: c, session: c.sessionID, xid: h.Xid, op: h.Type, body: body, ids: c.authIDs(), start: time.Now(), moved: moved}
 	if h.Type == proto.OpCloseSession {
 		r.closeAfter = true
 	}
@@ -192,8 +193,14 @@ func (c *conn) writeDone(r *request) {
 
 // finish sends the reply with send and records latency: the reader's
 // replies go out directly when the connection's queue is empty
-// (sendDirect), the apply step's are held for its flushNoWait.
+// (sendDirect), the apply step's are held for its flushNoWait. A moved
+// session's connection closes once what is ahead of it is written.
 func (c *conn) finish(r *request, send func([]byte)) {
+	if r.moved {
+		c.s.log.Info("closing the connection of a session that moved to another server", "session", hexID(r.session),
+			"op", r.op.String(), "remote", c.remote)
+		c.closeAfterFlush()
+	}
 	if r.reply != nil {
 		send(r.reply)
 		c.s.stats.responseSize(len(r.reply) - 4)
@@ -211,6 +218,10 @@ func (c *conn) finish(r *request, send func([]byte)) {
 
 func (c *conn) buildWriteReply(r *request) {
 	s := c.s
+	if r.sessionMoved() {
+		r.moved = true
+		return
+	}
 	if r.err != proto.OK {
 		r.reply = reply(r.xid, r.zxid, r.err, nil)
 		return

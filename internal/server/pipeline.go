@@ -75,6 +75,13 @@ type request struct {
 	ids     []proto.ID
 	timeout int32 // createSession
 	start   time.Time
+	// owner is the server the request came through, as the leader's
+	// session owners name it (ownerSelf: this server's own client).
+	owner int64
+	// moved: the session is another server's; the connection closes in
+	// the request's turn, without a reply (FinalRequestProcessor's
+	// SessionMovedException).
+	moved bool
 
 	// Set by the driver.
 	txn *txn.Txn
@@ -97,9 +104,11 @@ type request struct {
 }
 
 // viaPipeline: goes through prep/propose/persist/apply (sync goes through
-// the pipe too, without a txn, so it waits for every write before it).
+// the pipe too, without a txn, so it waits for every write before it). A
+// request a leader refused as moved does not (a write found moved once
+// applied is done with it too): only its turn to close is left.
 func (r *request) viaPipeline() bool {
-	return r.op.IsWrite() || r.op == proto.OpSync
+	return !r.moved && (r.op.IsWrite() || r.op == proto.OpSync)
 }
 
 // submit hands a write to the driver. It blocks while the driver's queue

@@ -14,7 +14,7 @@ func (s *Server) prepare(ps *prep.State, enc *jute.Encoder, r *request, zxid int
 	// Changes the tree already shows need not stay outstanding.
 	ps.Applied(s.applied.Load())
 	p := ps.Prepare(lockedView{s}, &prep.Request{Session: r.session, Cxid: r.xid, Op: r.op, Body: r.body,
-		IDs: r.ids, Timeout: r.timeout}, zxid, s.now().UnixMilli())
+		IDs: r.ids, Timeout: r.timeout, SessionErr: s.sessionCheck(r)}, zxid, s.now().UnixMilli())
 	r.txn, r.err, r.multiTypes, r.zxid = p.Txn, p.Err, p.MultiTypes, zxid
 	if testHookPrepared != nil {
 		testHookPrepared(p.Txn)

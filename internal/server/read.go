@@ -14,10 +14,13 @@ import (
 // FinalRequestProcessor does, and sets r.reply. It takes the tree's read
 // lock so that a watch it leaves cannot miss a later change.
 func (c *conn) runRead(r *request) {
+	if r.moved {
+		return // no reply: finish closes the connection
+	}
 	s := c.s
 	s.dbMu.RLock()
 	defer s.dbMu.RUnlock()
-	zxid := s.tree.LastZxid()
+	zxid := s.lastZxidLocked()
 	r.zxid = zxid // the connection's last zxid, as for ZooKeeper's reads
 	var body jute.Record
 	code := proto.OK

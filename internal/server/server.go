@@ -100,6 +100,10 @@ type Server struct {
 	inPipeline atomic.Int64
 	// applied is the last applied zxid (set under applyMu).
 	applied atomic.Int64
+	// epochZxid is makeZxid(epoch, 0) while this server leads and
+	// serves, else 0: the zxid it shows until the epoch's first txn, as
+	// Apache's leader sets its lastProcessedZxid when it starts serving.
+	epochZxid atomic.Int64
 
 	// requests counts client requests queued in connections' reply order
 	// (writes in the pipeline and the reads behind them); while it is at
@@ -399,7 +403,15 @@ func (s *Server) withTree(fn func(t *tree.Tree)) {
 func (s *Server) LastZxid() int64 {
 	s.dbMu.RLock()
 	defer s.dbMu.RUnlock()
-	return s.tree.LastZxid()
+	return s.lastZxidLocked()
+}
+
+// lastZxidLocked is the zxid the server shows and answers with
+// (ZooKeeper's getDataTreeLastProcessedZxid): the tree's last txn, or a
+// new leader's epoch start before the epoch's first txn. Called with
+// dbMu held.
+func (s *Server) lastZxidLocked() int64 {
+	return max(s.tree.LastZxid(), s.epochZxid.Load())
 }
 
 // expire is the closeSession request for an expired session (on the

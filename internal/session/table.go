@@ -1,9 +1,18 @@
 package session
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
+)
+
+// The errors CheckSession returns: SessionTrackerImpl.checkSession's
+// UnknownSessionException, SessionExpiredException and SessionMovedException.
+var (
+	ErrUnknown = errors.New("session: unknown session")
+	ErrClosing = errors.New("session: session closing")
+	ErrMoved   = errors.New("session: session moved")
 )
 
 // Bucket is one expiry bucket: the sessions due at Expiry (a multiple of
@@ -44,6 +53,11 @@ type Table struct {
 	// buckets maps an expiry time to the sessions due then.
 	// Invariant: s is in buckets[t] iff sessions[s].inBucket && sessions[s].expiresAt == t.
 	buckets map[int64]map[int64]struct{}
+	// owners is the server that owns each session (SessionImpl.owner):
+	// only a leader sets them, and a request from a server that does not
+	// own its session is refused. A session may have an owner before it is
+	// tracked (its createSession is prepared, not yet applied).
+	owners map[int64]int64
 }
 
 // NewTable returns an empty table for a server whose tick is tickTime ms.
@@ -58,6 +72,7 @@ func NewTable(tickTime int64, serverID int64, nowMillis int64) *Table {
 		nextID:   InitialID(serverID, nowMillis),
 		sessions: make(map[int64]*entry),
 		buckets:  make(map[int64]map[int64]struct{}),
+		owners:   make(map[int64]int64),
 	}
 	t.nextExpiry = t.roundToNextInterval(nowMillis)
 	return t
@@ -168,7 +183,56 @@ func (t *Table) Remove(id int64) {
 	}
 	t.unbucket(id, e)
 	delete(t.sessions, id)
+	delete(t.owners, id)
 }
+
+// Claim makes owner the session's owner whether or not it is tracked yet:
+// its createSession is being prepared (PrepRequestProcessor's trackSession
+// and setOwner), and the owner holds from then on.
+func (t *Table) Claim(id, owner int64) { t.owners[id] = owner }
+
+// SetOwner is SessionTrackerImpl.setOwner: a session revalidated through
+// owner now belongs to it. It returns false, changing nothing, for an
+// unknown or closing session.
+func (t *Table) SetOwner(id, owner int64) bool {
+	e, ok := t.sessions[id]
+	if !ok || e.closing {
+		return false
+	}
+	t.owners[id] = owner
+	return true
+}
+
+// CheckSession is SessionTrackerImpl.checkSession for a request of the
+// session that reached this server through owner: ErrUnknown when the
+// session is neither tracked nor being created, ErrClosing when it is
+// closing, ErrMoved when another owner holds it. A session without an
+// owner (after an election) becomes owner's.
+func (t *Table) CheckSession(id, owner int64) error {
+	e, tracked := t.sessions[id]
+	o, owned := t.owners[id]
+	switch {
+	case !tracked && !owned:
+		return ErrUnknown
+	case tracked && e.closing:
+		return ErrClosing
+	case !owned:
+		t.owners[id] = owner
+	case o != owner:
+		return ErrMoved
+	}
+	return nil
+}
+
+// Owner returns the session's owner, if it has one.
+func (t *Table) Owner(id int64) (owner int64, ok bool) {
+	owner, ok = t.owners[id]
+	return owner, ok
+}
+
+// ClearOwners forgets every owner, as a new leader's session tracker
+// starts without them.
+func (t *Table) ClearOwners() { clear(t.owners) }
 
 // Expired hands out every bucket whose time is <= nowMillis, oldest first,
 // and returns their sessions (ascending within a bucket) after marking them

@@ -282,3 +282,52 @@ func TestExpiryWindowProperty(t *testing.T) {
 		}
 	})
 }
+
+// SessionTrackerImpl.checkSession: an unknown session, a closing one, and
+// one owned by another server are refused; a session without an owner
+// becomes the first checker's; setOwner (REVALIDATE) moves it.
+func TestSessionOwners(t *testing.T) {
+	tb := NewTable(tick, 1, 0)
+	if err := tb.CheckSession(7, 2); err != ErrUnknown {
+		t.Fatalf("unknown session: %v", err)
+	}
+	// createSession prepared through learner 2, not applied yet.
+	tb.Claim(7, 2)
+	if err := tb.CheckSession(7, 2); err != nil {
+		t.Fatalf("the creator's request: %v", err)
+	}
+	if err := tb.CheckSession(7, 3); err != ErrMoved {
+		t.Fatalf("another server's request: %v", err)
+	}
+	tb.Add(7, 4000, 0)
+	if !tb.SetOwner(7, 3) {
+		t.Fatal("SetOwner of a live session failed")
+	}
+	if err := tb.CheckSession(7, 2); err != ErrMoved {
+		t.Fatalf("the old owner after the move: %v", err)
+	}
+	if err := tb.CheckSession(7, 3); err != nil {
+		t.Fatalf("the new owner: %v", err)
+	}
+	tb.ClearOwners()
+	if err := tb.CheckSession(7, 4); err != nil {
+		t.Fatalf("a session without owner is the first checker's: %v", err)
+	}
+	if o, ok := tb.Owner(7); !ok || o != 4 {
+		t.Fatalf("owner %d %v after the claim, want 4", o, ok)
+	}
+	tb.SetClosing(7)
+	if err := tb.CheckSession(7, 4); err != ErrClosing {
+		t.Fatalf("a closing session: %v", err)
+	}
+	if tb.SetOwner(7, 4) {
+		t.Fatal("SetOwner of a closing session succeeded")
+	}
+	tb.Remove(7)
+	if _, ok := tb.Owner(7); ok {
+		t.Fatal("Remove kept the owner")
+	}
+	if tb.SetOwner(8, 1) {
+		t.Fatal("SetOwner of an unknown session succeeded")
+	}
+}

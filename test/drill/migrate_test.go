@@ -427,8 +427,8 @@ func (m *migration) checkRecovery(t *testing.T, st migrationStep) {
 // checkEpochFiles: every server's acceptedEpoch and currentEpoch, which
 // each implementation must write where the other reads them, hold the
 // epoch the leader broadcasts in: that of a write made now. (srvr does
-// not tell it before the epoch's first write: Apache's new leader shows
-// epoch<<32, zkd's its last zxid of the epoch before.)
+// not tell it before the epoch's first write: a new leader shows
+// epoch<<32, its followers their last zxid of the epoch before.)
 func (m *migration) checkEpochFiles(t *testing.T, when string) {
 	t.Helper()
 	probe := connect(t, m.c.addrs()...)

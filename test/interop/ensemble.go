@@ -209,6 +209,9 @@ func startEnsembleOnce(kind string, n int, o Options, dir string, argv func(id i
 	for i := range members {
 		for _, p := range []*int{&members[i].client, &members[i].quorum, &members[i].election} {
 			port, err := allocPort()
+			if o.Ports != nil {
+				port, err = o.Ports.Alloc()
+			}
 			if err != nil {
 				return nil, err
 			}

@@ -292,8 +292,25 @@ func flwMntr(tr *transcript, out string) {
 		}
 		tr.printf("zk_%s: %s", k, shape(v))
 	}
+	// The summaries zkd records, each with its keys: avg/min/max/cnt/sum,
+	// and the percentiles of the ADVANCED ones (AvgMinMaxPercentileCounter).
+	for _, name := range mntrSummaries {
+		var have []string
+		for _, p := range []string{"avg", "min", "max", "cnt", "sum", "p50", "p95", "p99", "p999"} {
+			if _, ok := values[p+"_"+name]; ok {
+				have = append(have, p)
+			}
+		}
+		tr.printf("summary %s: %s", name, strings.Join(have, " "))
+	}
 	tr.printf("ends with newline: %v", strings.HasSuffix(out, "\n"))
 }
+
+// mntrSummaries are the summary metrics zkd records (admin.Metrics), by
+// Apache's names.
+var mntrSummaries = []string{"fsynctime", "sync_processor_batch_size", "snapshottime", "dbinittime",
+	"startup_txns_loaded", "readlatency", "updatelatency", "node_created_watch_count", "node_deleted_watch_count",
+	"node_changed_watch_count", "node_children_watch_count"}
 
 // flwWatchBlocks prints the blocks of wchc/wchp output whose head line is
 // selected (a session or a path), with their tab-indented lines sorted.

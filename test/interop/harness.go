@@ -60,6 +60,9 @@ type Options struct {
 	// AdminServer turns the AdminServer on, on a loopback port of its own
 	// (Server.AdminAddr); Apache then needs the servlet API jar.
 	AdminServer bool
+	// Ports, when set, is where an ensemble's ports come from (a test's
+	// own range) instead of the package's.
+	Ports *launch.Ports
 }
 
 // Server is one ZooKeeper-compatible server process on a loopback port.
