@@ -4,16 +4,21 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zkd/zkd/internal/launch"
 )
 
 // Ports of the ceiling's tests (this branch's range, 29000-29199).
@@ -260,5 +265,87 @@ func TestCeilingCommandListensWhereZooCfgSays(t *testing.T) {
 	if c, err := net.DialTimeout("tcp", endpoint, time.Second); err == nil {
 		c.Close()
 		t.Errorf("the ceiling still listens after it stopped")
+	}
+}
+
+// TestCompareCeilingCommand runs `bench compare --ceiling` tiny (one 1 s
+// run per workload and system) through the command line: the reports
+// carry zkd, ZooKeeper and the limit side by side.
+func TestCompareCeilingCommand(t *testing.T) {
+	requireApache(t)
+	bin, err := launch.BuildZkd(t.TempDir())
+	if err != nil {
+		t.Fatalf("build zkd: %v", err)
+	}
+	out := t.TempDir()
+	began := time.Now()
+	runBenchCommand(t, "compare", "--ceiling", "--zkd-bin", bin, "--workloads", "set,get", "--clients", "4",
+		"--duration", "1s", "--warmup", "0s", "--repeats", "1", "--startup-repeats", "1", "--prepopulate", "50",
+		"--out", out, "--work-dir", t.TempDir(), "--port-base", strconv.Itoa(testCeilingComparePort), "--quiet")
+	t.Logf("compare --ceiling took %v", time.Since(began).Round(time.Second))
+
+	data, err := os.ReadFile(filepath.Join(out, "compare.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var report CompareReport
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&report); err != nil {
+		t.Fatalf("compare.json: %v", err)
+	}
+	if !report.Settings.Ceiling || !slices.Contains(report.Commands[roleCeiling], "ceiling") {
+		t.Errorf("settings %+v and commands %q do not name the ceiling", report.Settings, report.Commands)
+	}
+	if len(report.Runs) != 3*2 {
+		t.Errorf("%d runs, want 3 systems × 2 workloads", len(report.Runs))
+	}
+	if len(report.Throughput) != 2 {
+		t.Fatalf("%d throughput rows, want 2", len(report.Throughput))
+	}
+	for _, row := range report.Throughput {
+		if row.Ceiling == nil || row.ZkdOfCeiling == nil || row.ZooKeeperOfCeiling == nil {
+			t.Fatalf("%s: no ceiling figures: %+v", row.Workload, row)
+		}
+		for role, f := range map[string]SystemFigures{roleZkd: row.Zkd, roleZooKeeper: row.ZooKeeper, roleCeiling: *row.Ceiling} {
+			if f.OpsPerSecond.N != 1 || f.OpsPerSecond.Min <= 0 || f.Errors != 0 || f.ClientCPUUSPerOp.N != 1 {
+				t.Errorf("%s %s: ops/s %+v, %d errors, client CPU %+v", role, row.Workload, f.OpsPerSecond, f.Errors, f.ClientCPUUSPerOp)
+			}
+		}
+		if row.ZkdOfCeiling.N != 1 || row.ZkdOfCeiling.Median <= 0 || row.ZooKeeperOfCeiling.Median <= 0 {
+			t.Errorf("%s: fractions of the limit %+v, %+v", row.Workload, *row.ZkdOfCeiling, *row.ZooKeeperOfCeiling)
+		}
+		t.Logf("%s at 4 clients: zkd %.0f, ZooKeeper %.0f, limit %.0f ops/s (zkd %.0f %% of the limit)", row.Workload,
+			row.Zkd.OpsPerSecond.Median, row.ZooKeeper.OpsPerSecond.Median, row.Ceiling.OpsPerSecond.Median, 100*row.ZkdOfCeiling.Median)
+	}
+	summary, err := os.ReadFile(filepath.Join(out, "summary.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| zkd ops/s | ZooKeeper ops/s | limit ops/s |", "| zkd ÷ limit |", "| set | 4 |", "| get | 4 |", "limit µs"} {
+		if !bytes.Contains(summary, []byte(want)) {
+			t.Errorf("summary.md lacks %q:\n%s", want, summary)
+		}
+	}
+	svg, err := os.ReadFile(filepath.Join(out, "throughput.svg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := bytes.Count(svg, []byte("<polyline")); lines != 3*2 {
+		t.Errorf("throughput.svg has %d series lines, want 3 per workload", lines)
+	}
+	for port := testCeilingComparePort; port < testCeilingComparePort+3; port++ {
+		if c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second); err == nil {
+			c.Close()
+			t.Errorf("something still listens on port %d after the comparison", port)
+		}
+	}
+}
+
+func TestCompareRefusesTheCeilingWithAnEnsemble(t *testing.T) {
+	cfg := DefaultEnsembleCompareConfig()
+	cfg.Zkd, cfg.ZooKeeper, cfg.Ceiling = ZkdSpec("/bin/zkd"), ZkdSpec("/bin/zkd"), CeilingSpec("/bin/zkd", 256)
+	if _, err := Compare(context.Background(), cfg); !errors.Is(err, ErrCompareConfig) {
+		t.Fatalf("ceiling with an ensemble: err = %v, want ErrCompareConfig", err)
 	}
 }
