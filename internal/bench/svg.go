@@ -194,6 +194,11 @@ func (s chartSeries) dash() string {
 }
 
 func writeMarker(b *strings.Builder, s chartSeries, x, y float64) {
+	if s.dashed { // the limit: a diamond, unlike either server's marker
+		fmt.Fprintf(b, `<path class="marker" d="M%.1f %.1fL%.1f %.1fL%.1f %.1fL%.1f %.1fZ" fill="%s"/>`+"\n",
+			x, y-5, x+5, y, x, y+5, x-5, y, s.color)
+		return
+	}
 	if s.square {
 		fmt.Fprintf(b, `<rect class="marker" x="%.1f" y="%.1f" width="7" height="7" fill="%s"/>`+"\n", x-3.5, y-3.5, s.color)
 		return
