@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -348,4 +349,37 @@ func TestCompareRefusesTheCeilingWithAnEnsemble(t *testing.T) {
 	if _, err := Compare(context.Background(), cfg); !errors.Is(err, ErrCompareConfig) {
 		t.Fatalf("ceiling with an ensemble: err = %v, want ErrCompareConfig", err)
 	}
+}
+
+// FuzzCeilingRequest: any request frame gets one well-formed reply (its
+// length right, the request's xid, or -2 for a ping), or ends the
+// connection; never a panic.
+func FuzzCeilingRequest(f *testing.F) {
+	f.Add(request(1, 1, append(appendInt32(nil, 2), "/a"...)...)) // truncated create
+	f.Add(request(2, 4, append(appendInt32(nil, 2), "/a"...)...))
+	f.Add(request(-2, 11))
+	f.Add(request(3, -11))
+	f.Add(request(4, 1, 0, 0, 0, 1, '/', 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1, 0, 0, 0, 31, 0, 0, 0, 5, 'w', 'o', 'r', 'l', 'd', 0, 0, 0, 6, 'a', 'n', 'y', 'o', 'n', 'e', 0, 0, 0, 2))
+	f.Add([]byte{0, 0, 0})
+	c := &Ceiling{value: payload(16, 3)}
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		var out bytes.Buffer
+		cc := &ceilingConn{w: bufio.NewWriter(&out), zxid: 1}
+		_, err := c.answer(cc, frame)
+		cc.w.Flush()
+		if err != nil {
+			if out.Len() != 0 {
+				t.Fatalf("a refused frame was answered: %x", out.Bytes())
+			}
+			return
+		}
+		reply := out.Bytes()
+		if len(reply) < 20 || int(binary.BigEndian.Uint32(reply)) != len(reply)-4 {
+			t.Fatalf("reply %x: bad length prefix", reply)
+		}
+		xid := int32(binary.BigEndian.Uint32(reply[4:]))
+		if want := int32(binary.BigEndian.Uint32(frame)); xid != want && xid != pingXid {
+			t.Fatalf("reply xid %d to request xid %d", xid, want)
+		}
+	})
 }
