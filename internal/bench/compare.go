@@ -434,6 +434,11 @@ func Compare(ctx context.Context, cfg CompareConfig) (*CompareReport, error) {
 		if cfg.ZooKeeper, err = pinnedSpec(cfg.ZooKeeper, servers); err != nil {
 			return nil, err
 		}
+		if cfg.ceiling() {
+			if cfg.Ceiling, err = pinnedSpec(cfg.Ceiling, servers); err != nil {
+				return nil, err
+			}
+		}
 		if err := pinProcess(client); err != nil {
 			return nil, err
 		}
