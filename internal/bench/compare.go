@@ -19,10 +19,12 @@ import (
 
 var ErrCompareConfig = errors.New("bench: invalid compare configuration")
 
-// The two roles of a comparison. In a self-test both are Apache ZooKeeper.
+// The roles of a comparison. In a self-test zkd's is Apache ZooKeeper too;
+// the ceiling (fixed replies, see Ceiling) runs only when asked for.
 const (
 	roleZkd       = "zkd"
 	roleZooKeeper = "zookeeper"
+	roleCeiling   = "ceiling"
 )
 
 // CompareSchema names the layout of compare.json.
@@ -50,6 +52,11 @@ type CompareConfig struct {
 	// SelfTest marks a comparison whose zkd side is Apache ZooKeeper too,
 	// which checks the harness: every ratio should be close to 1.
 	SelfTest bool
+	// Ceiling, when its Argv is set, runs `zkd bench ceiling` in the same
+	// alternation as the two servers (throughput runs only: it has no
+	// start-up, memory or data to measure), so that every row shows the
+	// limit of the machine and client beside them.
+	Ceiling ServerSpec
 
 	Workloads   []Workload
 	Clients     []int
@@ -181,6 +188,8 @@ func (c CompareConfig) validate() error {
 		return fmt.Errorf("%w: duration must be positive", ErrCompareConfig)
 	case c.Ensemble < 1 || (c.Ensemble > 1 && c.Ensemble%2 == 0):
 		return fmt.Errorf("%w: ensemble of %d servers (want 1 for standalone servers, or an odd count)", ErrCompareConfig, c.Ensemble)
+	case c.Ensemble > 1 && c.ceiling():
+		return fmt.Errorf("%w: the ceiling stands beside standalone servers; not with an ensemble", ErrCompareConfig)
 	case c.Ensemble > 1 && c.Memory:
 		return fmt.Errorf("%w: the memory phase measures standalone servers; not with an ensemble", ErrCompareConfig)
 	case c.Failovers < 0:
@@ -207,10 +216,23 @@ func (c CompareConfig) validate() error {
 
 // portSpan is how many ports from PortBase the comparison listens on.
 func (c CompareConfig) portSpan() int {
-	if c.Ensemble <= 1 {
-		return 2
+	switch {
+	case c.Ensemble > 1:
+		return 6 * c.Ensemble
+	case c.ceiling():
+		return 3
 	}
-	return 6 * c.Ensemble
+	return 2
+}
+
+func (c CompareConfig) ceiling() bool { return c.Ceiling.Argv != nil }
+
+// roles are the systems measured, in the order of a run's first round.
+func (c CompareConfig) roles() []string {
+	if c.ceiling() {
+		return []string{roleZkd, roleZooKeeper, roleCeiling}
+	}
+	return []string{roleZkd, roleZooKeeper}
 }
 
 // peers lays out role's ensemble of n on loopback: ZooKeeper's client ports
@@ -281,6 +303,8 @@ type CompareSettings struct {
 	ZooCfg          string `json:"zoo_cfg"`
 	// Pinning is set when the client and the servers ran on separate CPUs.
 	Pinning *CPUPinning `json:"pinning,omitempty"`
+	// Ceiling is set when `zkd bench ceiling` ran beside the servers.
+	Ceiling bool `json:"ceiling,omitempty"`
 }
 
 // CPUPinning says which CPUs the load generator and the servers ran on.
@@ -322,6 +346,12 @@ type ThroughputRow struct {
 	ZooKeeper SystemFigures `json:"zookeeper"`
 	Ratio     Spread        `json:"ratio"`
 	P99Ratio  Spread        `json:"p99_ratio"`
+	// Ceiling is the fixed-reply server's figures, when it ran;
+	// ZkdOfCeiling and ZooKeeperOfCeiling are each server's ops/s as a
+	// fraction of the ceiling's, taken run by run within a repeat.
+	Ceiling            *SystemFigures `json:"ceiling,omitempty"`
+	ZkdOfCeiling       *Spread        `json:"zkd_of_ceiling,omitempty"`
+	ZooKeeperOfCeiling *Spread        `json:"zookeeper_of_ceiling,omitempty"`
 }
 
 // StartupReport is the time from exec to the first acknowledged write on an
@@ -404,6 +434,11 @@ func Compare(ctx context.Context, cfg CompareConfig) (*CompareReport, error) {
 		if cfg.ZooKeeper, err = pinnedSpec(cfg.ZooKeeper, servers); err != nil {
 			return nil, err
 		}
+		if cfg.ceiling() {
+			if cfg.Ceiling, err = pinnedSpec(cfg.Ceiling, servers); err != nil {
+				return nil, err
+			}
+		}
 		if err := pinProcess(client); err != nil {
 			return nil, err
 		}
@@ -428,6 +463,10 @@ func Compare(ctx context.Context, cfg CompareConfig) (*CompareReport, error) {
 		},
 		Versions: map[string]string{},
 	}}
+	if cfg.ceiling() {
+		c.report.Settings.Ceiling = true
+		c.report.Commands[roleCeiling] = cfg.Ceiling.argv(false, "<zoo.cfg>")
+	}
 	if cfg.Memory {
 		c.report.Settings.MemoryNodes = cfg.MemoryNodes
 		c.report.Settings.MemoryValueSize = cfg.MemoryValueSize
@@ -466,15 +505,21 @@ type comparison struct {
 }
 
 func (c *comparison) spec(role string) ServerSpec {
-	if role == roleZkd {
+	switch role {
+	case roleZkd:
 		return c.cfg.Zkd
+	case roleCeiling:
+		return c.cfg.Ceiling
 	}
 	return c.cfg.ZooKeeper
 }
 
 func (c *comparison) port(role string) int {
-	if role == roleZkd {
+	switch role {
+	case roleZkd:
 		return c.cfg.PortBase + 1
+	case roleCeiling:
+		return c.cfg.PortBase + 2
 	}
 	return c.cfg.PortBase
 }
@@ -511,6 +556,17 @@ func order(flip bool) []string {
 	return []string{roleZkd, roleZooKeeper}
 }
 
+// rotation is roles started at the k-th (mod their count): the same
+// alternation as order for two roles, and for three each goes first, second
+// and third in turn.
+func rotation(roles []string, k int) []string {
+	out := make([]string, len(roles))
+	for i := range roles {
+		out[i] = roles[(i+k)%len(roles)]
+	}
+	return out
+}
+
 func (c *comparison) logf(format string, args ...any) {
 	fmt.Fprintf(c.cfg.Log, format+"\n", args...)
 }
@@ -534,7 +590,7 @@ func (c *comparison) launch(ctx context.Context, role, dirName string) (*cluster
 		_ = cl.stop()
 		return nil, 0, fmt.Errorf("%s: %w", role, err)
 	}
-	if _, ok := c.report.Versions[role]; !ok {
+	if _, ok := c.report.Versions[role]; !ok && role != roleCeiling { // the ceiling answers no srvr
 		c.report.Versions[role] = serverVersion(ctx, cl.members[0].endpoint())
 	}
 	return cl, ready, nil
@@ -573,7 +629,7 @@ func (c *comparison) loadPhases(ctx context.Context) (err error) {
 			err = errors.Join(err, cl.stop())
 		}
 	}()
-	for _, role := range order(false) {
+	for _, role := range c.cfg.roles() {
 		cl, _, err := c.launch(ctx, role, "throughput-"+role)
 		if err != nil {
 			return err
@@ -591,7 +647,7 @@ func (c *comparison) loadPhases(ctx context.Context) (err error) {
 
 func (c *comparison) throughputPhase(ctx context.Context, servers map[string]*cluster) error {
 	if c.cfg.Warmup > 0 {
-		for _, role := range order(false) {
+		for _, role := range c.cfg.roles() {
 			cfg := c.runConfig(WorkloadMixed, slices.Max(c.cfg.Clients), servers[role])
 			cfg.Duration = c.cfg.Warmup
 			res, err := Run(ctx, cfg, Options{})
@@ -601,12 +657,12 @@ func (c *comparison) throughputPhase(ctx context.Context, servers map[string]*cl
 			c.logf("warm-up   %-9s %9.0f ops/s (not reported)", role, res.OpsPerSecond)
 		}
 	}
-	total := c.cfg.Repeats * len(c.cfg.Workloads) * len(c.cfg.Clients) * 2
+	total := c.cfg.Repeats * len(c.cfg.Workloads) * len(c.cfg.Clients) * len(c.cfg.roles())
 	done := 0
 	for r := range c.cfg.Repeats {
 		for wi, w := range c.cfg.Workloads {
 			for ci, clients := range c.cfg.Clients {
-				for _, role := range order((r+wi+ci)%2 == 1) {
+				for _, role := range rotation(c.cfg.roles(), r+wi+ci) {
 					var cpu cpuMeter
 					res, err := Run(ctx, c.runConfig(w, clients, servers[role]),
 						Options{TimedPhase: cpu.timedPhase(servers[role].pids()...)})
@@ -626,7 +682,7 @@ func (c *comparison) throughputPhase(ctx context.Context, servers map[string]*cl
 			}
 		}
 	}
-	c.report.Throughput = summarizeThroughput(c.report.Runs, c.cfg.Workloads, c.cfg.Clients)
+	c.report.Throughput = summarizeThroughput(c.report.Runs, c.cfg.Workloads, c.cfg.Clients, c.cfg.roles())
 	return nil
 }
 
@@ -636,8 +692,9 @@ func (c *comparison) runConfig(w Workload, clients int, cl *cluster) Config {
 	return cfg
 }
 
-// summarizeThroughput pairs each repeat's zkd and ZooKeeper runs.
-func summarizeThroughput(runs []RunRecord, workloads []Workload, clients []int) []ThroughputRow {
+// summarizeThroughput pairs each repeat's runs of the roles: zkd's and
+// ZooKeeper's, and the ceiling's when it ran.
+func summarizeThroughput(runs []RunRecord, workloads []Workload, clients []int, roles []string) []ThroughputRow {
 	var rows []ThroughputRow
 	for _, w := range workloads {
 		for _, n := range clients {
@@ -647,21 +704,28 @@ func summarizeThroughput(runs []RunRecord, workloads []Workload, clients []int) 
 			clientCPU := map[string][]float64{}
 			errs := map[string]int64{}
 			// Index by repeat so that pairs line up whatever the run order.
-			byRepeat := map[string]map[int]RunRecord{roleZkd: {}, roleZooKeeper: {}}
+			byRepeat := map[string]map[int]RunRecord{}
+			for _, role := range roles {
+				byRepeat[role] = map[int]RunRecord{}
+			}
 			for _, run := range runs {
-				if run.Result.Workload == w && run.Result.Clients == n {
+				if run.Result.Workload == w && run.Result.Clients == n && byRepeat[run.System] != nil {
 					byRepeat[run.System][run.Repeat] = run
 				}
 			}
 			repeats := make([]int, 0, len(byRepeat[roleZkd]))
+		repeat:
 			for r := range byRepeat[roleZkd] {
-				if _, ok := byRepeat[roleZooKeeper][r]; ok {
-					repeats = append(repeats, r)
+				for _, role := range roles {
+					if _, ok := byRepeat[role][r]; !ok {
+						continue repeat
+					}
 				}
+				repeats = append(repeats, r)
 			}
 			slices.Sort(repeats)
 			for _, r := range repeats {
-				for _, role := range []string{roleZkd, roleZooKeeper} {
+				for _, role := range roles {
 					run := byRepeat[role][r]
 					res := run.Result
 					ops[role] = append(ops[role], res.OpsPerSecond)
@@ -676,16 +740,25 @@ func summarizeThroughput(runs []RunRecord, workloads []Workload, clients []int) 
 			if len(repeats) == 0 {
 				continue
 			}
-			rows = append(rows, ThroughputRow{
-				Workload: w,
-				Clients:  n,
-				Zkd: SystemFigures{OpsPerSecond: spreadOf(ops[roleZkd]), P99US: spreadOf(p99[roleZkd]), Errors: errs[roleZkd],
-					ServerCPUUSPerOp: spreadOf(serverCPU[roleZkd]), ClientCPUUSPerOp: spreadOf(clientCPU[roleZkd])},
-				ZooKeeper: SystemFigures{OpsPerSecond: spreadOf(ops[roleZooKeeper]), P99US: spreadOf(p99[roleZooKeeper]), Errors: errs[roleZooKeeper],
-					ServerCPUUSPerOp: spreadOf(serverCPU[roleZooKeeper]), ClientCPUUSPerOp: spreadOf(clientCPU[roleZooKeeper])},
-				Ratio:    spreadOf(ratios(ops[roleZkd], ops[roleZooKeeper])),
-				P99Ratio: spreadOf(ratios(p99[roleZkd], p99[roleZooKeeper])),
-			})
+			figures := func(role string) SystemFigures {
+				return SystemFigures{OpsPerSecond: spreadOf(ops[role]), P99US: spreadOf(p99[role]), Errors: errs[role],
+					ServerCPUUSPerOp: spreadOf(serverCPU[role]), ClientCPUUSPerOp: spreadOf(clientCPU[role])}
+			}
+			row := ThroughputRow{
+				Workload:  w,
+				Clients:   n,
+				Zkd:       figures(roleZkd),
+				ZooKeeper: figures(roleZooKeeper),
+				Ratio:     spreadOf(ratios(ops[roleZkd], ops[roleZooKeeper])),
+				P99Ratio:  spreadOf(ratios(p99[roleZkd], p99[roleZooKeeper])),
+			}
+			if slices.Contains(roles, roleCeiling) {
+				limit := figures(roleCeiling)
+				zkdOf := spreadOf(ratios(ops[roleZkd], ops[roleCeiling]))
+				zkOf := spreadOf(ratios(ops[roleZooKeeper], ops[roleCeiling]))
+				row.Ceiling, row.ZkdOfCeiling, row.ZooKeeperOfCeiling = &limit, &zkdOf, &zkOf
+			}
+			rows = append(rows, row)
 		}
 	}
 	return rows

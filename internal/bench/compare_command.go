@@ -24,6 +24,7 @@ func compareCommand() *cobra.Command {
 		readRatio                 float64
 		valueSize, prepopulate    int
 		memory, short, selftest   bool
+		ceiling                   bool
 		outDir, workDir           string
 		keepWorkDir, quiet, pin   bool
 		portBase                  int
@@ -61,7 +62,12 @@ Ports: ZooKeeper's members listen on --port-base…+2, zkd's on +3…+5, quorum
 ports +6…+11, election ports +12…+17.
 
 It prints a Markdown summary and writes compare.json, summary.md and
-throughput.svg (ops/s against clients) to --out. --short is the CI setting:
+throughput.svg (ops/s against clients) to --out. With --ceiling every
+throughput run is also run against "zkd bench ceiling" (a server that answers
+with fixed replies and keeps nothing, started from the same zkd binary on
+--port-base+2), in the same alternation, so that the tables and the plot show
+the limit of this machine and client beside both servers, each server's
+fraction of it, and its CPU per request; standalone only. --short is the CI setting:
 about a minute in all (with --ensemble: one 1 s run per workload at 16
 clients, one start, one failover round). --selftest runs Apache on both
 sides to check the harness itself: every ratio should then be near 1.`,
@@ -134,18 +140,23 @@ sides to check the harness itself: every ratio should then be near 1.`,
 			}
 			cfg.ZooKeeper = apache
 			cfg.SelfTest = selftest
+			if zkdBin == "" {
+				if zkdBin, err = os.Executable(); err != nil {
+					return fmt.Errorf("--zkd-bin: %w", err)
+				}
+			}
+			if zkdBin, err = filepath.Abs(zkdBin); err != nil {
+				return err
+			}
 			if selftest {
 				cfg.Zkd = apache
 			} else {
-				if zkdBin == "" {
-					if zkdBin, err = os.Executable(); err != nil {
-						return fmt.Errorf("--zkd-bin: %w", err)
-					}
-				}
-				if zkdBin, err = filepath.Abs(zkdBin); err != nil {
-					return err
-				}
 				cfg.Zkd = ZkdSpec(zkdBin)
+			}
+			if ceiling {
+				// The same binary's `bench ceiling`, in a self-test too: the
+				// limit does not depend on which server is measured.
+				cfg.Ceiling = CeilingSpec(zkdBin, cfg.ValueSize)
 			}
 			if !quiet {
 				cfg.Log = cmd.ErrOrStderr()
@@ -165,6 +176,7 @@ sides to check the harness itself: every ratio should then be near 1.`,
 	f := cmd.Flags()
 	f.StringVar(&zkdBin, "zkd-bin", "", "zkd binary, started as: zkd serve --config zoo.cfg (default: this executable)")
 	f.BoolVar(&selftest, "selftest", false, "run Apache ZooKeeper in zkd's place too, to check the harness")
+	f.BoolVar(&ceiling, "ceiling", false, "run zkd bench ceiling (fixed replies, keeps nothing) in the same alternation, on --port-base+2: the limit of this machine and client beside both servers")
 	f.StringVar(&java, "java", "java", "java executable for Apache ZooKeeper")
 	f.StringVar(&classpath, "zk-classpath", "", "class path of Apache ZooKeeper (default: CLASSPATH from "+launch.DebianEnvironment+")")
 	f.StringVar(&workloads, "workloads", joinWorkloads(def.Workloads), "comma-separated workloads")

@@ -16,6 +16,11 @@
 // It writes compare.json, summary.md and a throughput-against-clients SVG
 // drawn by this package.
 //
+// `zkd bench ceiling` (Ceiling) is the limit beside them: a server that
+// answers the benchmark's requests with fixed replies and keeps nothing,
+// which compare runs in the same alternation when asked (--ceiling), so
+// that every row shows how much of the machine each server reaches.
+//
 // With an ensemble (CompareConfig.Ensemble 3) both sides are ensembles on
 // loopback, up together: the sessions of a run spread over the members
 // (hostList: session i starts on member i), CPU is counted over all

@@ -13,6 +13,8 @@ func (r *CompareReport) roleLabel(role string) string {
 	switch {
 	case role == roleZooKeeper:
 		return "ZooKeeper"
+	case role == roleCeiling:
+		return "limit (fixed replies)"
 	case r.SelfTest:
 		return "zkd (selftest: Apache)"
 	default:
@@ -37,16 +39,65 @@ func (r *CompareReport) writeCPUTable(b *strings.Builder, zkdL, zkL string) {
 	}
 	b.WriteString("CPU time (user + system, all threads) per acknowledged request during the timed phase, median of the repeats: " +
 		server + ", from /proc/<pid>/stat (10 ms ticks), and the load generator's, from getrusage.\n\n")
-	fmt.Fprintf(b, "| workload | clients | %s µs | %s µs | %s ÷ %s | client µs, %s run | client µs, %s run |\n", zkdL, zkL, "zkd", "ZooKeeper", zkdL, zkL)
-	b.WriteString("|---|--:|--:|--:|--:|--:|--:|\n")
+	limit := r.hasCeiling()
+	if limit {
+		fmt.Fprintf(b, "| workload | clients | %s µs | %s µs | limit µs | %s ÷ %s | client µs, %s run | client µs, %s run | client µs, limit run |\n", zkdL, zkL, "zkd", "ZooKeeper", zkdL, zkL)
+		b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	} else {
+		fmt.Fprintf(b, "| workload | clients | %s µs | %s µs | %s ÷ %s | client µs, %s run | client µs, %s run |\n", zkdL, zkL, "zkd", "ZooKeeper", zkdL, zkL)
+		b.WriteString("|---|--:|--:|--:|--:|--:|--:|\n")
+	}
 	for _, row := range r.Throughput {
 		z, k := row.Zkd.ServerCPUUSPerOp.Median, row.ZooKeeper.ServerCPUUSPerOp.Median
 		ratio := "–"
 		if k > 0 {
 			ratio = fmt.Sprintf("%.2f", z/k)
 		}
+		if limit {
+			var c SystemFigures
+			if row.Ceiling != nil {
+				c = *row.Ceiling
+			}
+			fmt.Fprintf(b, "| %s | %d | %.1f | %.1f | %.1f | %s | %.1f | %.1f | %.1f |\n", r.workloadLabel(row.Workload), row.Clients,
+				z, k, c.ServerCPUUSPerOp.Median, ratio, row.Zkd.ClientCPUUSPerOp.Median, row.ZooKeeper.ClientCPUUSPerOp.Median, c.ClientCPUUSPerOp.Median)
+			continue
+		}
 		fmt.Fprintf(b, "| %s | %d | %.1f | %.1f | %s | %.1f | %.1f |\n", r.workloadLabel(row.Workload), row.Clients,
 			z, k, ratio, row.Zkd.ClientCPUUSPerOp.Median, row.ZooKeeper.ClientCPUUSPerOp.Median)
+	}
+}
+
+// hasCeiling says whether the throughput rows carry the ceiling's figures.
+func (r *CompareReport) hasCeiling() bool {
+	for _, row := range r.Throughput {
+		if row.Ceiling != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// writeThroughputWithCeiling renders the throughput table with the limit
+// beside the two servers, and each server's fraction of it.
+func (r *CompareReport) writeThroughputWithCeiling(b *strings.Builder, zkdL, zkL string) {
+	b.WriteString("The limit is `zkd bench ceiling`: a server that answers every request with fixed replies and keeps nothing, " +
+		"run in the same alternation, so that no server could show more on this machine with this client. " +
+		"Median of the repeats, min–max in brackets; every ratio is taken run by run within a repeat.\n\n")
+	fmt.Fprintf(b, "| workload | clients | %s ops/s | %s ops/s | limit ops/s | ops/s %s ÷ %s | %s ÷ limit | %s ÷ limit | %s p99 ms | %s p99 ms | limit p99 ms |\n",
+		zkdL, zkL, "zkd", "ZooKeeper", zkdL, zkL, zkdL, zkL)
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, row := range r.Throughput {
+		var c SystemFigures
+		var zkdOf, zkOf Spread
+		if row.Ceiling != nil {
+			c, zkdOf, zkOf = *row.Ceiling, *row.ZkdOfCeiling, *row.ZooKeeperOfCeiling
+		}
+		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			r.workloadLabel(row.Workload), row.Clients,
+			spreadText(row.Zkd.OpsPerSecond, thousands), spreadText(row.ZooKeeper.OpsPerSecond, thousands), spreadText(c.OpsPerSecond, thousands),
+			spreadText(row.Ratio, twoDecimals), spreadText(zkdOf, percent), spreadText(zkOf, percent),
+			spreadText(scaled(row.Zkd.P99US, 0.001), threeDecimals), spreadText(scaled(row.ZooKeeper.P99US, 0.001), threeDecimals),
+			spreadText(scaled(c.P99US, 0.001), threeDecimals))
 	}
 }
 
@@ -82,17 +133,26 @@ func (r *CompareReport) Markdown() string {
 		s.DurationS, s.ValueSize, thousands(float64(s.Prepopulate)), s.ReadRatio*100, (1-s.ReadRatio)*100, s.Repeats, s.WarmupS, r.ElapsedS)
 
 	b.WriteString("\n### Throughput and p99 latency\n\n")
-	b.WriteString("Median of the repeats, min–max in brackets; the ratio is taken run pair by run pair.\n\n")
-	fmt.Fprintf(&b, "| workload | clients | %s ops/s | %s ops/s | ops/s %s ÷ %s | %s p99 ms | %s p99 ms |\n", zkdL, zkL, "zkd", "ZooKeeper", zkdL, zkL)
-	b.WriteString("|---|--:|--:|--:|--:|--:|--:|\n")
 	var errs int64
 	for _, row := range r.Throughput {
-		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %s |\n",
-			r.workloadLabel(row.Workload), row.Clients,
-			spreadText(row.Zkd.OpsPerSecond, thousands), spreadText(row.ZooKeeper.OpsPerSecond, thousands),
-			spreadText(row.Ratio, twoDecimals),
-			spreadText(scaled(row.Zkd.P99US, 0.001), threeDecimals), spreadText(scaled(row.ZooKeeper.P99US, 0.001), threeDecimals))
 		errs += row.Zkd.Errors + row.ZooKeeper.Errors
+		if row.Ceiling != nil {
+			errs += row.Ceiling.Errors
+		}
+	}
+	if r.hasCeiling() {
+		r.writeThroughputWithCeiling(&b, zkdL, zkL)
+	} else {
+		b.WriteString("Median of the repeats, min–max in brackets; the ratio is taken run pair by run pair.\n\n")
+		fmt.Fprintf(&b, "| workload | clients | %s ops/s | %s ops/s | ops/s %s ÷ %s | %s p99 ms | %s p99 ms |\n", zkdL, zkL, "zkd", "ZooKeeper", zkdL, zkL)
+		b.WriteString("|---|--:|--:|--:|--:|--:|--:|\n")
+		for _, row := range r.Throughput {
+			fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %s |\n",
+				r.workloadLabel(row.Workload), row.Clients,
+				spreadText(row.Zkd.OpsPerSecond, thousands), spreadText(row.ZooKeeper.OpsPerSecond, thousands),
+				spreadText(row.Ratio, twoDecimals),
+				spreadText(scaled(row.Zkd.P99US, 0.001), threeDecimals), spreadText(scaled(row.ZooKeeper.P99US, 0.001), threeDecimals))
+		}
 	}
 	if errs > 0 {
 		fmt.Fprintf(&b, "\n**%d requests failed** during the timed runs; see compare.json.\n", errs)
@@ -245,6 +305,7 @@ func ratioText(a, b float64) string {
 func mibText(b int64) string { return oneDecimal(float64(b) / (1 << 20)) }
 
 func oneDecimal(v float64) string    { return strconv.FormatFloat(v, 'f', 1, 64) }
+func percent(v float64) string       { return strconv.FormatFloat(v*100, 'f', 0, 64) + " %" }
 func twoDecimals(v float64) string   { return strconv.FormatFloat(v, 'f', 2, 64) }
 func threeDecimals(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
 

@@ -70,3 +70,30 @@ func TestMarkdownMarksSelfTest(t *testing.T) {
 		t.Errorf("self-test not marked:\n%s", md)
 	}
 }
+
+func TestMarkdownShowsTheCeiling(t *testing.T) {
+	r := withCeiling(markdownReport())
+	for i := range r.Throughput {
+		r.Throughput[i].Zkd.ServerCPUUSPerOp = Spread{Median: 20, N: 3}
+		r.Throughput[i].Zkd.ClientCPUUSPerOp = Spread{Median: 10, N: 3}
+		r.Throughput[i].ZooKeeper.ServerCPUUSPerOp = Spread{Median: 40, N: 3}
+		r.Throughput[i].Ceiling.ServerCPUUSPerOp = Spread{Median: 5, N: 3}
+		r.Throughput[i].Ceiling.ClientCPUUSPerOp = Spread{Median: 9, N: 3}
+	}
+	md := r.Markdown()
+	for _, want := range []string{
+		"| workload | clients | zkd ops/s | ZooKeeper ops/s | limit ops/s | ops/s zkd ÷ ZooKeeper | zkd ÷ limit | ZooKeeper ÷ limit | zkd p99 ms | ZooKeeper p99 ms | limit p99 ms |",
+		"| get | 8 | 4,000 (3,800–4,200) | 2,000 (2,000–2,000) | 6,000 (5,800–6,200) | – | 67 % (60 %–70 %) | 33 % (30 %–35 %) |",
+		"`zkd bench ceiling`",
+		"| zkd µs | ZooKeeper µs | limit µs |",
+		"| get | 8 | 20.0 | 40.0 | 5.0 | 0.50 | 10.0 | 0.0 | 9.0 |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("summary lacks %q:\n%s", want, md)
+		}
+	}
+	// Without the ceiling the tables keep their two-server form.
+	if md := markdownReport().Markdown(); strings.Contains(md, "limit") {
+		t.Errorf("a report without the ceiling mentions a limit:\n%s", md)
+	}
+}

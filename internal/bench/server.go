@@ -69,6 +69,17 @@ func ZkdSpec(bin string) ServerSpec {
 	}
 }
 
+// CeilingSpec starts `zkd bench ceiling --config zoo.cfg` from the given
+// binary, its getData replies valueSize bytes long as the runs' values are.
+func CeilingSpec(bin string, valueSize int) ServerSpec {
+	return ServerSpec{
+		Name: "ceiling",
+		Argv: func(zooCfg string) []string {
+			return []string{bin, "bench", "ceiling", "--config", zooCfg, "--value-size", strconv.Itoa(valueSize)}
+		},
+	}
+}
+
 // DiscoverApache finds java and the ZooKeeper class path. An explicit
 // classpath is used as given; otherwise Debian's environment file decides
 // (/etc/zookeeper/conf/environment, what the package's own scripts use).

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -38,7 +39,7 @@ func TestThroughputRatioIsPairedByRepeat(t *testing.T) {
 		{System: roleZkd, Repeat: 1, Result: resultFor(WorkloadSet, 8, 300, 10)},
 		{System: roleZkd, Repeat: 0, Result: resultFor(WorkloadGet, 8, 999, 1)}, // another cell
 	}
-	rows := summarizeThroughput(runs, []Workload{WorkloadSet}, []int{8})
+	rows := summarizeThroughput(runs, []Workload{WorkloadSet}, []int{8}, []string{roleZkd, roleZooKeeper})
 	if len(rows) != 1 {
 		t.Fatalf("got %d rows, want 1", len(rows))
 	}
@@ -56,7 +57,7 @@ func TestThroughputRatioIsPairedByRepeat(t *testing.T) {
 
 func TestThroughputSkipsCellsWithoutPairs(t *testing.T) {
 	runs := []RunRecord{{System: roleZkd, Repeat: 0, Result: resultFor(WorkloadGet, 1, 10, 1)}}
-	if rows := summarizeThroughput(runs, []Workload{WorkloadGet}, []int{1}); len(rows) != 0 {
+	if rows := summarizeThroughput(runs, []Workload{WorkloadGet}, []int{1}, []string{roleZkd, roleZooKeeper}); len(rows) != 0 {
 		t.Fatalf("a cell with no ZooKeeper run produced %+v", rows)
 	}
 }
@@ -64,6 +65,59 @@ func TestThroughputSkipsCellsWithoutPairs(t *testing.T) {
 func TestOrderAlternates(t *testing.T) {
 	if a, b := order(false), order(true); a[0] == b[0] || a[1] == b[1] {
 		t.Fatalf("order(false) = %v, order(true) = %v: not alternated", a, b)
+	}
+	two := []string{roleZkd, roleZooKeeper}
+	if a, b := rotation(two, 0), rotation(two, 1); !slices.Equal(a, order(false)) || !slices.Equal(b, order(true)) {
+		t.Errorf("rotation of two roles %v, %v; want order's alternation", a, b)
+	}
+	// With the ceiling, each role goes first, second and third once in
+	// three rounds.
+	three := []string{roleZkd, roleZooKeeper, roleCeiling}
+	seen := map[string]map[int]bool{}
+	for k := range 3 {
+		for pos, role := range rotation(three, k) {
+			if seen[role] == nil {
+				seen[role] = map[int]bool{}
+			}
+			seen[role][pos] = true
+		}
+	}
+	for _, role := range three {
+		if len(seen[role]) != 3 {
+			t.Errorf("%s ran at positions %v in three rounds, want each once", role, seen[role])
+		}
+	}
+}
+
+// With the ceiling, each server's fraction of it is taken run by run
+// within a repeat, and a repeat the ceiling missed is left out of the row.
+func TestThroughputFractionOfTheCeiling(t *testing.T) {
+	runs := []RunRecord{
+		{System: roleZkd, Repeat: 0, Result: resultFor(WorkloadGet, 8, 90, 5)},
+		{System: roleZooKeeper, Repeat: 0, Result: resultFor(WorkloadGet, 8, 60, 10)},
+		{System: roleCeiling, Repeat: 0, Result: resultFor(WorkloadGet, 8, 100, 2)},
+		{System: roleZkd, Repeat: 1, Result: resultFor(WorkloadGet, 8, 100, 5)},
+		{System: roleZooKeeper, Repeat: 1, Result: resultFor(WorkloadGet, 8, 50, 10)},
+		{System: roleCeiling, Repeat: 1, Result: resultFor(WorkloadGet, 8, 200, 2)},
+		{System: roleZkd, Repeat: 2, Result: resultFor(WorkloadGet, 8, 1, 5)}, // no ceiling run
+		{System: roleZooKeeper, Repeat: 2, Result: resultFor(WorkloadGet, 8, 1, 10)},
+	}
+	rows := summarizeThroughput(runs, []Workload{WorkloadGet}, []int{8}, []string{roleZkd, roleZooKeeper, roleCeiling})
+	if len(rows) != 1 || rows[0].Ceiling == nil {
+		t.Fatalf("rows %+v, want one with the ceiling", rows)
+	}
+	r := rows[0]
+	if want := (Spread{Median: 0.7, Min: 0.5, Max: 0.9, N: 2}); *r.ZkdOfCeiling != want {
+		t.Errorf("zkd of the ceiling %+v, want %+v", *r.ZkdOfCeiling, want)
+	}
+	if want := (Spread{Median: 0.425, Min: 0.25, Max: 0.6, N: 2}); *r.ZooKeeperOfCeiling != want {
+		t.Errorf("ZooKeeper of the ceiling %+v, want %+v", *r.ZooKeeperOfCeiling, want)
+	}
+	if want := (Spread{Median: 150, Min: 100, Max: 200, N: 2}); r.Ceiling.OpsPerSecond != want {
+		t.Errorf("ceiling ops/s %+v, want %+v", r.Ceiling.OpsPerSecond, want)
+	}
+	if r.Zkd.OpsPerSecond.N != 2 {
+		t.Errorf("zkd counted %d repeats, want the 2 with a ceiling run", r.Zkd.OpsPerSecond.N)
 	}
 }
 

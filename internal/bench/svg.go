@@ -23,6 +23,7 @@ const (
 	axisColor      = "#333333"
 	zkdColor       = "#1f77b4"
 	zooKeeperColor = "#ff7f0e"
+	ceilingColor   = "#555555"
 )
 
 // chartPoint is one x position of a series: the median and its spread.
@@ -34,6 +35,7 @@ type chartSeries struct {
 	label  string
 	color  string
 	square bool // square markers, so the series differ without colour too
+	dashed bool // a dashed line: the limit, not a server
 	points []chartPoint
 }
 
@@ -45,31 +47,44 @@ type lineChart struct {
 }
 
 // ThroughputSVG draws ops/s against the number of clients, one panel per
-// workload, both servers in each: the line joins medians, the bars span
-// min–max of the repeats.
+// workload, both servers in each (and the ceiling, dashed, when it ran):
+// the line joins medians, the bars span min–max of the repeats.
 func (r *CompareReport) ThroughputSVG() []byte {
+	withCeiling := r.hasCeiling()
+	point := func(x float64, s Spread) chartPoint { return chartPoint{x, s.Median, s.Min, s.Max} }
 	var charts []lineChart
 	for _, w := range r.Settings.Workloads {
 		zkdSeries := chartSeries{label: r.roleLabel(roleZkd), color: zkdColor}
 		zkSeries := chartSeries{label: r.roleLabel(roleZooKeeper), color: zooKeeperColor, square: true}
+		limitSeries := chartSeries{label: r.roleLabel(roleCeiling), color: ceilingColor, dashed: true}
 		for _, row := range r.Throughput {
 			if row.Workload != w {
 				continue
 			}
 			x := float64(row.Clients)
-			zkdSeries.points = append(zkdSeries.points, chartPoint{x, row.Zkd.OpsPerSecond.Median, row.Zkd.OpsPerSecond.Min, row.Zkd.OpsPerSecond.Max})
-			zkSeries.points = append(zkSeries.points, chartPoint{x, row.ZooKeeper.OpsPerSecond.Median, row.ZooKeeper.OpsPerSecond.Min, row.ZooKeeper.OpsPerSecond.Max})
+			zkdSeries.points = append(zkdSeries.points, point(x, row.Zkd.OpsPerSecond))
+			zkSeries.points = append(zkSeries.points, point(x, row.ZooKeeper.OpsPerSecond))
+			if row.Ceiling != nil {
+				limitSeries.points = append(limitSeries.points, point(x, row.Ceiling.OpsPerSecond))
+			}
+		}
+		series := []chartSeries{zkdSeries, zkSeries}
+		if withCeiling {
+			series = append(series, limitSeries)
 		}
 		charts = append(charts, lineChart{
 			title:  r.workloadLabel(w),
 			xLabel: "concurrent clients (sessions)",
 			yLabel: "ops/s",
-			series: []chartSeries{zkdSeries, zkSeries},
+			series: series,
 		})
 	}
 	legend := []chartSeries{
 		{label: r.roleLabel(roleZkd), color: zkdColor},
 		{label: r.roleLabel(roleZooKeeper), color: zooKeeperColor, square: true},
+	}
+	if withCeiling {
+		legend = append(legend, chartSeries{label: r.roleLabel(roleCeiling), color: ceilingColor, dashed: true})
 	}
 	title := "Throughput against concurrent clients"
 	if r.SelfTest {
@@ -81,7 +96,10 @@ func (r *CompareReport) ThroughputSVG() []byte {
 func renderCharts(title string, legend []chartSeries, charts []lineChart) []byte {
 	cols := min(panelColumns, max(1, len(charts)))
 	rows := (len(charts) + cols - 1) / cols
-	width := float64(cols) * panelWidth
+	const legendEntry = 190.0
+	// Wide enough for the legend too: one panel is narrower than three
+	// entries.
+	width := max(float64(cols)*panelWidth, legendEntry*float64(len(legend))+40)
 	height := headerHeight + float64(rows)*panelHeight
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%g" height="%g" viewBox="0 0 %g %g" font-family="%s" font-size="12">`+"\n",
@@ -89,11 +107,10 @@ func renderCharts(title string, legend []chartSeries, charts []lineChart) []byte
 	fmt.Fprintf(&b, `<rect width="%g" height="%g" fill="#ffffff"/>`+"\n", width, height)
 	fmt.Fprintf(&b, `<text x="%g" y="24" text-anchor="middle" font-size="16" font-weight="bold">%s</text>`+"\n", width/2, xmlEscape(title))
 	// Legend, centred under the title.
-	const legendEntry = 190.0
 	lx := width/2 - legendEntry*float64(len(legend))/2
 	for i, s := range legend {
 		x := lx + float64(i)*legendEntry
-		fmt.Fprintf(&b, `<line x1="%g" y1="42" x2="%g" y2="42" stroke="%s" stroke-width="2"/>`+"\n", x, x+28, s.color)
+		fmt.Fprintf(&b, `<line x1="%g" y1="42" x2="%g" y2="42" stroke="%s" stroke-width="2"%s/>`+"\n", x, x+28, s.color, s.dash())
 		writeMarker(&b, s, x+14, 42)
 		fmt.Fprintf(&b, `<text x="%g" y="46">%s</text>`+"\n", x+36, xmlEscape(s.label))
 	}
@@ -159,8 +176,8 @@ func (c lineChart) render(b *strings.Builder, ox, oy float64) {
 			}
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", px, yPos(p.median)))
 		}
-		fmt.Fprintf(b, `<polyline class="series" data-label="%s" points="%s" fill="none" stroke="%s" stroke-width="2"/>`+"\n",
-			xmlEscape(s.label), strings.Join(pts, " "), s.color)
+		fmt.Fprintf(b, `<polyline class="series" data-label="%s" points="%s" fill="none" stroke="%s" stroke-width="2"%s/>`+"\n",
+			xmlEscape(s.label), strings.Join(pts, " "), s.color, s.dash())
 		for _, p := range s.points {
 			writeMarker(b, s, xScale(p.x), yPos(p.median))
 		}
@@ -168,7 +185,20 @@ func (c lineChart) render(b *strings.Builder, ox, oy float64) {
 	b.WriteString("</g>\n")
 }
 
+// dash is the stroke attribute of a dashed series, or nothing.
+func (s chartSeries) dash() string {
+	if s.dashed {
+		return ` stroke-dasharray="6 4"`
+	}
+	return ""
+}
+
 func writeMarker(b *strings.Builder, s chartSeries, x, y float64) {
+	if s.dashed { // the limit: a diamond, unlike either server's marker
+		fmt.Fprintf(b, `<path class="marker" d="M%.1f %.1fL%.1f %.1fL%.1f %.1fL%.1f %.1fZ" fill="%s"/>`+"\n",
+			x, y-5, x+5, y, x, y+5, x-5, y, s.color)
+		return
+	}
 	if s.square {
 		fmt.Fprintf(b, `<rect class="marker" x="%.1f" y="%.1f" width="7" height="7" fill="%s"/>`+"\n", x-3.5, y-3.5, s.color)
 		return

@@ -159,3 +159,55 @@ func TestSILabel(t *testing.T) {
 		}
 	}
 }
+
+// withCeiling adds a limit at three times ZooKeeper's ops/s to every row.
+func withCeiling(r *CompareReport) *CompareReport {
+	r.Settings.Ceiling = true
+	for i := range r.Throughput {
+		row := &r.Throughput[i]
+		k := row.ZooKeeper.OpsPerSecond.Median
+		row.Ceiling = &SystemFigures{OpsPerSecond: Spread{Median: 3 * k, Min: 2.9 * k, Max: 3.1 * k, N: 3},
+			P99US: Spread{Median: 100, Min: 100, Max: 100, N: 3}}
+		row.ZkdOfCeiling = &Spread{Median: 2.0 / 3, Min: 0.6, Max: 0.7, N: 3}
+		row.ZooKeeperOfCeiling = &Spread{Median: 1.0 / 3, Min: 0.3, Max: 0.35, N: 3}
+	}
+	return r
+}
+
+func TestThroughputSVGDrawsTheCeiling(t *testing.T) {
+	els := parseSVG(t, withCeiling(chartReport()).ThroughputSVG())
+	var lines []svgElement
+	var texts []string
+	for _, e := range els {
+		if e.name == "polyline" {
+			lines = append(lines, e)
+		}
+		if e.name == "text" {
+			texts = append(texts, strings.TrimSpace(e.text))
+		}
+	}
+	if len(lines) != 6 {
+		t.Fatalf("got %d series lines, want 2 workloads × 3 (zkd, ZooKeeper, the limit)", len(lines))
+	}
+	if !containsString(texts, "limit (fixed replies)") {
+		t.Errorf("no legend entry for the limit; texts: %q", texts)
+	}
+	limit, zkd := lines[2], lines[0]
+	if limit.attrs["data-label"] != "limit (fixed replies)" || limit.attrs["stroke-dasharray"] == "" {
+		t.Fatalf("third series %+v, want the dashed limit", limit.attrs)
+	}
+	// The limit (3× ZooKeeper) is drawn above zkd (2×) at every x.
+	lp, zp := points(t, limit), points(t, zkd)
+	for i := range lp {
+		if lp[i][1] >= zp[i][1] {
+			t.Errorf("point %d: limit y=%v not above zkd y=%v", i, lp[i][1], zp[i][1])
+		}
+	}
+	// One panel is narrower than three legend entries: the picture widens.
+	one := withCeiling(chartReport())
+	one.Settings.Workloads = []Workload{WorkloadGet}
+	root := parseSVG(t, one.ThroughputSVG())[0]
+	if w, _ := strconv.ParseFloat(root.attrs["width"], 64); w < 3*190 {
+		t.Errorf("one panel with three legend entries is %v wide", w)
+	}
+}

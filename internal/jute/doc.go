@@ -17,5 +17,7 @@
 // jute.maxbuffer) and by the bytes actually present, so hostile input never
 // makes the decoder allocate more than the frame it was given.
 //
-// The package owns only the primitive encoding; it never does I/O.
+// The package owns only the primitive encoding. A stream decoder reads
+// the io.Reader it is given (a snapshot too long to hold whole); the
+// package never opens a file or a socket itself.
 package jute

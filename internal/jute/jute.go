@@ -92,13 +92,16 @@ func (e *Encoder) Raw(v []byte) { e.buf = append(e.buf, v...) }
 // SetInt overwrites a previously written int at offset off (used for length prefixes).
 func (e *Encoder) SetInt(off int, v int32) { binary.BigEndian.PutUint32(e.buf[off:], uint32(v)) }
 
-// Decoder reads jute values from a byte slice. The first error sticks: later
-// reads return zero values, and Err reports it.
+// Decoder reads jute values from a byte slice, or from a stream through a
+// window (NewStreamDecoder). The first error sticks: later reads return
+// zero values, and Err reports it.
 type Decoder struct {
 	buf []byte
 	off int
 	max int
 	err error
+	// src is nil for a byte slice; see stream.go.
+	src *stream
 }
 
 // NewDecoder reads buf; lengths of buffers, strings and vectors above max are errors.
@@ -112,14 +115,29 @@ func NewDecoder(buf []byte, max int) *Decoder {
 // Err is the first error met, or nil.
 func (d *Decoder) Err() error { return d.err }
 
-// Remaining is the number of unread bytes.
-func (d *Decoder) Remaining() int { return len(d.buf) - d.off }
+// Remaining is the number of unread bytes; for a stream, the most it can
+// still hold (its limit less what was read).
+func (d *Decoder) Remaining() int {
+	if d.src != nil {
+		return d.src.remaining(d)
+	}
+	return len(d.buf) - d.off
+}
 
 // Offset is the number of bytes read so far.
-func (d *Decoder) Offset() int { return d.off }
+func (d *Decoder) Offset() int {
+	if d.src != nil {
+		return int(d.src.base) + d.off
+	}
+	return d.off
+}
 
-// Rest returns the unread bytes without copying and consumes them.
+// Rest returns the unread bytes without copying and consumes them; a
+// stream is read to its end first.
 func (d *Decoder) Rest() []byte {
+	if d.src != nil {
+		d.src.fillAll(d)
+	}
 	b := d.buf[d.off:]
 	d.off = len(d.buf)
 	return b
@@ -136,8 +154,10 @@ func (d *Decoder) take(n int) []byte {
 	if d.err != nil {
 		return nil
 	}
-	if n > len(d.buf)-d.off {
-		d.err = ErrShort
+	if n > len(d.buf)-d.off && (d.src == nil || !d.src.fill(d, n)) {
+		if d.err == nil {
+			d.err = ErrShort
+		}
 		d.off = len(d.buf)
 		return nil
 	}
@@ -169,7 +189,7 @@ func (d *Decoder) Int() int32 {
 
 // PeekInt returns the next int without consuming it (0 if fewer than 4 bytes remain).
 func (d *Decoder) PeekInt() int32 {
-	if d.err != nil || d.Remaining() < 4 {
+	if d.err != nil || len(d.buf)-d.off < 4 && (d.src == nil || !d.src.fill(d, 4)) {
 		return 0
 	}
 	return int32(binary.BigEndian.Uint32(d.buf[d.off:]))

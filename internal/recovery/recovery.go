@@ -152,8 +152,9 @@ func Read(fsys storage.FS, dirs Dirs, log *slog.Logger) (*State, error) {
 	if digestMismatches > 0 {
 		log.Warn("tree digest differs from the digest recorded in logged txns", "txns", digestMismatches)
 	}
-	// Loading held the snapshot file and decode buffers; hand that memory
-	// back now rather than when the scavenger gets to it.
+	// Loading left its read window, the replay's buffers and what garbage
+	// the tree's build made; hand that memory back now rather than when
+	// the scavenger gets to it.
 	debug.FreeOSMemory()
 	log.Info("data recovered", "last_zxid", hexZxid(t.LastZxid()), "replayed_txns", st.Replayed,
 		"nodes", t.NodeCount(), "sessions", len(sessions), "took", time.Since(start).Round(time.Millisecond).String())

@@ -127,12 +127,16 @@ Written to "<name>.tmp", fsynced, renamed, and the directory fsynced.
 	+------------------------------------------------------------------+
 
 The checksums run over the uncompressed bytes. A snapshot counts as complete
-only if it ends with 00 00 00 01 2F; before the tree body is parsed, the
-last seal's Adler32 is checked over the whole file, then each seal on the
-way. Loading tries the newest snapshot first and walks back (at most 100);
-one that fails is renamed "<name>.broken" and logged (etcd's snapshotter;
-ZooKeeper just skips it). The whole file, decompressed, is held in memory
-while it is read.
+only if it ends with 00 00 00 01 2F, which an uncompressed file's last
+bytes show before anything else is read. The file is then read as a
+stream, through a window of 256 KiB (inflated on the way when
+compressed), never whole: each seal's Adler32 is computed as the bytes go
+by and checked where the seal sits, so the tree body is parsed before the
+file is known to be sound, and a tree built from a snapshot whose seal
+then fails is thrown away. Loading tries the newest snapshot first and
+walks back (at most 100); one that fails is renamed "<name>.broken" and
+logged (etcd's snapshotter; ZooKeeper just skips it). A read that fails
+(the disk, not the bytes) stops the load and renames nothing.
 
 Compression (zookeeper.snapshot.compression.method): ".gz" is a gzip
 stream (java.util.zip.GZIPOutputStream); ".snappy" is snappy-java's

@@ -81,42 +81,118 @@ func (s *snappyWriter) Close() error {
 
 // decodeSnappyStream inflates a whole SnappyOutputStream.
 func decodeSnappyStream(data []byte) ([]byte, error) {
-	if len(data) < snappyHeaderSize || !bytes.Equal(data[:8], snappyMagic[:]) {
-		return nil, fmt.Errorf("%w: missing stream header", errSnappyStream)
-	}
-	if v := int32(binary.BigEndian.Uint32(data[8:])); v < snappyVersion {
-		return nil, fmt.Errorf("%w: stream version %d", errSnappyStream, v)
-	}
-	var out []byte
-	for pos := snappyHeaderSize; pos < len(data); {
-		if len(data)-pos < 4 {
-			return nil, fmt.Errorf("%w: chunk length cut short at %d", errSnappyStream, pos)
+	return io.ReadAll(newSnappyReader(bytes.NewReader(data)))
+}
+
+// snappyReader is a SnappyInputStream: it inflates one chunk at a time, so
+// a snapshot is read without holding it whole. Errors name the offset in
+// the compressed stream.
+type snappyReader struct {
+	r      io.Reader
+	pos    int64  // offset in the compressed stream
+	chunk  []byte // the compressed chunk, reused
+	out    []byte // the inflated chunk, reused
+	unread []byte // what of out is left to return
+	header bool   // the stream header was read
+	err    error
+}
+
+func newSnappyReader(r io.Reader) *snappyReader { return &snappyReader{r: r} }
+
+func (s *snappyReader) Read(p []byte) (int, error) {
+	for len(s.unread) == 0 {
+		if s.err != nil {
+			return 0, s.err
 		}
-		if bytes.Equal(data[pos:pos+4], snappyMagic[:4]) {
-			if len(data)-pos < snappyHeaderSize || !bytes.Equal(data[pos:pos+8], snappyMagic[:]) {
-				return nil, fmt.Errorf("%w: bad concatenated header at %d", errSnappyStream, pos)
+		s.err = s.next()
+	}
+	n := copy(p, s.unread)
+	s.unread = s.unread[n:]
+	return n, nil
+}
+
+// readFull reads len(b) bytes; a stream that ends first is reported as
+// cut short at what.
+func (s *snappyReader) readFull(b []byte, what string) error {
+	n, err := io.ReadFull(s.r, b)
+	s.pos += int64(n)
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: %s cut short at %d", errSnappyStream, what, s.pos-int64(n))
+	}
+	return err
+}
+
+// next inflates the next chunk into unread; io.EOF at a clean end.
+func (s *snappyReader) next() error {
+	if !s.header {
+		var hdr [snappyHeaderSize]byte
+		if err := s.readFull(hdr[:], "stream header"); err != nil {
+			if errors.Is(err, errSnappyStream) {
+				return fmt.Errorf("%w: missing stream header", errSnappyStream)
 			}
-			pos += snappyHeaderSize
-			continue
+			return err
 		}
-		n := int64(int32(binary.BigEndian.Uint32(data[pos:])))
-		pos += 4
-		if n < 0 || n > int64(len(data)-pos) {
-			return nil, fmt.Errorf("%w: chunk of %d bytes at %d", errSnappyStream, n, pos-4)
+		if !bytes.Equal(hdr[:8], snappyMagic[:]) {
+			return fmt.Errorf("%w: missing stream header", errSnappyStream)
 		}
-		chunk := data[pos : pos+int(n)]
-		pos += int(n)
-		// A snappy block expands at most ~22 times; refuse to allocate for
-		// a length prefix that claims more (hostile or corrupt input).
-		dlen, err := snappy.DecodedLen(chunk)
-		if err != nil || dlen > 32*len(chunk)+64 {
-			return nil, fmt.Errorf("%w: bad chunk at %d", errSnappyStream, pos-int(n)-4)
+		if v := int32(binary.BigEndian.Uint32(hdr[8:])); v < snappyVersion {
+			return fmt.Errorf("%w: stream version %d", errSnappyStream, v)
 		}
-		start := len(out)
-		out = append(out, make([]byte, dlen)...)
-		if _, err := snappy.Decode(out[start:], chunk); err != nil {
-			return nil, fmt.Errorf("%w: chunk at %d: %v", errSnappyStream, pos-int(n)-4, err)
-		}
+		s.header = true
 	}
-	return out, nil
+	at := s.pos
+	var lenBuf [4]byte
+	n, err := io.ReadFull(s.r, lenBuf[:])
+	s.pos += int64(n)
+	switch {
+	case n == 0 && errors.Is(err, io.EOF):
+		return io.EOF
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("%w: chunk length cut short at %d", errSnappyStream, at)
+	case err != nil:
+		return err
+	}
+	if bytes.Equal(lenBuf[:], snappyMagic[:4]) {
+		// A concatenated stream's header: SnappyInputStream skips it.
+		var rest [snappyHeaderSize - 4]byte
+		if err := s.readFull(rest[:], "concatenated header"); err != nil || !bytes.Equal(rest[:4], snappyMagic[4:]) {
+			if err != nil && !errors.Is(err, errSnappyStream) {
+				return err
+			}
+			return fmt.Errorf("%w: bad concatenated header at %d", errSnappyStream, at)
+		}
+		return nil
+	}
+	size := int64(int32(binary.BigEndian.Uint32(lenBuf[:])))
+	// SnappyOutputStream compresses 32 KiB blocks; snappy's worst case for
+	// one is under 38 KiB, so a longer chunk is corrupt (a hostile length
+	// must not make the reader allocate).
+	if size < 0 || size > int64(snappy.MaxEncodedLen(snappyBlockSize))*32 {
+		return fmt.Errorf("%w: chunk of %d bytes at %d", errSnappyStream, size, at)
+	}
+	if int64(cap(s.chunk)) < size {
+		s.chunk = make([]byte, size)
+	}
+	s.chunk = s.chunk[:size]
+	if err := s.readFull(s.chunk, "chunk"); err != nil {
+		if errors.Is(err, errSnappyStream) {
+			return fmt.Errorf("%w: chunk of %d bytes at %d", errSnappyStream, size, at)
+		}
+		return err
+	}
+	// A snappy block expands at most ~22 times; refuse to allocate for a
+	// length prefix that claims more (hostile or corrupt input).
+	dlen, err := snappy.DecodedLen(s.chunk)
+	if err != nil || dlen > 32*len(s.chunk)+64 {
+		return fmt.Errorf("%w: bad chunk at %d", errSnappyStream, at)
+	}
+	if cap(s.out) < dlen {
+		s.out = make([]byte, dlen)
+	}
+	out, err := snappy.Decode(s.out[:dlen], s.chunk)
+	if err != nil {
+		return fmt.Errorf("%w: chunk at %d: %v", errSnappyStream, at, err)
+	}
+	s.unread = out
+	return nil
 }

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
-	"encoding"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
@@ -238,17 +236,65 @@ func snapshotCompression(path string) string {
 // cache, nodes, "/" end marker). Format and checksum failures, and errors
 // from readTree, match ErrCorrupt; I/O errors are returned as they are.
 //
-// The whole file (decompressed) is held in memory while it is read.
+// The file is read as a stream through a window of a few hundred KiB
+// (decompressed on the way), never whole: recovering a large tree then
+// needs little more memory than the tree. The Adler-32 of each seal is
+// computed as the bytes go by, so readTree runs before the file is known to
+// be sound: when a seal then fails, whatever readTree built must be thrown
+// away, which FindNewestSnapshot's callers do by keeping only the tree of
+// the snapshot it returns. An uncompressed file that does not end with a
+// seal (torn) is refused before readTree is called, from its last bytes.
 func ReadSnapshot(fsys FS, path string, opts SnapshotOptions, readTree func(d *jute.Decoder) error) (Snapshot, error) {
-	raw, err := readWholeFile(fsys, path)
+	f, err := fsys.OpenFile(path, os.O_RDONLY)
 	if err != nil {
 		return Snapshot{}, err
 	}
-	data, err := decompress(raw, snapshotCompression(path))
+	defer f.Close()
+	info, err := fsys.Stat(path)
 	if err != nil {
-		return Snapshot{}, &CorruptError{Path: path, Reason: "cannot decompress", Err: err}
+		return Snapshot{}, err
 	}
-	snap, err := parseSnapshot(path, data, maxRecordLen(opts.MaxEntrySize), readTree)
+	size := info.Size()
+	compression := snapshotCompression(path)
+	if compression == CompressionNone {
+		// ZooKeeper's isValidSnapshot: at least 10 bytes, ending in the "/"
+		// of a seal.
+		var tail [5]byte
+		if size < fileHeaderSize+4+sealSize {
+			return Snapshot{}, &CorruptError{Path: path, Offset: max(size-5, 0), Reason: "does not end with a seal (incomplete file)"}
+		}
+		if _, err := f.ReadAt(tail[:], size-5); err != nil {
+			return Snapshot{}, err
+		}
+		if !bytes.Equal(tail[:], []byte{0, 0, 0, 1, '/'}) {
+			return Snapshot{}, &CorruptError{Path: path, Offset: size - 5, Reason: "does not end with a seal (incomplete file)"}
+		}
+	}
+	file := &fileReader{r: io.NewSectionReader(f, 0, size)}
+	var src io.Reader = file
+	limit := size
+	switch compression {
+	case CompressionGzip:
+		zr, err := gzip.NewReader(bufio.NewReaderSize(file, 64<<10))
+		if err != nil {
+			if file.err != nil {
+				return Snapshot{}, file.err
+			}
+			return Snapshot{}, &CorruptError{Path: path, Reason: "cannot decompress", Err: err}
+		}
+		// DEFLATE expands at most ~1032 times; a longer stream is corrupt.
+		src, limit = zr, size*1100+1<<20
+	case CompressionSnappy:
+		// A chunk inflates at most 32 times plus 64 bytes (snappyReader).
+		src, limit = newSnappyReader(bufio.NewReaderSize(file, 64<<10)), size*33+1<<20
+	}
+	sum := adler32.New()
+	d := jute.NewStreamDecoder(src, maxRecordLen(opts.MaxEntrySize), limit, sum)
+	snap, err := parseSnapshot(path, d, sum, readTree)
+	if file.err != nil {
+		// The disk failed, whatever the parse made of it: not corruption.
+		return Snapshot{}, file.err
+	}
 	if err != nil {
 		return Snapshot{}, err
 	}
@@ -273,6 +319,21 @@ func readWholeFile(fsys FS, path string) ([]byte, error) {
 		return nil, err
 	}
 	return data, nil
+}
+
+// fileReader reads a snapshot file and keeps its first read error, which
+// tells a failing disk from a corrupt file once the decoder has stopped.
+type fileReader struct {
+	r   io.Reader
+	err error
+}
+
+func (f *fileReader) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) && f.err == nil {
+		f.err = err
+	}
+	return n, err
 }
 
 func decompress(raw []byte, compression string) ([]byte, error) {
@@ -301,25 +362,25 @@ func decompress(raw []byte, compression string) ([]byte, error) {
 // sealSize is a seal's length: long checksum + ustring "/".
 const sealSize = 8 + 4 + 1
 
-func parseSnapshot(path string, data []byte, maxLen int, readTree func(d *jute.Decoder) error) (Snapshot, error) {
+// parseSnapshot decodes a snapshot from d, whose sum receives every byte
+// consumed: each seal is checked against the Adler-32 of every byte before
+// it.
+func parseSnapshot(path string, d *jute.Decoder, sum hash.Hash32, readTree func(d *jute.Decoder) error) (Snapshot, error) {
 	corrupt := func(off int, format string, args ...any) error {
 		return &CorruptError{Path: path, Offset: int64(off), Reason: fmt.Sprintf(format, args...)}
 	}
-	// ZooKeeper's isValidSnapshot: at least 10 bytes, ending in the "/" of a seal.
-	n := len(data)
-	if n < fileHeaderSize+4+sealSize || !bytes.Equal(data[n-5:], []byte{0, 0, 0, 1, '/'}) {
-		return Snapshot{}, corrupt(max(n-5, 0), "does not end with a seal (incomplete file)")
+	// failed names a decoder error: a stream that would not decompress, or
+	// one that ended or went wrong inside a value.
+	failed := func(off int, what string) error {
+		if errors.Is(d.Err(), jute.ErrRead) {
+			return &CorruptError{Path: path, Offset: int64(off), Reason: "cannot decompress", Err: d.Err()}
+		}
+		return &CorruptError{Path: path, Offset: int64(off), Reason: what, Err: d.Err()}
 	}
-	// Every seal covers every byte before it, and the seals sit in the last
-	// bytes of the file: one pass checksums up to just before them, and each
-	// seal's checksum continues from there. The last seal covers the whole
-	// file and is checked before anything is handed to readTree.
-	sums := newPrefixChecksum(data, n-sealSize)
-	if got, want := binary.BigEndian.Uint64(data[n-sealSize:]), uint64(sums.upTo(n-sealSize)); got != want {
-		return Snapshot{}, corrupt(n-sealSize, "checksum %#x, computed %#x", got, want)
-	}
-	d := jute.NewDecoder(data, maxLen)
 	magic, version, _ := d.Int(), d.Int(), d.Long()
+	if d.Err() != nil {
+		return Snapshot{}, failed(0, "file header")
+	}
 	if magic != snapshotMagic {
 		return Snapshot{}, corrupt(0, "magic %#x, want %#x", uint32(magic), snapshotMagic)
 	}
@@ -327,93 +388,86 @@ func parseSnapshot(path string, data []byte, maxLen int, readTree func(d *jute.D
 		return Snapshot{}, corrupt(4, "format version %d, want %d", version, fileVersion)
 	}
 	sessions := DecodeSessions(d)
+	if d.Err() != nil {
+		return Snapshot{}, failed(fileHeaderSize, "sessions")
+	}
 	if sessions == nil {
 		return Snapshot{}, corrupt(fileHeaderSize, "session count out of bounds")
 	}
 	snap := Snapshot{Sessions: sessions}
 	treeStart := d.Offset()
 	if err := readTree(d); err != nil {
+		if errors.Is(err, jute.ErrRead) {
+			return Snapshot{}, failed(d.Offset(), "tree body")
+		}
 		return Snapshot{}, &CorruptError{Path: path, Offset: int64(treeStart), Reason: "tree body", Err: err}
 	}
 	if d.Err() != nil {
-		return Snapshot{}, &CorruptError{Path: path, Offset: int64(d.Offset()), Reason: "tree body", Err: d.Err()}
+		return Snapshot{}, failed(d.Offset(), "tree body")
 	}
 	checkSeal := func() error {
 		off := d.Offset()
-		if d.Remaining() < sealSize {
-			return corrupt(off, "seal missing")
-		}
-		want := sums.upTo(off)
+		d.SumConsumed()
+		want := sum.Sum32()
 		got := d.Long()
 		slash := d.String()
-		if d.Err() != nil || uint64(got) != uint64(want) || slash != "/" {
+		if d.Err() != nil {
+			return failed(off, "seal missing")
+		}
+		if uint64(got) != uint64(want) || slash != "/" {
 			return corrupt(off, "seal checksum %#x %q, computed %#x", got, slash, want)
 		}
 		return nil
 	}
+	// atEnd tells a clean end of the file from more bytes, or from a
+	// stream that fails at its end (gzip checks its own CRC there).
+	atEnd := func() (bool, error) {
+		end := d.AtEnd()
+		if d.Err() != nil {
+			return false, failed(d.Offset(), "end of file")
+		}
+		return end, nil
+	}
 	if err := checkSeal(); err != nil {
 		return Snapshot{}, err
 	}
-	if d.Remaining() == 0 {
+	if end, err := atEnd(); err != nil {
+		return Snapshot{}, err
+	} else if end {
 		return snap, nil
 	}
 	off := d.Offset()
 	dg := &ZxidDigest{Zxid: d.Long(), Version: d.Int(), Digest: d.Long()}
 	if d.Err() != nil || dg.Version != 2 {
+		if errors.Is(d.Err(), jute.ErrRead) {
+			return Snapshot{}, failed(off, "digest section")
+		}
 		return Snapshot{}, corrupt(off, "digest section with version %d (only version 2 is read)", dg.Version)
 	}
 	if err := checkSeal(); err != nil {
 		return Snapshot{}, err
 	}
 	snap.Digest = dg
-	if d.Remaining() == 0 {
+	if end, err := atEnd(); err != nil {
+		return Snapshot{}, err
+	} else if end {
 		return snap, nil
 	}
-	// ZooKeeper 3.9: long lastProcessedZxid and a third seal.
+	// ZooKeeper 3.9: long lastProcessedZxid and a third seal, then the end.
 	off = d.Offset()
-	if d.Remaining() != 8+sealSize {
-		return Snapshot{}, corrupt(off, "%d unexpected bytes after the digest", d.Remaining())
-	}
 	snap.LastProcessedZxid = d.Long()
+	if d.Err() != nil {
+		return Snapshot{}, failed(off, "bytes after the digest")
+	}
 	if err := checkSeal(); err != nil {
 		return Snapshot{}, err
 	}
+	if end, err := atEnd(); err != nil {
+		return Snapshot{}, err
+	} else if !end {
+		return Snapshot{}, corrupt(d.Offset(), "unexpected bytes after the trailer")
+	}
 	return snap, nil
-}
-
-// trailerReach is how far before the last seal a snapshot's other seals may
-// sit: a tree's end marker and seal, a digest section, ZooKeeper 3.9's
-// lastProcessedZxid, and seals between them, with room to spare.
-const trailerReach = 256
-
-// prefixChecksum gives the Adler-32 of data[:end] for the ends near the end
-// of the file (the seals') from one pass over the rest.
-type prefixChecksum struct {
-	data  []byte
-	from  int
-	state []byte // the digest's state after data[:from]
-}
-
-// newPrefixChecksum checksums data up to trailerReach bytes before last.
-func newPrefixChecksum(data []byte, last int) *prefixChecksum {
-	p := &prefixChecksum{data: data, from: max(last-trailerReach, 0)}
-	h := adler32.New()
-	h.Write(data[:p.from])
-	p.state, _ = h.(encoding.BinaryMarshaler).MarshalBinary()
-	return p
-}
-
-// upTo returns the Adler-32 of data[:end].
-func (p *prefixChecksum) upTo(end int) uint32 {
-	if end < p.from {
-		return adler32.Checksum(p.data[:end])
-	}
-	h := adler32.New()
-	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(p.state); err != nil {
-		return adler32.Checksum(p.data[:end]) // cannot happen: the state is adler32's own
-	}
-	h.Write(p.data[p.from:end])
-	return h.Sum32()
 }
 
 // FindNewestSnapshot loads the newest snapshot under dataDir/version-2

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/adler32"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -39,6 +40,24 @@ func testBody(n, dataSize int) []byte {
 	}
 	e.String("/")
 	return e.Bytes()
+}
+
+// noisyBody is testBody with values of random bytes, which no compressor
+// shrinks.
+func noisyBody(n, dataSize int) []byte {
+	body := testBody(n, dataSize)
+	rng := rand.New(rand.NewPCG(uint64(n), uint64(dataSize)))
+	value := bytes.Repeat([]byte{0}, dataSize)
+	for i := range n {
+		// Each value follows its path and length prefix.
+		at := bytes.Index(body, fmt.Appendf(nil, "/n%d\x00\x00", i)) + len(fmt.Sprintf("/n%d", i)) + 4
+		copy(value, body[at:at+dataSize])
+		for j := range value {
+			value[j] = byte(rng.Uint32())
+		}
+		copy(body[at:], value)
+	}
+	return body
 }
 
 // streamBody writes body through flush in pieces, like tree.SerializeStream.
@@ -371,18 +390,52 @@ func TestSnappyStreamFraming(t *testing.T) {
 	}
 }
 
-// The seals' checksums, continued from one pass, are Adler-32 of the prefix.
-func TestPrefixChecksumMatchesAdler32(t *testing.T) {
-	data := make([]byte, 100_000)
-	for i := range data {
-		data[i] = byte(i*7 + i/251)
-	}
-	for _, last := range []int{0, 10, trailerReach, 5_000, len(data)} {
-		p := newPrefixChecksum(data, last)
-		for _, end := range []int{0, 1, last / 2, max(last-trailerReach, 0), max(last-1, 0), last} {
-			if got, want := p.upTo(end), adler32.Checksum(data[:end]); got != want {
-				t.Errorf("last %d, end %d: %#x, want %#x", last, end, got, want)
+// A read that fails anywhere in a streamed snapshot, the first read or one
+// deep in the tree body, stops the load with the I/O error: it is not
+// mistaken for corruption, and no snapshot is moved aside.
+func TestSnapshotStreamIOErrorSweep(t *testing.T) {
+	// ~800 KB of incompressible values: several windows of the stream,
+	// compressed or not.
+	body := noisyBody(400, 2000)
+	for _, compression := range []string{CompressionNone, CompressionGzip, CompressionSnappy} {
+		for n := int64(0); ; n++ {
+			mem := NewMemFS()
+			writeTestSnapshot(t, mem, 5, body, compression)
+			newest := writeTestSnapshot(t, mem, 6, body, compression)
+			inj := &FailNth{N: n, Ops: []Op{OpReadAt}}
+			var br bodyReader
+			_, info, err := LoadNewestSnapshot(NewErrorFS(mem, inj), "/d", SnapshotOptions{}, br.read(nil))
+			if err == nil {
+				t.Logf("%q: loads once read %d is the first to fail", compression, n)
+				if info.Zxid != 6 || n < 3 {
+					t.Fatalf("%q: loaded %+v after failing read %d", compression, info, n)
+				}
+				break
+			}
+			if !errors.Is(err, ErrInjected) || errors.Is(err, ErrCorrupt) {
+				t.Fatalf("%q, read %d fails: err = %v, want the injected I/O error", compression, n, err)
+			}
+			if _, err := mem.Stat(newest.Path); err != nil {
+				t.Fatalf("%q, read %d fails: snapshot moved aside after an I/O error", compression, n)
 			}
 		}
+	}
+}
+
+// A seal that fails once the tree body has been read (a bit flipped in the
+// body, found only at the seal) still falls back to the previous
+// snapshot, whose body is the one handed back.
+func TestSnapshotStreamChecksumFailsAfterTheBody(t *testing.T) {
+	fsys := NewMemFS()
+	writeTestSnapshot(t, fsys, 5, testBody(3, 10), "")
+	newest := writeTestSnapshot(t, fsys, 6, testBody(4, 10), "")
+	raw := fileBytes(t, fsys, newest.Path)
+	i := bytes.Index(raw, []byte("/n2")) + 10 // inside /n2's data
+	raw[i] ^= 0x40
+	writeFile(t, fsys, newest.Path, raw)
+	var br bodyReader
+	_, info, err := LoadNewestSnapshot(fsys, "/d", SnapshotOptions{}, br.read(nil))
+	if err != nil || info.Zxid != 5 || br.calls != 2 || len(br.body.paths) != 5 {
+		t.Fatalf("loaded %+v (%d paths) after %d tree reads: %v; want the previous snapshot's 5 znodes", info, len(br.body.paths), br.calls, err)
 	}
 }

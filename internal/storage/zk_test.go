@@ -35,7 +35,7 @@ type treeBody struct {
 func parseTreeBody(d *jute.Decoder, whole []byte, body *treeBody) error {
 	body.start = d.Offset()
 	body.acls = int(d.Int())
-	for range body.acls {
+	for i := 0; i < body.acls && d.Err() == nil; i++ {
 		d.Long()
 		n := d.VectorLen(12)
 		for range n {

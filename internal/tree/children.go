@@ -581,11 +581,13 @@ func (ks *childSet) bulkAdd(name string, c *Node) {
 }
 
 // finishBulk builds the index of a set filled by bulkAdd. It returns a name
-// added twice, if any (the set is then unusable).
+// added twice, if any (the set is then unusable). The set keeps none of the
+// storage bulkAdd filled (its names and slots are copied to their exact
+// size), so the loader hands that storage to the next set it fills: a
+// snapshot's load then makes almost no garbage, which is what keeps the
+// heap's peak near the loaded tree.
 func (ks *childSet) finishBulk() (dup []byte, ok bool) {
-	if cap(ks.names)-len(ks.names) > len(ks.names)/8 {
-		ks.names = append(make([]byte, 0, len(ks.names)), ks.names...)
-	}
+	ks.names = append(make([]byte, 0, len(ks.names)), ks.names...)
 	children := ks.slots
 	n := len(children)
 	if n <= smallMax {
@@ -597,7 +599,7 @@ func (ks *childSet) finishBulk() (dup []byte, ok bool) {
 				}
 			}
 		}
-		ks.slots = slices.Clip(children)
+		ks.slots = slices.Clone(children)
 		return nil, true
 	}
 	ks.slots = nil

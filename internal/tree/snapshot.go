@@ -327,6 +327,16 @@ func (t *Tree) readACLs(d *jute.Decoder) error {
 type loader struct {
 	t     *Tree
 	stack []loadFrame
+	// scratch[i] is the storage bulkAdd fills for the set of stack[i],
+	// handed from one set to the next at that depth (finishBulk copies
+	// what a set keeps): growing a fresh arena and slot list for every
+	// parent made a fifth of a load's allocations garbage.
+	scratch []bulkScratch
+}
+
+type bulkScratch struct {
+	names []byte
+	slots []*Node
 }
 
 // loadFrame is a znode on the loader's stack; its child set, if any, is
@@ -364,6 +374,10 @@ func (l *loader) link(path string, n *Node) error {
 		parent := l.stack[top].node
 		if parent.kids == nil {
 			parent.kids = newChildSet()
+			if top < len(l.scratch) {
+				parent.kids.names, parent.kids.slots = l.scratch[top].names[:0], l.scratch[top].slots[:0]
+				l.scratch[top] = bulkScratch{} // the set owns it until finish hands it back
+			}
 		}
 		parent.kids.bulkAdd(name, n)
 	} else {
@@ -396,9 +410,15 @@ func (l *loader) finish(depth int) error {
 	for i := len(l.stack) - 1; i >= depth; i-- {
 		f := l.stack[i]
 		if ks := f.node.kids; ks != nil {
+			bulk := bulkScratch{names: ks.names, slots: ks.slots}
 			if dup, ok := ks.finishBulk(); !ok {
 				return fmt.Errorf("%w: %q listed twice", ErrBadSnapshot, f.path+"/"+string(dup))
 			}
+			clear(bulk.slots) // the next set's slots start empty; hold no node meanwhile
+			for len(l.scratch) <= i {
+				l.scratch = append(l.scratch, bulkScratch{})
+			}
+			l.scratch[i] = bulkScratch{names: bulk.names[:0], slots: bulk.slots[:0]}
 		}
 	}
 	clear(l.stack[depth:])
