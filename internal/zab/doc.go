@@ -24,8 +24,9 @@
 // learner's fsync, COMMIT in zxid order on a quorum of voters, INFORM to
 // observers, PING both ways), and looks again on a timeout (initLimit,
 // syncLimit), a lost connection or a zxid counter running out.
-// peer_sim_test.go runs whole ensembles of Peers through crashes, power
-// failures, partitions and slow fsyncs and checks ZAB's invariants.
+// internal/sim runs whole ensembles of Peers through crashes, torn disks,
+// partitions and slow fsyncs and checks ZAB's invariants; PeerConfig.Bugs
+// are the deliberate mistakes it must catch (test-only).
 //
 // The package never does I/O, reads a clock, uses randomness or starts a
 // goroutine; time is ticks.

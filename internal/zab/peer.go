@@ -85,6 +85,27 @@ type PeerConfig struct {
 	// CommitLogCount bounds the committed proposals kept for DIFF
 	// (DefaultCommitLogCount when 0).
 	CommitLogCount int
+	// Bugs are deliberate mistakes, for internal/sim's tests only.
+	Bugs Bugs
+}
+
+// Bugs switch on deliberate mistakes so that internal/sim can show that
+// its invariants catch them. TEST ONLY: a server never sets them, and the
+// zero value (every mistake off) is the correct protocol. Each costs one
+// branch where it bites.
+type Bugs struct {
+	// AckBeforeFsync: a follower ACKs a proposal before its log holds it
+	// durably, so a quorum's ACKs can outnumber the copies that survive a
+	// power failure.
+	AckBeforeFsync bool
+	// SameEpoch: a new leader keeps its accepted epoch instead of moving to
+	// a new one, so two leaders can share an epoch.
+	SameEpoch bool
+	// DoubleEpochAck: a learner told of an epoch it has accepted already
+	// (from another leader) acks it with its currentEpoch instead of -1,
+	// so two leaders of one epoch each count its vote for their quorum
+	// (Learner.registerWithLeader: "we cannot ack again in ZAB").
+	DoubleEpochAck bool
 }
 
 // Snapshot is a learner's state sent in SNAP: install it, durably, before
@@ -138,21 +159,12 @@ type Peer struct {
 
 	lead  *leading
 	learn *learning
-	// bugs are deliberate mistakes the simulation must catch (tests only).
-	bugs peerBugs
 	// generation counts role changes: quorum connections of an older
 	// generation are gone (the driver closes them).
 	generation uint64
 
 	// What the last Ready handed out, dropped by Advance.
 	handed readyMarks
-}
-
-// peerBugs switch on deliberate mistakes, so that a test can show the
-// simulation catches them; never set outside tests.
-type peerBugs struct {
-	ackBeforeFsync bool // a follower ACKs a proposal before its log holds it durably
-	sameEpoch      bool // a new leader keeps the accepted epoch: two leaders can share one
 }
 
 type pendingMessage struct {
@@ -435,7 +447,7 @@ func (p *Peer) becomeLeader() {
 		connecting: map[int64]bool{p.cfg.ID: true}, electing: map[int64]bool{}, newLeader: map[int64]bool{},
 		learners: map[int64]*learnerHandler{}, acks: map[int64]map[int64]bool{}, lastPing: p.now,
 	}
-	if p.bugs.sameEpoch {
+	if p.cfg.Bugs.SameEpoch {
 		l.epoch = p.acceptedEpoch
 	}
 	p.lead = l
@@ -545,7 +557,7 @@ func (p *Peer) releasePersisted() {
 		p.tryCommit()
 	case p.learn != nil && p.learn.stage == stageUpToDate && p.role == Following:
 		for _, e := range p.hist {
-			if e.Zxid > p.learn.acked && (e.Zxid <= p.persisted || p.bugs.ackBeforeFsync) {
+			if e.Zxid > p.learn.acked && (e.Zxid <= p.persisted || p.cfg.Bugs.AckBeforeFsync) {
 				p.send(Message{Type: MsgAck, To: p.learn.leader, Zxid: e.Zxid})
 				p.learn.acked = e.Zxid
 			}
@@ -935,6 +947,9 @@ func (p *Peer) stepLearner(m Message) error {
 			p.writeAccepted = newEpoch // durable before the ACKEPOCH leaves
 		case newEpoch == p.acceptedEpoch:
 			ack.Epoch = -1
+			if p.cfg.Bugs.DoubleEpochAck {
+				ack.Epoch = p.currentEpoch
+			}
 		default:
 			p.lookAgain(fmt.Sprintf("leader's epoch %d is less than the accepted epoch %d", newEpoch, p.acceptedEpoch))
 			return nil
