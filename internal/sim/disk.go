@@ -36,15 +36,28 @@ type disk struct {
 }
 
 // delayFS passes through to MemFS, except that while deferring, a log
-// file's Sync only records that it was asked for: the simulation completes
-// it later (completeSyncs), and a crash before then tears the tail.
+// file's Sync only marks how much of it the fsync covers: the simulation
+// completes it later (completeSyncs), and a crash before then keeps what
+// earlier fsyncs covered and tears the rest.
 type delayFS struct {
 	*storage.MemFS
 	deferring bool
 	// pending are writes to log files since their last real Sync, in
-	// order; asked are the files whose Sync was deferred.
+	// order; durable is how many of their bytes completed fsyncs cover;
+	// marks are the deferred fsyncs' extents, not yet handed out.
 	pending map[string][]write
-	asked   map[string]bool
+	durable map[string]int
+	marks   map[string]int
+}
+
+// pendingBytes is how many bytes were written to name since its last
+// real Sync.
+func (d *delayFS) pendingBytes(name string) int {
+	n := 0
+	for _, w := range d.pending[name] {
+		n += len(w.data)
+	}
+	return n
 }
 
 type write struct {
@@ -70,9 +83,14 @@ func (d *delayFS) Create(name string) (storage.File, error) {
 }
 
 func (d *delayFS) Remove(name string) error {
-	delete(d.pending, name)
-	delete(d.asked, name)
+	d.forget(name)
 	return d.MemFS.Remove(name)
+}
+
+func (d *delayFS) forget(name string) {
+	delete(d.pending, name)
+	delete(d.durable, name)
+	delete(d.marks, name)
 }
 
 type delayFile struct {
@@ -91,25 +109,21 @@ func (f *delayFile) Write(p []byte) (int, error) {
 }
 
 func (f *delayFile) Truncate(size int64) error {
-	// A cut is synced by the caller before anything depends on it.
-	f.fs.pending[f.name] = nil
-	return f.File.Truncate(size)
+	// Only the log's TRUNC cuts a file, and it syncs the cut at once.
+	if err := f.File.Truncate(size); err != nil {
+		return err
+	}
+	f.fs.forget(f.name)
+	return f.File.Sync()
 }
 
 func (f *delayFile) Sync() error {
 	if f.fs.deferring {
-		f.fs.asked[f.name] = true
+		f.fs.marks[f.name] = f.fs.pendingBytes(f.name)
 		return nil
 	}
-	delete(f.fs.pending, f.name)
-	delete(f.fs.asked, f.name)
+	f.fs.forget(f.name)
 	return f.File.Sync()
-}
-
-func (f *delayFile) Close() error {
-	// The file stays in asked: a deferred sync still completes after the
-	// log closes it.
-	return f.File.Close()
 }
 
 func newDisk() *disk {
@@ -120,7 +134,7 @@ func newDisk() *disk {
 // open mounts the disk after a boot: the log is recovered (its torn tail
 // cut, as zkd's recovery does).
 func (d *disk) open() error {
-	d.fs = &delayFS{MemFS: d.mem, pending: map[string][]write{}, asked: map[string]bool{}}
+	d.fs = &delayFS{MemFS: d.mem, pending: map[string][]write{}, durable: map[string]int{}, marks: map[string]int{}}
 	l, err := storage.OpenLog(d.fs, dataDir, storage.LogOptions{PreAllocSize: -1})
 	if err != nil {
 		return err
@@ -144,15 +158,18 @@ func (d *disk) crash(rng *rand.Rand) (torn string) {
 		for _, w := range ws {
 			total += len(w.data)
 		}
-		if total == 0 {
-			continue
-		}
-		keep := 0
-		switch r := rng.IntN(4); {
-		case r == 0:
-			keep = rng.IntN(total + 1) // torn anywhere
-		case r == 1:
-			keep = total // all of it made it
+		keep := d.fs.durable[p]
+		if total == keep {
+			if keep == 0 {
+				continue
+			}
+		} else {
+			switch r := rng.IntN(4); {
+			case r == 0:
+				keep += rng.IntN(total - keep + 1) // torn anywhere
+			case r == 1:
+				keep = total // all of it made it
+			}
 		}
 		if keep == 0 {
 			continue
@@ -172,39 +189,44 @@ func (d *disk) crash(rng *rand.Rand) (torn string) {
 		}
 		f.Sync()
 		f.Close()
-		torn += fmt.Sprintf(" %s kept %d of %d unsynced bytes", filepath.Base(p), keep, total)
+		if extra := keep - d.fs.durable[p]; extra > 0 {
+			torn += fmt.Sprintf(" %s kept %d of %d unsynced bytes", filepath.Base(p), extra, total-d.fs.durable[p])
+		}
 	}
 	d.mem = clone
 	d.log = nil
 	return torn
 }
 
-// appendSync writes entries and starts their fsync; completeSyncs ends it.
-func (d *disk) appendSync(es []zab.Entry) error {
+// appendSync writes entries and starts their fsync, returning what it
+// covers; completeSync ends it.
+func (d *disk) appendSync(es []zab.Entry) (map[string]int, error) {
 	for _, e := range es {
 		if err := d.log.Append(e.Zxid, e.Data); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	d.fs.deferring = true
 	err := d.log.Sync()
 	d.fs.deferring = false
-	return err
+	marks := d.fs.marks
+	d.fs.marks = map[string]int{}
+	return marks, err
 }
 
-func (d *disk) completeSyncs() error {
-	names := make([]string, 0, len(d.fs.asked))
-	for n := range d.fs.asked {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		delete(d.fs.asked, n)
-		delete(d.fs.pending, n)
-		f, err := d.mem.OpenFile(n, os.O_RDWR)
-		if errors.Is(err, fs.ErrNotExist) {
+// completeSync: the fsync that covered marks is done. Writes after it are
+// still at risk.
+func (d *disk) completeSync(marks map[string]int) error {
+	for name, n := range marks {
+		if _, ok := d.fs.pending[name]; !ok {
+			continue // synced or removed since
+		}
+		d.fs.durable[name] = max(d.fs.durable[name], n)
+		if d.fs.durable[name] < d.fs.pendingBytes(name) {
 			continue
 		}
+		// All of it is durable: hand it to MemFS and forget the writes.
+		f, err := d.mem.OpenFile(name, os.O_RDWR)
 		if err != nil {
 			return err
 		}
@@ -215,6 +237,7 @@ func (d *disk) completeSyncs() error {
 		if err != nil {
 			return err
 		}
+		d.fs.forget(name)
 	}
 	return nil
 }

@@ -214,7 +214,14 @@ func (n *network) fault() {
 		n.cut(y, x, false)
 		cut = append(cut, link{x, y}, link{y, x})
 	}
-	switch r := s.rng.IntN(10); {
+	heal := 5 + s.rng.IntN(80)
+	switch r := s.rng.IntN(12); {
+	case r >= 10 && a != b:
+		// A flap: the connection resets and the link is back at once, so
+		// that the servers are quick to look again and find a new leader.
+		reset, heal = true, 1+s.rng.IntN(4)
+		s.logf("link %d-%d flaps", a, b)
+		both(a, b)
 	case r < 3 && a != b:
 		s.logf("link %d-%d cut (reset %v)", a, b, reset)
 		both(a, b)
@@ -250,7 +257,7 @@ func (n *network) fault() {
 		n.healAll()
 	}
 	if len(cut) > 0 {
-		n.heals = append(n.heals, healing{at: s.now + 5 + s.rng.IntN(80), links: cut})
+		n.heals = append(n.heals, healing{at: s.now + heal, links: cut})
 	}
 }
 

@@ -65,8 +65,9 @@ const (
 )
 
 type pendingSync struct {
-	at   int
-	zxid int64
+	at    int
+	zxid  int64
+	marks map[string]int
 }
 
 type server struct {
@@ -83,7 +84,10 @@ type server struct {
 	// checked: state[:checked] is known to be the committed history's
 	// prefix; what follows is checked again after each apply.
 	checked int
-	syncs   []pendingSync
+	// roleEpoch is the currentEpoch when the role began: a leader whose
+	// currentEpoch moves past it has a quorum's ACKEPOCH for its epoch.
+	roleEpoch int64
+	syncs     []pendingSync
 	// The leader's client work in this generation: proposals not yet
 	// applied (prep's view), and the ops waiting for a commit.
 	props   []proposal
@@ -111,9 +115,10 @@ type sim struct {
 	// clog the zxids in order.
 	committed map[int64]string
 	clog      []int64
-	// epochLeads: epoch -> the leader established in it.
-	epochLeads map[int64]int64
-	restartAt  map[int64]int
+	// epochLeads: epoch -> the leader established in it; epochAcked:
+	// epoch -> the leader a quorum acked that epoch to (ACKEPOCH).
+	epochLeads, epochAcked map[int64]int64
+	restartAt              map[int64]int
 
 	clients []*client
 	history []*op
@@ -127,7 +132,7 @@ func Run(cfg Config) (res Result, err error) {
 		cfg.FaultTicks = 600
 	}
 	s := &sim{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x5eed)), byID: map[int64]*server{},
-		committed: map[int64]string{}, epochLeads: map[int64]int64{}, restartAt: map[int64]int{}}
+		committed: map[int64]string{}, epochLeads: map[int64]int64{}, epochAcked: map[int64]int64{}, restartAt: map[int64]int{}}
 	s.net.init(s)
 	defer func() {
 		if r := recover(); r != nil {
@@ -218,6 +223,7 @@ func (s *sim) start(sv *server) {
 	}
 	sv.peer = p
 	sv.gen = sv.boot<<32 | p.Generation()
+	sv.roleEpoch = p.CurrentEpoch()
 	sv.props, sv.waiting, sv.reads = nil, map[int64]*op{}, map[uint64]*op{}
 	s.logf("%d starts: last zxid 0x%x (snapshot 0x%x + %d logged), epochs %d/%d", sv.id, uint64(r.lastZxid),
 		uint64(r.snapZxid), len(r.log), r.current, r.accept)
@@ -300,10 +306,11 @@ func (s *sim) handle(sv *server) {
 			}
 		}
 		if len(rd.Entries) > 0 {
-			if err := sv.disk.appendSync(rd.Entries); err != nil {
+			marks, err := sv.disk.appendSync(rd.Entries)
+			if err != nil {
 				s.fail("server %d: append: %v", sv.id, err)
 			}
-			sv.syncs = append(sv.syncs, pendingSync{at: s.now + 1 + s.rng.IntN(6), zxid: rd.Entries[len(rd.Entries)-1].Zxid})
+			sv.syncs = append(sv.syncs, pendingSync{at: s.now + 1 + s.rng.IntN(6), zxid: rd.Entries[len(rd.Entries)-1].Zxid, marks: marks})
 		}
 		s.apply(sv, rd.Committed)
 		for _, m := range rd.Messages {
@@ -334,6 +341,7 @@ func (s *sim) checkGeneration(sv *server) {
 	}
 	old := sv.gen
 	sv.gen = g
+	sv.roleEpoch = sv.peer.CurrentEpoch()
 	sv.props = nil
 	clear(sv.waiting)
 	clear(sv.reads)
@@ -437,10 +445,24 @@ func (s *sim) checkPrefix(sv *server) {
 // committed (a quorum acked its NEWLEADER).
 func (s *sim) observeLeader(sv *server) {
 	p := sv.peer
-	if p.Role() != zab.Leading || !p.Serving() {
+	if p.Role() != zab.Leading {
 		return
 	}
 	epoch := p.CurrentEpoch()
+	if epoch > sv.roleEpoch {
+		// Discovery's vote: a server acks an epoch to one leader only
+		// (a second LEADERINFO of it gets -1), so two quorums of acks
+		// for one epoch mean a server voted twice.
+		if l, ok := s.epochAcked[epoch]; ok && l != sv.id {
+			s.fail("epoch %d acked by a quorum to two leaders: %d and %d", epoch, l, sv.id)
+		} else if !ok {
+			s.epochAcked[epoch] = sv.id
+			s.logf("%d has a quorum's ACKEPOCH for epoch %d", sv.id, epoch)
+		}
+	}
+	if !p.Serving() {
+		return
+	}
 	if l, ok := s.epochLeads[epoch]; ok {
 		if l != sv.id {
 			s.fail("epoch %d has two established leaders: %d and %d", epoch, l, sv.id)
@@ -471,10 +493,10 @@ func (s *sim) tick() {
 	for _, sv := range s.servers {
 		for sv.up && len(sv.syncs) > 0 && sv.syncs[0].at <= s.now {
 			z := sv.syncs[0].zxid
-			sv.syncs = sv.syncs[1:]
-			if err := sv.disk.completeSyncs(); err != nil {
+			if err := sv.disk.completeSync(sv.syncs[0].marks); err != nil {
 				s.fail("server %d: fsync: %v", sv.id, err)
 			}
+			sv.syncs = sv.syncs[1:]
 			if z <= sv.peer.LastLogged() {
 				sv.peer.Step(zab.Message{Type: zab.MsgPersisted, Zxid: z})
 			}
@@ -536,7 +558,7 @@ func (s *sim) fault() {
 			s.crash(sv, "kill")
 			s.restartAt[sv.id] = s.now + 5 + s.rng.IntN(60)
 		}
-	case r < 8 && s.rng.IntN(2) == 0: // power failure: every server at once
+	case r < 8: // power failure: every server at once
 		s.logf("power failure")
 		for _, sv := range s.servers {
 			if sv.up {

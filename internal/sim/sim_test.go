@@ -185,9 +185,9 @@ func TestSimulationCatchesBugs(t *testing.T) {
 		shape shape
 		seeds int
 	}{
-		{"AckBeforeFsync", zab.Bugs{AckBeforeFsync: true}, shapes[0], 200},
-		{"SameEpoch", zab.Bugs{SameEpoch: true}, shapes[0], 200},
-		{"DoubleEpochAck", zab.Bugs{DoubleEpochAck: true}, shapes[1], 400},
+		{"AckBeforeFsync", zab.Bugs{AckBeforeFsync: true}, shapes[0], 300},
+		{"SameEpoch", zab.Bugs{SameEpoch: true}, shapes[0], 100},
+		{"LazyAcceptedEpoch", zab.Bugs{LazyAcceptedEpoch: true}, shapes[0], 1000},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			seeds := make([]uint64, c.seeds)

@@ -101,11 +101,13 @@ type Bugs struct {
 	// SameEpoch: a new leader keeps its accepted epoch instead of moving to
 	// a new one, so two leaders can share an epoch.
 	SameEpoch bool
-	// DoubleEpochAck: a learner told of an epoch it has accepted already
-	// (from another leader) acks it with its currentEpoch instead of -1,
-	// so two leaders of one epoch each count its vote for their quorum
-	// (Learner.registerWithLeader: "we cannot ack again in ZAB").
-	DoubleEpochAck bool
+	// LazyAcceptedEpoch: a learner acks a new epoch (ACKEPOCH, its vote
+	// for that epoch's leader) before acceptedEpoch is durable, writing it
+	// only with currentEpoch at NEWLEADER. A crash in between forgets the
+	// vote, and the learner can vote again for another leader of the same
+	// epoch (as a Raft server that does not persist votedFor votes twice
+	// in a term).
+	LazyAcceptedEpoch bool
 }
 
 // Snapshot is a learner's state sent in SNAP: install it, durably, before
@@ -548,6 +550,9 @@ func (p *Peer) releasePersisted() {
 	for ; i < len(p.afterPersist) && p.afterPersist[i].zxid <= p.persisted; i++ {
 		if e := p.afterPersist[i].epoch; e > 0 {
 			p.currentEpoch, p.writeCurrent = e, e
+			if p.cfg.Bugs.LazyAcceptedEpoch {
+				p.writeAccepted = p.acceptedEpoch
+			}
 		}
 		p.msgs = append(p.msgs, p.afterPersist[i].msg)
 	}
@@ -945,11 +950,11 @@ func (p *Peer) stepLearner(m Message) error {
 			ack.Epoch = p.currentEpoch
 			p.acceptedEpoch = newEpoch
 			p.writeAccepted = newEpoch // durable before the ACKEPOCH leaves
+			if p.cfg.Bugs.LazyAcceptedEpoch {
+				p.writeAccepted = -1
+			}
 		case newEpoch == p.acceptedEpoch:
 			ack.Epoch = -1
-			if p.cfg.Bugs.DoubleEpochAck {
-				ack.Epoch = p.currentEpoch
-			}
 		default:
 			p.lookAgain(fmt.Sprintf("leader's epoch %d is less than the accepted epoch %d", newEpoch, p.acceptedEpoch))
 			return nil
@@ -997,6 +1002,8 @@ func (p *Peer) stepLearner(m Message) error {
 		p.logEntry(e)
 		if m.Type == MsgInform {
 			p.commitTo(m.Zxid)
+		} else if p.cfg.Bugs.AckBeforeFsync {
+			p.releasePersisted()
 		}
 	case MsgCommit:
 		if ln.stage < stageUpToDate {
