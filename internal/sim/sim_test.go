@@ -22,7 +22,7 @@ var (
 
 // defaultSeeds keeps the package within about three minutes under -race
 // on CI's two cores.
-const defaultSeeds = 400
+const defaultSeeds = 1000
 
 type shape struct {
 	name              string
@@ -30,8 +30,8 @@ type shape struct {
 }
 
 var shapes = []shape{
-	{"3voters+observer", []int64{1, 2, 3}, []int64{4}},
-	{"5voters+observer", []int64{1, 2, 3, 4, 5}, []int64{6}},
+	{"3voters-1observer", []int64{1, 2, 3}, []int64{4}},
+	{"5voters-1observer", []int64{1, 2, 3, 4, 5}, []int64{6}},
 }
 
 func seedCount(t *testing.T) int {
@@ -58,7 +58,11 @@ func config(sh shape, seed uint64, bugs zab.Bugs) Config {
 // replayCommand is what a failing seed prints: it reruns that seed alone
 // with every event traced.
 func replayCommand(test string, seed uint64) string {
-	return fmt.Sprintf("go test ./internal/sim -run '^%s$' -sim.seed=%d -v", test, seed)
+	ticks := ""
+	if *flagTicks != 600 {
+		ticks = fmt.Sprintf(" -sim.ticks=%d", *flagTicks)
+	}
+	return fmt.Sprintf("go test ./internal/sim -run '^%s$' -sim.seed=%d%s -v", test, seed, ticks)
 }
 
 // runSeeds runs fn over seeds on every core; the first failure (lowest
