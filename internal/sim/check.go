@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/anishathalye/porcupine"
 )
@@ -82,28 +83,35 @@ type kvState struct {
 	Version int32
 }
 
-// CheckLinearizable checks a history against Model; on failure it says
-// which key's ops could not be ordered.
+// CheckLinearizable checks a history against Model; on failure it names
+// each key whose ops cannot be ordered and the last op of the longest
+// order found for it.
 func CheckLinearizable(ops []porcupine.Operation) (bool, string) {
-	res, info := porcupine.CheckOperationsVerbose(Model, ops, 0)
-	if res == porcupine.Ok {
+	if porcupine.CheckOperations(Model, ops) {
 		return true, ""
 	}
-	msg := fmt.Sprintf("porcupine says %s", res)
-	for _, part := range info.PartialLinearizationsOperations() {
+	var why []string
+	for _, part := range Model.Partition(ops) {
+		res, info := porcupine.CheckOperationsVerbose(Model, part, 0)
+		if res == porcupine.Ok {
+			continue
+		}
 		longest := []porcupine.Operation{}
-		for _, l := range part {
-			if len(l) > len(longest) {
-				longest = l
+		for _, p := range info.PartialLinearizationsOperations() {
+			for _, l := range p {
+				if len(l) > len(longest) {
+					longest = l
+				}
 			}
 		}
-		if len(longest) > 0 {
-			last := longest[len(longest)-1]
-			msg += fmt.Sprintf("; a longest linearizable prefix of key %d ends with %s", last.Input.(Input).Key,
-				Model.DescribeOperation(last.Input, last.Output))
+		msg := fmt.Sprintf("key %d (%d ops)", part[0].Input.(Input).Key, len(part))
+		if n := len(longest); n > 0 {
+			last := longest[n-1]
+			msg += fmt.Sprintf(": no order of its ops goes past %d of them, the last %s", n, Model.DescribeOperation(last.Input, last.Output))
 		}
+		why = append(why, msg)
 	}
-	return false, msg
+	return false, strings.Join(why, "; ")
 }
 
 // porcupineHistory turns the clients' ops into porcupine's: refused ops

@@ -77,27 +77,27 @@ func (s *sim) clientsAct() {
 		if s.quiet || s.rng.IntN(10) >= 3 {
 			continue
 		}
-		var leaders []*server
+		read := s.rng.IntN(10) >= 6
+		local := read && s.cfg.LocalReads
+		var targets []*server
 		for _, sv := range s.servers {
-			if sv.up && sv.peer.Role() == zab.Leading && sv.peer.Serving() {
-				leaders = append(leaders, sv)
+			if sv.up && sv.peer.Serving() && (local || sv.peer.Role() == zab.Leading) {
+				targets = append(targets, sv)
 			}
 		}
-		if len(leaders) == 0 {
+		if len(targets) == 0 {
 			continue
 		}
-		sv := leaders[s.rng.IntN(len(leaders))]
+		sv := targets[s.rng.IntN(len(targets))]
 		c.n++
-		o := &op{client: c.id, n: c.n, key: s.rng.IntN(keys), server: sv.id, gen: sv.gen}
-		if s.rng.IntN(10) < 6 {
+		o := &op{client: c.id, n: c.n, key: s.rng.IntN(keys), server: sv.id, gen: sv.gen, kind: opRead}
+		if !read {
 			o.kind = opWrite
 			o.value = fmt.Sprintf("c%d.%d", c.id, c.n)
 			o.expect = c.seen[o.key]
 			if s.rng.IntN(5) == 0 {
 				o.expect = -1
 			}
-		} else {
-			o.kind = opRead
 		}
 		o.call = s.stamp()
 		c.cur = o
@@ -118,6 +118,11 @@ func (s *sim) request(o *op) {
 		o.refused = true
 		c.cur = nil
 		s.logf("%d refuses %v: %s", sv.id, o, why)
+	}
+	if o.kind == opRead && s.cfg.LocalReads && sv.up && sv.gen == o.gen && sv.peer.Serving() {
+		v := sv.kv[o.key]
+		s.reply(sv, o, result{ok: true, value: v.value, version: v.version})
+		return
 	}
 	if !sv.up || sv.gen != o.gen || sv.peer.Role() != zab.Leading || !sv.peer.Serving() {
 		refuse("not leading")

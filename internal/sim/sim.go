@@ -23,6 +23,10 @@ type Config struct {
 	Clients int
 	// Bugs are handed to every peer (tests of the simulation itself).
 	Bugs zab.Bugs
+	// LocalReads: reads go to any serving server and are answered from
+	// its own state at once, without a sync: ZooKeeper's ordinary reads,
+	// which are not linearizable (a test that the check fails on them).
+	LocalReads bool
 	// Trace, when set, gets every event line as it happens.
 	Trace io.Writer
 }
