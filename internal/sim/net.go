@@ -60,6 +60,10 @@ type network struct {
 	// sid first: only those have an end to see them close.
 	open  map[connKey]bool
 	heals []healing
+	// early are registrations that reached a LOOKING server, by its sid:
+	// zkd's driver holds them until the server leads (and closes them if
+	// it follows instead).
+	early map[int64][]packet
 }
 
 // healing: a cut ends at a tick.
@@ -71,7 +75,7 @@ type healing struct {
 func (n *network) init(s *sim) {
 	n.s = s
 	n.lastAt, n.blocked, n.breaks = map[link]int{}, map[link]bool{}, map[link]uint64{}
-	n.broken, n.open = map[connKey]bool{}, map[connKey]bool{}
+	n.broken, n.open, n.early = map[connKey]bool{}, map[connKey]bool{}, map[int64][]packet{}
 }
 
 func pair(a, b int64, ga, gb uint64) connKey {
@@ -261,6 +265,60 @@ func (n *network) fault() {
 	}
 }
 
+// register takes the first packet of a new connection as zkd's driver
+// does (ensemble's acceptLoop): only a learner's registration opens one;
+// a LOOKING server holds it until it leads; a leader first forgets the
+// learner's older connection; any other server closes it.
+func (n *network) register(p packet, from, to *server) bool {
+	if t := p.msg.Type; t != zab.MsgFollowerInfo && t != zab.MsgObserverInfo {
+		return false
+	}
+	switch to.peer.Role() {
+	case zab.Looking:
+		n.early[to.id] = append(n.early[to.id], p)
+		return false
+	case zab.Leading:
+	default:
+		n.refuse(p, to)
+		return false
+	}
+	to.peer.Step(zab.Message{Type: zab.MsgDisconnected, From: p.from, To: p.to})
+	n.s.handle(to)
+	return to.up && to.peer.Role() == zab.Leading && p.toGen == to.gen
+}
+
+// refuse closes a connection that never opened: the learner sees it go.
+func (n *network) refuse(p packet, to *server) {
+	c := packet{kind: pktClosed, from: to.id, to: p.from, fromGen: to.gen, toGen: p.fromGen,
+		msg: zab.Message{Type: zab.MsgDisconnected, From: to.id, To: p.from}}
+	if !n.dead(c) {
+		n.fifo(c)
+	}
+}
+
+// settle hands the registrations a server held while LOOKING to it once
+// it leads, or closes them once it does not (or crashed).
+func (n *network) settle(sv *server) {
+	held := n.early[sv.id]
+	if len(held) == 0 || sv.up && sv.peer.Role() == zab.Looking {
+		return
+	}
+	delete(n.early, sv.id)
+	for _, p := range held {
+		from := n.s.byID[p.from]
+		if !from.up || from.gen != p.fromGen {
+			continue // the learner closed it meanwhile
+		}
+		if !sv.up || sv.peer.Role() != zab.Leading {
+			n.refuse(p, sv)
+			continue
+		}
+		p.toGen = sv.gen
+		n.s.logf("%d takes %d's registration it held while looking", sv.id, p.from)
+		n.arrive(p)
+	}
+}
+
 // deliver hands every due packet to its server: in order on each
 // connection, connections and datagrams interleaved at random.
 func (n *network) deliver() {
@@ -334,15 +392,23 @@ func (n *network) arrive(p packet) {
 			return
 		}
 	case pktQuorum:
-		if p.fromGen != from.gen || p.toGen != to.gen || !from.up {
+		if p.fromGen != from.gen || !from.up {
 			return // the connection it was sent on is gone
 		}
 		if n.blocked[link{p.from, p.to}] || p.epoch != n.breaks[link{p.from, p.to}] {
 			return // lost in a cut
 		}
 		k := pair(p.from, p.to, p.fromGen, p.toGen)
-		if !n.open[k] && to.peer.Role() != zab.Leading {
-			return // only a leader accepts quorum connections: refused
+		if !n.open[k] {
+			// A new connection reaches the server as it is now.
+			p.toGen = to.gen
+			k = pair(p.from, p.to, p.fromGen, p.toGen)
+			if !n.open[k] && !n.register(p, from, to) {
+				return
+			}
+		}
+		if p.toGen != to.gen {
+			return // the connection it was sent on is gone
 		}
 		n.open[k] = true
 	}

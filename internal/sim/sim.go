@@ -265,6 +265,7 @@ func (s *sim) crash(sv *server, why string) {
 	}
 	s.logf("%d crashes (%s):%s", sv.id, why, torn)
 	s.net.closed(sv, sv.gen)
+	s.net.settle(sv)
 }
 
 // handle carries out a server's Ready, as the ensemble's driver does.
@@ -332,6 +333,7 @@ func (s *sim) handle(sv *server) {
 		}
 		p.Advance()
 	}
+	s.net.settle(sv)
 	s.observeLeader(sv)
 }
 
