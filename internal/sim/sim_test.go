@@ -189,12 +189,12 @@ func TestSimulationCatchesBugs(t *testing.T) {
 		shape shape
 		seeds int
 	}{
-		// The bounds are several times the seeds a catch takes (measured
-		// over 300 seeds: about 2% of seeds catch AckBeforeFsync, 18% of
-		// 3-voter seeds SameEpoch, 2% of 5-voter seeds LazyAcceptedEpoch).
+		// The bounds are many times the seeds a catch takes (measured over
+		// 300 seeds of three voters: 2% catch AckBeforeFsync, 23%
+		// SameEpoch, 1.3% LazyAcceptedEpoch).
 		{"AckBeforeFsync", zab.Bugs{AckBeforeFsync: true}, shapes[0], 1000},
 		{"SameEpoch", zab.Bugs{SameEpoch: true}, shapes[0], 200},
-		{"LazyAcceptedEpoch", zab.Bugs{LazyAcceptedEpoch: true}, shapes[1], 1000},
+		{"LazyAcceptedEpoch", zab.Bugs{LazyAcceptedEpoch: true}, shapes[0], 1000},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			seeds := make([]uint64, c.seeds)
