@@ -94,9 +94,9 @@ type PeerConfig struct {
 // zero value (every mistake off) is the correct protocol. Each costs one
 // branch where it bites.
 type Bugs struct {
-	// AckBeforeFsync: a follower ACKs a proposal before its log holds it
-	// durably, so a quorum's ACKs can outnumber the copies that survive a
-	// power failure.
+	// AckBeforeFsync: a follower ACKs a proposal as soon as it hands it
+	// to its log, before the fsync, so a quorum's ACKs can outnumber the
+	// copies that survive a power failure.
 	AckBeforeFsync bool
 	// SameEpoch: a new leader keeps its accepted epoch instead of moving to
 	// a new one, so two leaders can share an epoch.
