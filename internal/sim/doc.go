@@ -21,7 +21,9 @@
 //     server isolated, the ensemble split in two) loses what was in
 //     flight, either resetting the connections (both ends see them close)
 //     or silently (timeouts find it); a one-way cut blocks one direction;
-//     a flap resets a link that comes back at once. Election notifications
+//     a flap resets a link that comes back at once; swizzle-clogging cuts
+//     some servers' links one server at a time and heals them in another
+//     order. Election notifications
 //     are delayed, reordered, lost or duplicated.
 //   - Faults: servers killed and restarted, power failures of the whole
 //     ensemble, slow fsyncs; after FaultTicks the network heals, every

@@ -66,10 +66,12 @@ type network struct {
 	early map[int64][]packet
 }
 
-// healing: a cut ends at a tick.
+// healing: a cut ends at a tick (or, with cut, begins: swizzle-clogging
+// schedules both).
 type healing struct {
 	at    int
 	links []link
+	cut   bool
 }
 
 func (n *network) init(s *sim) {
@@ -193,6 +195,13 @@ func (n *network) healDue() {
 			keep = append(keep, h)
 			continue
 		}
+		if h.cut {
+			for _, l := range h.links {
+				n.cut(l[0], l[1], false)
+			}
+			n.s.logf("links %v clogged", h.links)
+			continue
+		}
 		for _, l := range h.links {
 			delete(n.blocked, l)
 		}
@@ -239,6 +248,36 @@ func (n *network) fault() {
 			if o != a {
 				both(a, o)
 			}
+		}
+	case r == 9 && s.rng.IntN(2) == 0:
+		// Swizzle-clogging (FoundationDB's): the links of some servers
+		// clog one server at a time, then unclog in another order.
+		var sw []int64
+		for _, id := range ids {
+			if s.rng.IntN(2) == 0 {
+				sw = append(sw, id)
+			}
+		}
+		s.rng.Shuffle(len(sw), func(i, j int) { sw[i], sw[j] = sw[j], sw[i] })
+		s.logf("swizzle %v", sw)
+		at := s.now
+		var groups [][]link
+		for _, x := range sw {
+			var ls []link
+			for _, o := range ids {
+				if o != x {
+					ls = append(ls, link{x, o}, link{o, x})
+				}
+			}
+			at += 1 + s.rng.IntN(5)
+			n.heals = append(n.heals, healing{at: at, links: ls, cut: true})
+			groups = append(groups, ls)
+		}
+		s.rng.Shuffle(len(groups), func(i, j int) { groups[i], groups[j] = groups[j], groups[i] })
+		at += 5 + s.rng.IntN(20)
+		for _, ls := range groups {
+			at += 1 + s.rng.IntN(5)
+			n.heals = append(n.heals, healing{at: at, links: ls})
 		}
 	case r < 9:
 		var side []int64
