@@ -64,5 +64,5 @@
 // A failing seed prints the invariant, the servers' states, the last
 // events and the command that replays it alone with every event traced:
 //
-//	go test ./internal/sim -run '^TestSimulation/3voters-1observer$' -sim.seed=N -v
+//	go test ./internal/sim -run '^TestSimulation$/^3voters-1observer$' -sim.seed=N -v
 package sim

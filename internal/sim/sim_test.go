@@ -57,12 +57,16 @@ func config(sh shape, seed uint64, bugs zab.Bugs) Config {
 
 // replayCommand is what a failing seed prints: it reruns that seed alone
 // with every event traced.
-func replayCommand(test string, seed uint64) string {
+func replayCommand(test, sub string, seed uint64) string {
 	ticks := ""
 	if *flagTicks != 600 {
 		ticks = fmt.Sprintf(" -sim.ticks=%d", *flagTicks)
 	}
-	return fmt.Sprintf("go test ./internal/sim -run '^%s$' -sim.seed=%d%s -v", test, seed, ticks)
+	run := "^" + test + "$"
+	if sub != "" {
+		run += "/^" + sub + "$"
+	}
+	return fmt.Sprintf("go test ./internal/sim -run '%s' -sim.seed=%d%s -v", run, seed, ticks)
 }
 
 // runSeeds runs fn over seeds on every core; the first failure (lowest
@@ -142,7 +146,7 @@ func TestSimulation(t *testing.T) {
 				return err
 			})
 			if err != nil {
-				t.Fatalf("%v\n\nreplay: %s", err, replayCommand("TestSimulation/"+sh.name, seed))
+				t.Fatalf("%v\n\nreplay: %s", err, replayCommand("TestSimulation", sh.name, seed))
 			}
 			t.Logf("%d seeds: %d txns committed, %d epochs, %d client ops (%d open), %d crashes (%d torn tails)",
 				len(seeds), sum.Committed, sum.Leaders, sum.Ops, sum.OpenOps, sum.Crashes, sum.TornTails)
@@ -217,7 +221,7 @@ func TestSimulationCatchesBugs(t *testing.T) {
 				t.Fatalf("%d seeds ran clean with the bug %s", len(seeds), c.name)
 			}
 			t.Logf("caught at seed %d (of %d), tick %d: %s\nreplay: %s", seed, len(seeds), f.Tick, f.What,
-				replayCommand("TestSimulationCatchesBugs/"+c.name, seed))
+				replayCommand("TestSimulationCatchesBugs", c.name, seed))
 		})
 	}
 }
@@ -244,7 +248,7 @@ func TestSimulationCatchesLocalReads(t *testing.T) {
 	if !errors.As(err, &f) || !strings.Contains(f.What, "not linearizable") {
 		t.Fatalf("%d seeds with reads served locally: %v", len(seeds), err)
 	}
-	t.Logf("caught at seed %d: %s\nreplay: %s", seed, f.What, replayCommand("TestSimulationCatchesLocalReads", seed))
+	t.Logf("caught at seed %d: %s\nreplay: %s", seed, f.What, replayCommand("TestSimulationCatchesLocalReads", "", seed))
 }
 
 // TestCheckerRejects: the linearizability check can fail. A read that
