@@ -58,8 +58,8 @@
 // Running it:
 //
 //	go test -race ./internal/sim                        # CI: the default seeds
-//	go test ./internal/sim -run '^TestSimulation$' -sim.seeds=20000   # a soak
-//	ZKD_SIM_SEEDS=20000 go test ./internal/sim -run '^TestSimulation$'
+//	go test ./internal/sim -run '^TestSimulation$' -timeout 2h -sim.seeds=20000   # a soak
+//	ZKD_SIM_SEEDS=20000 go test ./internal/sim -run '^TestSimulation$' -timeout 2h
 //
 // A failing seed prints the invariant, the servers' states, the last
 // events and the command that replays it alone with every event traced:
