@@ -97,7 +97,7 @@ type fileHeaderState int
 
 const (
 	headerOK    fileHeaderState = iota
-	headerEmpty                 // shorter than a header and all zero: created, never written
+	headerEmpty                 // all zero, or a torn prefix of the header: created, never written whole
 )
 
 func checkFileHeader(f File, path string, size int64, magic int32) (fileHeaderState, error) {
@@ -106,7 +106,9 @@ func checkFileHeader(f File, path string, size int64, magic int32) (fileHeaderSt
 		if err != nil {
 			return 0, err
 		}
-		if zero {
+		if zero || headerPrefix(f, size, magic) {
+			// A crash after the file was created and before its header was
+			// on disk (the directory entry can reach the disk first).
 			return headerEmpty, nil
 		}
 		return 0, &CorruptError{Path: path, Offset: 0, Reason: fmt.Sprintf("file of %d bytes is shorter than its header", size)}
@@ -127,6 +129,19 @@ func checkFileHeader(f File, path string, size int64, magic int32) (fileHeaderSt
 		return 0, &CorruptError{Path: path, Offset: 4, Reason: fmt.Sprintf("format version %d, want %d", version, fileVersion)}
 	}
 	return headerOK, nil
+}
+
+// headerPrefix reports whether f's size bytes are the start of the header
+// written for magic (with dbid 0).
+func headerPrefix(f File, size int64, magic int32) bool {
+	var want [fileHeaderSize]byte
+	binary.BigEndian.PutUint32(want[0:], uint32(magic))
+	binary.BigEndian.PutUint32(want[4:], fileVersion)
+	got := make([]byte, size)
+	if _, err := f.ReadAt(got, 0); err != nil {
+		return false
+	}
+	return bytes.Equal(got, want[:size])
 }
 
 // allZero reports whether bytes [from, to) of f are all zero.

@@ -28,8 +28,9 @@
 // of one voter, leading at once in the epoch recovery found, with the
 // same Ready and the same driver as every ensemble member.
 //
-// peer_sim_test.go runs whole ensembles of Peers through crashes, power
-// failures, partitions and slow fsyncs and checks ZAB's invariants.
+// internal/sim runs whole ensembles of Peers through crashes, torn disks,
+// partitions and slow fsyncs and checks ZAB's invariants; PeerConfig.Bugs
+// are the deliberate mistakes it must catch (test-only).
 //
 // The package never does I/O, reads a clock, uses randomness or starts a
 // goroutine; time is ticks.

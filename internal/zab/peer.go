@@ -90,7 +90,31 @@ type PeerConfig struct {
 	// no election or discovery: a standalone ZooKeeper server continues
 	// the log's zxids. Its own durable append is the quorum's ACK.
 	Standalone bool
+	// Bugs are deliberate mistakes, for internal/sim's tests only.
+	Bugs Bugs
 }
+
+// Bugs switch on deliberate mistakes so that internal/sim can show that
+// its invariants catch them. TEST ONLY: a server never sets them, and the
+// zero value (every mistake off) is the correct protocol. Each costs one
+// branch where it bites.
+type Bugs struct {
+	// AckBeforeFsync: a follower ACKs a proposal as soon as it hands it
+	// to its log, before the fsync, so a quorum's ACKs can outnumber the
+	// copies that survive a power failure.
+	AckBeforeFsync bool
+	// SameEpoch: a new leader keeps its accepted epoch instead of moving to
+	// a new one, so two leaders can share an epoch.
+	SameEpoch bool
+	// LazyAcceptedEpoch: a learner acks a new epoch (ACKEPOCH, its vote
+	// for that epoch's leader) before acceptedEpoch is durable, writing it
+	// only with currentEpoch at NEWLEADER. A crash in between forgets the
+	// vote, and the learner can vote again for another leader of the same
+	// epoch (as a Raft server that does not persist votedFor votes twice
+	// in a term).
+	LazyAcceptedEpoch bool
+}
+
 
 // Snapshot is a learner's state sent in SNAP: install it, durably, before
 // the messages of the Ready that carries it leave.
@@ -143,21 +167,12 @@ type Peer struct {
 
 	lead  *leading
 	learn *learning
-	// bugs are deliberate mistakes the simulation must catch (tests only).
-	bugs peerBugs
 	// generation counts role changes: quorum connections of an older
 	// generation are gone (the driver closes them).
 	generation uint64
 
 	// What the last Ready handed out, dropped by Advance.
 	handed readyMarks
-}
-
-// peerBugs switch on deliberate mistakes, so that a test can show the
-// simulation catches them; never set outside tests.
-type peerBugs struct {
-	ackBeforeFsync bool // a follower ACKs a proposal before its log holds it durably
-	sameEpoch      bool // a new leader keeps the accepted epoch: two leaders can share one
 }
 
 type pendingMessage struct {
@@ -480,7 +495,7 @@ func (p *Peer) becomeLeader() {
 		connecting: map[int64]bool{p.cfg.ID: true}, electing: map[int64]bool{}, newLeader: map[int64]bool{},
 		learners: map[int64]*learnerHandler{}, lastPing: p.now,
 	}
-	if p.bugs.sameEpoch {
+	if p.cfg.Bugs.SameEpoch {
 		l.epoch = p.acceptedEpoch
 	}
 	p.lead = l
@@ -587,6 +602,9 @@ func (p *Peer) releasePersisted() {
 	for ; i < len(p.afterPersist) && p.afterPersist[i].zxid <= p.persisted; i++ {
 		if e := p.afterPersist[i].epoch; e > 0 {
 			p.currentEpoch, p.writeCurrent = e, e
+			if p.cfg.Bugs.LazyAcceptedEpoch {
+				p.writeAccepted = p.acceptedEpoch
+			}
 		}
 		p.msgs = append(p.msgs, p.afterPersist[i].msg)
 	}
@@ -596,7 +614,7 @@ func (p *Peer) releasePersisted() {
 		p.tryCommit()
 	case p.learn != nil && p.learn.stage == stageUpToDate && p.role == Following:
 		for _, e := range p.hist[p.histAfter(p.learn.acked):] {
-			if e.Zxid <= p.persisted || p.bugs.ackBeforeFsync {
+			if e.Zxid <= p.persisted || p.cfg.Bugs.AckBeforeFsync {
 				p.send(Message{Type: MsgAck, To: p.learn.leader, Zxid: e.Zxid})
 				p.learn.acked = e.Zxid
 			}
@@ -1014,6 +1032,9 @@ func (p *Peer) stepLearner(m Message) error {
 			ack.Epoch = p.currentEpoch
 			p.acceptedEpoch = newEpoch
 			p.writeAccepted = newEpoch // durable before the ACKEPOCH leaves
+			if p.cfg.Bugs.LazyAcceptedEpoch {
+				p.writeAccepted = -1
+			}
 		case newEpoch == p.acceptedEpoch:
 			ack.Epoch = -1
 		default:
@@ -1063,6 +1084,8 @@ func (p *Peer) stepLearner(m Message) error {
 		p.logEntry(e)
 		if m.Type == MsgInform {
 			p.commitTo(m.Zxid)
+		} else if p.cfg.Bugs.AckBeforeFsync {
+			p.releasePersisted()
 		}
 	case MsgCommit:
 		if ln.stage < stageUpToDate {
