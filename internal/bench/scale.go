@@ -315,6 +315,9 @@ func Scale(ctx context.Context, cfg ScaleConfig) (*ScaleReport, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	if err := checkFileLimit(max(cfg.Sessions, cfg.stormSessions())); err != nil {
+		return nil, err
+	}
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
 	}
@@ -335,7 +338,6 @@ func Scale(ctx context.Context, cfg ScaleConfig) (*ScaleReport, error) {
 		defer os.RemoveAll(workDir)
 	}
 	workDir, _ = filepath.Abs(workDir)
-	raiseFileLimit()
 
 	sizes := slices.Clone(cfg.Znodes)
 	slices.Sort(sizes)
@@ -937,12 +939,23 @@ func (r *ScaleReport) writeFiles(dir string) error {
 	return os.WriteFile(filepath.Join(dir, "scale.svg"), r.SVG(), 0o644)
 }
 
-// raiseFileLimit lifts the soft limit on open files to the hard one: the
-// idle-session and storm phases hold thousands of sockets.
-func raiseFileLimit() {
+// fileLimitMargin is the open files left for everything but the sessions
+// of the largest phase: the writers' and loaders' sessions, four-letter
+// words, the servers' logs.
+const fileLimitMargin = 256
+
+// checkFileLimit refuses a run whose idle sessions or storm would run out
+// of file descriptors in the load generator, which would read as sessions
+// the server did not establish. (Go has already raised the soft limit to
+// the hard one.)
+func checkFileLimit(sessions int) error {
 	var l syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) == nil && l.Cur < l.Max {
-		l.Cur = l.Max
-		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		return nil
 	}
+	if uint64(sessions+fileLimitMargin) > l.Cur {
+		return fmt.Errorf("%w: %d sessions at once need %d open files; the limit is %d (ulimit -n)",
+			ErrScaleConfig, sessions, sessions+fileLimitMargin, l.Cur)
+	}
+	return nil
 }

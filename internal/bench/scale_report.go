@@ -95,7 +95,7 @@ func (r *ScaleReport) Markdown() string {
 	row(fmt.Sprintf("RSS per idle session (%s sessions), bytes", thousands(float64(st.Sessions))),
 		z.Sessions.BytesPerSession, k.Sessions.BytesPerSession, thousands)
 	row("idle sessions opened per second (32 at a time)", z.Sessions.OpenPerSecond, k.Sessions.OpenPerSecond, thousands)
-	row(fmt.Sprintf("RSS per watch (%s watches), bytes", thousands(float64(st.Watches))), z.Watches.BytesPerWatch, k.Watches.BytesPerWatch, oneDecimal)
+	row(fmt.Sprintf("RSS per watch (%s watches), bytes", thousands(float64(st.Watches))), z.Watches.BytesPerWatch, k.Watches.BytesPerWatch, thousands)
 	row("watches the server counts (wchs)", float64(z.Watches.Reported), float64(k.Watches.Reported), thousands)
 	row("watches set per second", z.Watches.SetPerSecond, k.Watches.SetPerSecond, thousands)
 	fmt.Fprintf(&b, "| storm: sessions established of %s | %s | %s | %s |\n", thousands(float64(z.Storm.Attempted)),

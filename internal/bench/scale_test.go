@@ -24,30 +24,40 @@ const (
 	testScaleRawPort  = 29210
 )
 
-// TestScaleShort runs `bench scale --short` end to end against zkd built
-// from ./cmd/zkd and Apache ZooKeeper, and checks that every figure of
-// both is there and sane.
+// TestScaleShort runs `zkd bench scale --short` end to end, through the
+// command as a user would, against zkd built from ./cmd/zkd and Apache
+// ZooKeeper, and checks that every figure of both is there and sane.
 func TestScaleShort(t *testing.T) {
-	apache := requireApache(t)
+	requireApache(t)
 	bin, err := launch.BuildZkd(t.TempDir())
 	if err != nil {
 		t.Fatalf("build zkd: %v", err)
 	}
 	cfg := ShortScaleConfig()
-	cfg.Zkd, cfg.ZooKeeper = ZkdSpec(bin), apache
 	cfg.OutDir, cfg.WorkDir = t.TempDir(), t.TempDir()
 	cfg.PortBase = testScalePortBase
-	cfg.Log = lineLogger{t}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
 	began := time.Now()
-	report, err := Scale(ctx, cfg)
+	stdout, stderr := runBenchCommand(t, "scale", "--short", "--zkd-bin", bin, "--port-base", strconv.Itoa(cfg.PortBase),
+		"--out", cfg.OutDir, "--work-dir", cfg.WorkDir)
+	t.Logf("short scale run took %v:\n%s", time.Since(began).Round(time.Second), stderr)
+
+	data, err := os.ReadFile(filepath.Join(cfg.OutDir, "scale.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("short scale run took %v", time.Since(began).Round(time.Second))
-
+	var report ScaleReport
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&report); err != nil {
+		t.Fatalf("scale.json: %v", err)
+	}
+	if report.Schema != ScaleSchema {
+		t.Errorf("schema %q", report.Schema)
+	}
+	if s := report.Settings; s.SnapCount != cfg.SnapCount || s.Sessions != cfg.Sessions || s.Watches != cfg.Watches ||
+		s.StormRate != cfg.StormRate || s.ZooKeeperHeapMiB != ApacheHeapFor(cfg.Znodes, cfg.Watches, cfg.Sessions) {
+		t.Errorf("settings %+v are not --short's", s)
+	}
 	if len(report.Systems) != 2 || report.Systems[0].System != roleZkd || report.Systems[1].System != roleZooKeeper {
 		t.Fatalf("systems %+v, want zkd then zookeeper", report.Systems)
 	}
@@ -134,30 +144,20 @@ func TestScaleShort(t *testing.T) {
 		t.Errorf("versions %v", report.Versions)
 	}
 
-	// The files: JSON that decodes to the report, the tables, a plot with
-	// both servers in each of its panels.
-	data, err := os.ReadFile(filepath.Join(cfg.OutDir, "scale.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var decoded ScaleReport
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&decoded); err != nil {
-		t.Fatalf("scale.json: %v", err)
-	}
-	if decoded.Schema != ScaleSchema || len(decoded.Systems) != 2 || decoded.Systems[1].Storm.Established != report.Systems[1].Storm.Established {
-		t.Errorf("scale.json does not hold the report")
-	}
+	// The tables (also printed) and a plot with both servers in each of
+	// its panels.
 	md, err := os.ReadFile(filepath.Join(cfg.OutDir, "scale.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"| 2,000 | zkd |", "| 2,000 | ZooKeeper |", "| RSS per idle session (100 sessions), bytes |",
-		"| RSS per watch (1,000 watches), bytes |", "| storm: sessions established of 50 | 50 | 50 | 1.00 |", "snapCount 1,000", "(heap -Xmx1g)"} {
+		"| RSS per watch (1,000 watches), bytes |", "| storm: sessions established of 50 | 50 | 50 | 1.00 |", "snapCount 1,000", "(heap -Xmx1280m)"} {
 		if !bytes.Contains(md, []byte(want)) {
 			t.Errorf("scale.md lacks %q:\n%s", want, md)
 		}
+	}
+	if stdout != string(md) {
+		t.Errorf("the command printed something else than scale.md:\n%s", stdout)
 	}
 	if bytes.Contains(md, []byte("**")) {
 		t.Errorf("scale.md warns:\n%s", md)
