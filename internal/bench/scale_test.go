@@ -11,7 +11,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -299,6 +301,60 @@ func TestScaleCommandRejectsBadFlags(t *testing.T) {
 		cmd.SetErr(io.Discard)
 		if err := cmd.Execute(); !errors.Is(err, ErrScaleConfig) {
 			t.Errorf("%v: err = %v, want ErrScaleConfig", args, err)
+		}
+	}
+}
+
+// TestScaleReportRendersEverySize draws a three-size report: a row per
+// size and server in order, three points per series, the sizes as tick
+// labels, and a lost znode in bold.
+func TestScaleReportRendersEverySize(t *testing.T) {
+	sizes := []int{100_000, 1_000_000, 5_000_000}
+	r := &ScaleReport{Schema: ScaleSchema, Settings: ScaleSettings{Znodes: sizes, ValueSize: 100, SnapCount: 100_000},
+		Commands: map[string][]string{roleZooKeeper: {"java", "-Xmx6400m", "-Xms1g"}}}
+	for _, role := range []string{roleZkd, roleZooKeeper} {
+		sys := ScaleSystem{System: role}
+		for i, n := range sizes {
+			p := ScalePoint{Znodes: n, NodeCountAfterRestart: int64(n), RestartMS: float64(100 * (i + 1))}
+			p.Loaded.RSSBytes = int64(n) * 300
+			p.Snapshot.File = SnapshotInfo{File: "snapshot.1", Bytes: int64(n) * 200}
+			p.Set.OpsPerSecond, p.Get.OpsPerSecond = 20_000, 50_000
+			sys.Sizes = append(sys.Sizes, p)
+		}
+		r.Systems = append(r.Systems, sys)
+	}
+	r.Systems[1].Sizes[2].NodeCountAfterRestart = 4_999_999
+
+	md := r.Markdown()
+	last := -1
+	for _, n := range []string{"100,000", "1,000,000", "5,000,000"} {
+		for _, who := range []string{"zkd", "ZooKeeper"} {
+			row := "| " + n + " | " + who + " |"
+			i := strings.Index(md, row)
+			if i <= last {
+				t.Errorf("row %q missing or out of order:\n%s", row, md)
+			}
+			last = i
+		}
+	}
+	for _, want := range []string{"(heap -Xmx6400m)", "**ZooKeeper had 4,999,999 znodes after the restart at 5,000,000.**"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("scale.md lacks %q:\n%s", want, md)
+		}
+	}
+
+	svg := r.SVG()
+	if err := xml.Unmarshal(svg, new(struct{})); err != nil {
+		t.Fatalf("scale.svg: %v", err)
+	}
+	for _, m := range regexp.MustCompile(`<polyline[^>]* points="([^"]*)"`).FindAllSubmatch(svg, -1) {
+		if n := len(strings.Fields(string(m[1]))); n != len(sizes) {
+			t.Errorf("a series with %d points, want %d: %s", n, len(sizes), m[0])
+		}
+	}
+	for _, tick := range []string{">100k<", ">1M<", ">5M<"} {
+		if !bytes.Contains(svg, []byte(tick)) {
+			t.Errorf("scale.svg lacks the tick label %s", tick)
 		}
 	}
 }
