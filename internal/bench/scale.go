@@ -106,7 +106,7 @@ func DefaultScaleConfig() ScaleConfig {
 // ShortScaleConfig is the test setting: every figure, tiny.
 func ShortScaleConfig() ScaleConfig {
 	c := DefaultScaleConfig()
-	c.Znodes = []int{2_000}
+	c.Znodes = []int{2_000, 12_000} // the second crosses into a second parent
 	c.SnapCount = 1_000
 	c.Clients = 4
 	c.Duration = time.Second

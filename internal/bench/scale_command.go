@@ -42,7 +42,7 @@ func scaleCommand() *cobra.Command {
 
 It writes scale.json, scale.md and scale.svg (each size figure against the
 znode count) to --out and prints scale.md. --short is the test setting:
-2,000 znodes, snapCount 1,000, 100 sessions, 1,000 watches, a 1 s storm of
+2,000 then 12,000 znodes, snapCount 1,000, 100 sessions, 1,000 watches, a 1 s storm of
 50/s. ZooKeeper listens on --port-base, zkd on the next port.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

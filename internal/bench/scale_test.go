@@ -63,55 +63,60 @@ func TestScaleShort(t *testing.T) {
 	if len(report.Systems) != 2 || report.Systems[0].System != roleZkd || report.Systems[1].System != roleZooKeeper {
 		t.Fatalf("systems %+v, want zkd then zookeeper", report.Systems)
 	}
-	n := cfg.Znodes[0]
 	for _, sys := range report.Systems {
-		name := sys.System
-		if len(sys.Sizes) != 1 || sys.Sizes[0].Znodes != n {
-			t.Fatalf("%s sizes %+v, want one at %d znodes", name, sys.Sizes, n)
+		if len(sys.Sizes) != len(cfg.Znodes) {
+			t.Fatalf("%s sizes %+v, want %v", sys.System, sys.Sizes, cfg.Znodes)
 		}
-		p := sys.Sizes[0]
-		if p.Loaded.RSSBytes < 1<<20 || p.LoadPerSecond <= 0 {
-			t.Errorf("%s after the load: RSS %d bytes, %v znodes/s", name, p.Loaded.RSSBytes, p.LoadPerSecond)
-		}
-		if p.RestartMS <= 0 || p.RestartMS > float64(restartTimeout.Milliseconds()) {
-			t.Errorf("%s restart %v ms", name, p.RestartMS)
-		}
-		if a := p.AfterRestart; a.RSSBytes < 1<<20 || a.PeakBytes < a.RSSBytes {
-			t.Errorf("%s after the restart: %+v", name, a)
-		}
-		if p.NodeCountAfterRestart < int64(n) {
-			t.Errorf("%s holds %d znodes after the restart, want at least %d", name, p.NodeCountAfterRestart, n)
-		}
-		sn := p.Snapshot
-		// The values alone take n × value size bytes.
-		if sn.File.File == "" || sn.File.Bytes < int64(n*cfg.ValueSize) || sn.Snapshots < 1 {
-			t.Errorf("%s snapshot %+v", name, sn)
-		}
-		if sn.TimeMS < 0 || sn.TimeMS > float64(cfg.SnapshotTimeout.Milliseconds()) {
-			t.Errorf("%s snapshot time %v ms", name, sn.TimeMS)
-		}
-		// The writers ran for at least snapCount/2 writes, and through the
-		// snapshot.
-		if sn.Writes < int64(cfg.SnapCount/2) || sn.WritesDuring < 1 || sn.WritesDuring > sn.Writes {
-			t.Errorf("%s: %d writes, %d during the snapshot", name, sn.Writes, sn.WritesDuring)
-		}
-		if sn.LongestDuringMS <= 0 || sn.P99OutsideMS <= 0 || sn.LongestOutsideMS < sn.P99OutsideMS {
-			t.Errorf("%s write latencies: during %v ms, outside max %v p99 %v", name, sn.LongestDuringMS, sn.LongestOutsideMS, sn.P99OutsideMS)
-		}
-		if own := sn.ServerLongestHoldMS; (name == roleZkd) != (own != nil) || (own != nil && (*own < 0 || sn.ServerAppliesHeldMS == nil || *sn.ServerAppliesHeldMS < 0)) {
-			t.Errorf("%s's own longest hold %v, applies held %v: want zkd's from its log, none for Apache", name, own, sn.ServerAppliesHeldMS)
-		}
-		for w, f := range map[string]LoadFigures{"set": p.Set, "get": p.Get} {
-			if f.OpsPerSecond <= 0 || f.P99US <= 0 || f.MaxUS < f.P99US || f.Errors != 0 {
-				t.Errorf("%s %s: %+v", name, w, f)
+		for i, p := range sys.Sizes {
+			n := cfg.Znodes[i]
+			name := fmt.Sprintf("%s at %d znodes", sys.System, n)
+			if p.Znodes != n {
+				t.Errorf("%s: size %d", name, p.Znodes)
 			}
-		}
-		if p.DataDirBytes < sn.File.Bytes {
-			t.Errorf("%s data directory %d bytes, below its snapshot's %d", name, p.DataDirBytes, sn.File.Bytes)
+			if p.Loaded.RSSBytes < 1<<20 || p.LoadPerSecond <= 0 {
+				t.Errorf("%s after the load: RSS %d bytes, %v znodes/s", name, p.Loaded.RSSBytes, p.LoadPerSecond)
+			}
+			if p.RestartMS <= 0 || p.RestartMS > float64(restartTimeout.Milliseconds()) {
+				t.Errorf("%s restart %v ms", name, p.RestartMS)
+			}
+			if a := p.AfterRestart; a.RSSBytes < 1<<20 || a.PeakBytes < a.RSSBytes {
+				t.Errorf("%s after the restart: %+v", name, a)
+			}
+			if p.NodeCountAfterRestart < int64(n) {
+				t.Errorf("%s holds %d znodes after the restart, want at least %d", name, p.NodeCountAfterRestart, n)
+			}
+			sn := p.Snapshot
+			// The values alone take n × value size bytes.
+			if sn.File.File == "" || sn.File.Bytes < int64(n*cfg.ValueSize) || sn.Snapshots < 1 {
+				t.Errorf("%s snapshot %+v", name, sn)
+			}
+			if sn.TimeMS < 0 || sn.TimeMS > float64(cfg.SnapshotTimeout.Milliseconds()) {
+				t.Errorf("%s snapshot time %v ms", name, sn.TimeMS)
+			}
+			// The writers ran for at least snapCount/2 writes, and through the
+			// snapshot.
+			if sn.Writes < int64(cfg.SnapCount/2) || sn.WritesDuring < 1 || sn.WritesDuring > sn.Writes {
+				t.Errorf("%s: %d writes, %d during the snapshot", name, sn.Writes, sn.WritesDuring)
+			}
+			if sn.LongestDuringMS <= 0 || sn.P99OutsideMS <= 0 || sn.LongestOutsideMS < sn.P99OutsideMS {
+				t.Errorf("%s write latencies: during %v ms, outside max %v p99 %v", name, sn.LongestDuringMS, sn.LongestOutsideMS, sn.P99OutsideMS)
+			}
+			if own := sn.ServerLongestHoldMS; (sys.System == roleZkd) != (own != nil) || (own != nil && (*own < 0 || sn.ServerAppliesHeldMS == nil || *sn.ServerAppliesHeldMS < 0)) {
+				t.Errorf("%s's own longest hold %v, applies held %v: want zkd's from its log, none for Apache", name, own, sn.ServerAppliesHeldMS)
+			}
+			for w, f := range map[string]LoadFigures{"set": p.Set, "get": p.Get} {
+				if f.OpsPerSecond <= 0 || f.P99US <= 0 || f.MaxUS < f.P99US || f.Errors != 0 {
+					t.Errorf("%s %s: %+v", name, w, f)
+				}
+			}
+			if p.DataDirBytes < sn.File.Bytes {
+				t.Errorf("%s data directory %d bytes, below its snapshot's %d", name, p.DataDirBytes, sn.File.Bytes)
+			}
 		}
 
 		// A JVM's RSS moves with its heap, not with what it holds, so for
 		// Apache only the sign and the order of magnitude are checked.
+		name := sys.System
 		s := sys.Sessions
 		if s.Count != cfg.Sessions || s.Before.RSSBytes <= 0 || s.After.RSSBytes <= 0 || s.OpenPerSecond <= 0 {
 			t.Errorf("%s sessions %+v", name, s)
@@ -152,7 +157,7 @@ func TestScaleShort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| 2,000 | zkd |", "| 2,000 | ZooKeeper |", "| RSS per idle session (100 sessions), bytes |",
+	for _, want := range []string{"| 2,000 | zkd |", "| 2,000 | ZooKeeper |", "| 12,000 | zkd |", "| 12,000 | ZooKeeper |", "| RSS per idle session (100 sessions), bytes |",
 		"| RSS per watch (1,000 watches), bytes |", "| storm: sessions established of 50 | 50 | 50 | 1.00 |", "snapCount 1,000", "(heap -Xmx1280m)"} {
 		if !bytes.Contains(md, []byte(want)) {
 			t.Errorf("scale.md lacks %q:\n%s", want, md)
@@ -171,8 +176,8 @@ func TestScaleShort(t *testing.T) {
 	if err := xml.Unmarshal(svg, new(struct{})); err != nil {
 		t.Errorf("scale.svg: %v", err)
 	}
-	if panels, lines := bytes.Count(svg, []byte(`<g class="panel">`)), bytes.Count(svg, []byte("<polyline")); panels != 8 || lines != 16 {
-		t.Errorf("scale.svg has %d panels and %d series, want 8 and 16", panels, lines)
+	if panels, lines := bytes.Count(svg, []byte(`<g class="panel">`)), bytes.Count(svg, []byte("<polyline")); panels != 8 || lines != 16 || bytes.Count(svg, []byte("<circle")) != 8*len(cfg.Znodes)+1 {
+		t.Errorf("scale.svg has %d panels and %d series, want 8 and 16, each point of zkd's a circle", panels, lines)
 	}
 	for _, port := range []int{cfg.PortBase, cfg.PortBase + 1} {
 		if c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second); err == nil {
