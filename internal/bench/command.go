@@ -78,7 +78,7 @@ Everything is written under /zkbench; --prepopulate znodes live in
 	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of the key choices")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	f.BoolVar(&quiet, "quiet", false, "no progress line")
-	cmd.AddCommand(compareCommand(), ceilingCommand())
+	cmd.AddCommand(compareCommand(), ceilingCommand(), scaleCommand())
 	return cmd
 }
 

@@ -798,31 +798,10 @@ func (c *comparison) measureMemory(ctx context.Context, role string, targets []i
 	}
 	loaded := 0
 	value := payload(c.cfg.MemoryValueSize, 2)
-	dirs := (targets[len(targets)-1] + memoryNodesPerDir - 1) / memoryNodesPerDir
-	if err := ensurePath(conns[0], memoryRoot); err != nil {
-		closeSessions(conns)
-		return nil, err
-	}
-	err = forEachIndex(ctx, conns, 1, dirs, func(conn *zk.Conn, i int) error {
-		_, err := conn.Create(memoryRoot+"/d"+strconv.Itoa(i), nil, 0, openACL)
-		return err
-	})
-	if err != nil {
-		closeSessions(conns)
-		return nil, fmt.Errorf("bench: create memory-load directories: %w", err)
-	}
 	for _, target := range targets {
 		from := loaded
 		t0 := time.Now()
-		err := forEachIndex(ctx, conns, bulkPerSession, target-from, func(conn *zk.Conn, i int) error {
-			n := from + i
-			path := fmt.Sprintf("%s/d%d/n%d", memoryRoot, n/memoryNodesPerDir, n)
-			if _, err := conn.Create(path, value, 0, openACL); err != nil {
-				return fmt.Errorf("bench: load %s: %w", path, err)
-			}
-			return nil
-		})
-		if err != nil {
+		if err := loadZnodes(ctx, conns, from, target, value); err != nil {
 			closeSessions(conns)
 			return nil, err
 		}
@@ -884,6 +863,42 @@ func (c *comparison) measureMemory(ctx context.Context, role string, targets []i
 	c.logf("memory    %-9s restart to first write %.1f ms, %d of %d znodes back, snapshot %q %s (covers load: %v)",
 		role, rep.RestartMS, rep.NodeCountAfterRestart, rep.NodeCount, rep.Snapshot.File, mib(rep.Snapshot.Bytes), rep.CoversLoad)
 	return rep, nil
+}
+
+// memoryPath is the n-th znode of a memory load: memoryNodesPerDir to a
+// parent under memoryRoot.
+func memoryPath(n int) string {
+	return memoryRoot + "/d" + strconv.Itoa(n/memoryNodesPerDir) + "/n" + strconv.Itoa(n)
+}
+
+// loadZnodes creates the memory-load znodes [from, to) holding value, with
+// the parents they need, pipelined over conns.
+func loadZnodes(ctx context.Context, conns []*zk.Conn, from, to int, value []byte) error {
+	if to <= from {
+		return nil
+	}
+	if from == 0 {
+		if err := ensurePath(conns[0], memoryRoot); err != nil {
+			return err
+		}
+	}
+	// The parents of [from, to) not made by an earlier load.
+	firstDir := (from + memoryNodesPerDir - 1) / memoryNodesPerDir
+	lastDir := (to - 1) / memoryNodesPerDir
+	err := forEachIndex(ctx, conns, 1, lastDir-firstDir+1, func(conn *zk.Conn, i int) error {
+		_, err := conn.Create(memoryRoot+"/d"+strconv.Itoa(firstDir+i), nil, 0, openACL)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("bench: create memory-load directories: %w", err)
+	}
+	return forEachIndex(ctx, conns, bulkPerSession, to-from, func(conn *zk.Conn, i int) error {
+		path := memoryPath(from + i)
+		if _, err := conn.Create(path, value, 0, openACL); err != nil {
+			return fmt.Errorf("bench: load %s: %w", path, err)
+		}
+		return nil
+	})
 }
 
 // sleepCtx waits d unless ctx ends first; it reports whether ctx is live.

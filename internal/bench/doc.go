@@ -21,6 +21,15 @@
 // which compare runs in the same alternation when asked (--ceiling), so
 // that every row shows how much of the machine each server reaches.
 //
+// `zkd bench scale` (Scale) measures how each server's costs grow, one
+// server after the other: RSS, snapshot size and time, the slowest write
+// through a snapshot, restart time and set/get throughput at each tree
+// size, then RSS per idle session and per watch and a connection storm on a
+// fresh server. Its many sessions use a bare client of the package
+// (rawsession.go: connect, ping, pipelined exists, closeSession), since a
+// go-zookeeper connection costs megabytes of buffers; every timed workload
+// is go-zookeeper's, as elsewhere.
+//
 // With an ensemble (CompareConfig.Ensemble 3) both sides are ensembles on
 // loopback, up together: the sessions of a run spread over the members
 // (hostList: session i starts on member i), CPU is counted over all

@@ -87,7 +87,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 
 	clients := make([]*client, len(conns))
 	for i, conn := range conns {
-		clients[i] = newClient(i, conn, cfg, keys, value, runDir)
+		clients[i] = newClient(i, conn, cfg, listKeys(keys), value, runDir)
 	}
 	res := drive(ctx, cfg, clients, opts)
 
@@ -219,7 +219,7 @@ type client struct {
 	conn      *zk.Conn
 	workload  Workload
 	readRatio float64
-	keys      []string
+	keys      keySpace
 	value     []byte
 	runDir    string
 	rng       *rand.Rand
@@ -229,7 +229,19 @@ type client struct {
 	finished      time.Time
 }
 
-func newClient(index int, conn *zk.Conn, cfg Config, keys []string, value []byte, runDir string) *client {
+// keySpace is the znodes a keyed workload addresses: n of them, the i-th
+// at path(i). A function rather than a list, so that a run over millions
+// of loaded znodes does not hold every path in the load generator.
+type keySpace struct {
+	n    int
+	path func(i int) string
+}
+
+func listKeys(keys []string) keySpace {
+	return keySpace{n: len(keys), path: func(i int) string { return keys[i] }}
+}
+
+func newClient(index int, conn *zk.Conn, cfg Config, keys keySpace, value []byte, runDir string) *client {
 	c := &client{
 		index:     index,
 		conn:      conn,
@@ -250,7 +262,7 @@ func (c *client) createPath(seq int) string {
 	return fmt.Sprintf("%s/c%d/n%d", c.runDir, c.index, seq)
 }
 
-func (c *client) randomKey() string { return c.keys[c.rng.IntN(len(c.keys))] }
+func (c *client) randomKey() string { return c.keys.path(c.rng.IntN(c.keys.n)) }
 
 // issue sends the workload's next request and waits for its reply.
 func (c *client) issue() (opKind, error) {

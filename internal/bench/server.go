@@ -55,7 +55,17 @@ func (s ServerSpec) argv(member bool, zooCfg string) []string {
 // standalone server as ZooKeeperServerMain and an ensemble member as
 // QuorumPeerMain, which is what zkServer.sh runs for each.
 func ApacheSpec(java, classpath string) ServerSpec {
-	jvm := launch.Apache{Java: java, Classpath: classpath, Main: launch.StandaloneMain, JVMFlags: []string{"-Xmx1g", "-Xms1g"}}
+	return apacheSpecFlags(java, classpath, []string{"-Xmx1g", "-Xms1g"})
+}
+
+// ApacheSpecHeap is ApacheSpec with a maximum heap of heapMiB (at least
+// the 1 GiB it starts with), for loads that do not fit in 1 GiB.
+func ApacheSpecHeap(java, classpath string, heapMiB int) ServerSpec {
+	return apacheSpecFlags(java, classpath, []string{"-Xmx" + strconv.Itoa(max(heapMiB, 1024)) + "m", "-Xms1g"})
+}
+
+func apacheSpecFlags(java, classpath string, flags []string) ServerSpec {
+	jvm := launch.Apache{Java: java, Classpath: classpath, Main: launch.StandaloneMain, JVMFlags: flags}
 	member := jvm
 	member.Main = launch.QuorumPeerMain
 	return ServerSpec{Name: "zookeeper", Argv: jvm.Argv, MemberArgv: member.Argv}
@@ -84,6 +94,12 @@ func CeilingSpec(bin string, valueSize int) ServerSpec {
 // classpath is used as given; otherwise Debian's environment file decides
 // (/etc/zookeeper/conf/environment, what the package's own scripts use).
 func DiscoverApache(java, classpath string) (ServerSpec, error) {
+	return DiscoverApacheHeap(java, classpath, 0)
+}
+
+// DiscoverApacheHeap is DiscoverApache with ApacheSpecHeap's heap; 0 keeps
+// ApacheSpec's 1 GiB.
+func DiscoverApacheHeap(java, classpath string, heapMiB int) (ServerSpec, error) {
 	if java == "" {
 		java = "java"
 	}
@@ -96,6 +112,9 @@ func DiscoverApache(java, classpath string) (ServerSpec, error) {
 	}
 	if !launch.HasZooKeeperJar(classpath) {
 		return ServerSpec{}, fmt.Errorf("%w: no zookeeper jar on class path %q", ErrNoZooKeeper, classpath)
+	}
+	if heapMiB > 0 {
+		return ApacheSpecHeap(javaPath, classpath, heapMiB), nil
 	}
 	return ApacheSpec(javaPath, classpath), nil
 }

@@ -44,6 +44,8 @@ type lineChart struct {
 	xLabel string
 	yLabel string
 	series []chartSeries
+	// xTick prints an x tick's label; nil prints the number as it is.
+	xTick func(float64) string
 }
 
 // ThroughputSVG draws ops/s against the number of clients, one panel per
@@ -157,7 +159,11 @@ func (c lineChart) render(b *strings.Builder, ox, oy float64) {
 	for _, x := range xs {
 		px := xScale(x)
 		fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s"/>`+"\n", px, bottom, px, bottom+5, axisColor)
-		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`+"\n", px, bottom+18, strconv.FormatFloat(x, 'f', -1, 64))
+		label := strconv.FormatFloat(x, 'f', -1, 64)
+		if c.xTick != nil {
+			label = c.xTick(x)
+		}
+		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`+"\n", px, bottom+18, label)
 	}
 	fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`+"\n", (left+right)/2, bottom+40, xmlEscape(c.xLabel))
 	fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="middle" transform="rotate(-90 %.1f %.1f)">%s</text>`+"\n",
