@@ -115,7 +115,6 @@ type Bugs struct {
 	LazyAcceptedEpoch bool
 }
 
-
 // Snapshot is a learner's state sent in SNAP: install it, durably, before
 // the messages of the Ready that carries it leave.
 type Snapshot struct {
