@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 
@@ -138,6 +139,7 @@ func (c *packetConn) writeLoop() {
 		case <-c.done:
 			return
 		}
+		yielded := false
 		for {
 			enc.Reset()
 			p.pkt.Encode(enc)
@@ -154,6 +156,18 @@ func (c *packetConn) writeLoop() {
 			case p = <-c.out:
 				continue
 			default:
+			}
+			if !yielded {
+				// Let the driver finish the Ready it is carrying out (the
+				// rest of a batch's PROPOSALs or COMMITs) before the
+				// syscall: one write for the batch, not one per packet.
+				yielded = true
+				runtime.Gosched()
+				select {
+				case p = <-c.out:
+					continue
+				default:
+				}
 			}
 			break
 		}
