@@ -9,9 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"slices"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/zkd/zkd/internal/acl"
@@ -19,7 +17,6 @@ import (
 	"github.com/zkd/zkd/internal/jute"
 	"github.com/zkd/zkd/internal/proto"
 	"github.com/zkd/zkd/internal/session"
-	"golang.org/x/sys/unix"
 )
 
 // conn is one client connection.
@@ -44,11 +41,8 @@ type conn struct {
 	drained  *sync.Cond // on outMu: out shrank, or the connection closed
 	writing  bool       // a goroutine is writing to the socket (guarded by outMu)
 	outReady chan struct{}
-	// raw is the socket for writes that must never wait (flushNoWait);
-	// nil when the connection has no file descriptor.
-	raw     syscall.RawConn
-	closed  bool
-	closeCh chan struct{}
+	closed   bool
+	closeCh  chan struct{}
 
 	// fifo holds requests whose replies must leave in order: writes in the
 	// pipeline and the reads queued behind them.
@@ -89,11 +83,6 @@ func (s *Server) accept(nc net.Conn) {
 		ids:      []proto.ID{ipID(host)},
 	}
 	c.drained = sync.NewCond(&c.outMu)
-	if sc, ok := nc.(syscall.Conn); ok {
-		if raw, err := sc.SyscallConn(); err == nil {
-			c.raw = raw
-		}
-	}
 	c.stats.init()
 	s.conns[c] = struct{}{}
 	s.connsByIP[host]++
@@ -392,10 +381,6 @@ func (c *conn) enqueue(frame []byte) {
 	}
 }
 
-// hold queues a frame like enqueue without waking the writer: the caller
-// (the apply step) flushes it next with flushNoWait.
-func (c *conn) hold(frame []byte) { c.queue(frame) }
-
 func (c *conn) wakeWriter() {
 	select {
 	case c.outReady <- struct{}{}:
@@ -423,84 +408,6 @@ func (c *conn) queue(frame []byte) bool {
 	c.outBytes += len(frame)
 	c.outMu.Unlock()
 	return true
-}
-
-// flushNoWait writes what is queued from the calling goroutine (the apply
-// step) as far as the socket's send buffer takes it now, and never waits
-// for the socket: a write's reply then leaves without a hand-off to the
-// writer goroutine, which writes whatever the socket did not take (a slow
-// client never holds up the apply step). When another goroutine is
-// writing, what is queued is left to it.
-func (c *conn) flushNoWait() {
-	c.outMu.Lock()
-	if c.closed || c.writing || len(c.out) == 0 {
-		c.outMu.Unlock()
-		return
-	}
-	if c.raw == nil || slices.ContainsFunc(c.out, func(f []byte) bool { return f == nil }) {
-		// No descriptor, or a close after the flush: the writer's job.
-		c.outMu.Unlock()
-		c.wakeWriter()
-		return
-	}
-	batch := c.out
-	c.out = nil
-	c.writing = true
-	c.outMu.Unlock()
-	rest, n, err := writeNoWait(c.raw, batch)
-	if err != nil {
-		c.close()
-		c.wroteSignal()
-		return
-	}
-	c.stats.sent(len(batch) - len(rest))
-	c.outMu.Lock()
-	// What the socket did not take goes ahead of what was queued meanwhile.
-	c.out = append(rest, c.out...)
-	c.outBytes -= n
-	c.outMu.Unlock()
-	c.wroteSignal()
-}
-
-// writeNoWait writes bufs to the socket with writev until the socket
-// would block; it returns the frames (or the frame's tail) not taken and
-// how many bytes were. bufs itself is left as it was.
-func writeNoWait(raw syscall.RawConn, bufs [][]byte) (rest [][]byte, written int, err error) {
-	rest = bufs
-	copied := false
-	var werr error
-	err = raw.Write(func(fd uintptr) bool {
-		for len(rest) > 0 {
-			n, e := unix.Writev(int(fd), rest[:min(len(rest), 1024)]) // IOV_MAX
-			if e == unix.EINTR {
-				continue
-			}
-			if e != nil {
-				if e != unix.EAGAIN {
-					werr = e
-				}
-				break
-			}
-			written += n
-			for n > 0 {
-				if n >= len(rest[0]) {
-					n -= len(rest[0])
-					rest = rest[1:]
-					continue
-				}
-				if !copied {
-					rest, copied = append([][]byte(nil), rest...), true
-				}
-				rest[0] = rest[0][n:]
-				n = 0
-			}
-		}
-		return true // done either way: never wait for writability
-	})
-	if err == nil {
-		err = werr
-	}
-	return rest, written, err
 }
 
 // writeLoop writes queued frames in batches, one writev per batch.

@@ -168,9 +168,8 @@ func (c *conn) enqueueRequest(r *request) {
 }
 
 // writeDone runs on the apply goroutine when a write of this connection is
-// applied: it builds the reply and sends every reply that is now in order,
-// from this goroutine as far as the socket takes them without waiting
-// (flushNoWait), else through the writer.
+// applied: it builds the reply and queues every reply that is now in order
+// for the connection's writer.
 func (c *conn) writeDone(r *request) {
 	c.buildWriteReply(r)
 	c.fifoMu.Lock()
@@ -184,16 +183,15 @@ func (c *conn) writeDone(r *request) {
 		}
 		c.fifo[0] = nil
 		c.fifo = c.fifo[1:]
-		c.finish(h, c.hold)
+		c.finish(h, c.enqueue)
 		c.s.requestDone()
 	}
 	c.fifoMu.Unlock()
-	c.flushNoWait()
 }
 
 // finish sends the reply with send and records latency: the reader's
 // replies go out directly when the connection's queue is empty
-// (sendDirect), the apply step's are held for its flushNoWait. A moved
+// (sendDirect), the apply step's are queued for the writer (enqueue). A moved
 // session's connection closes once what is ahead of it is written.
 func (c *conn) finish(r *request, send func([]byte)) {
 	if r.moved {
