@@ -332,9 +332,13 @@ func (r *Replica) run() {
 		case fn := <-r.work:
 			fn(r.peer)
 			// Take what else is queued before carrying out: one Ready
-			// then appends, sends and flushes many proposals at once.
+			// then appends, sends and flushes many proposals at once
+			// (not past a role change, as for packets below).
 		drain:
 			for range maxDrain - 1 {
+				if r.peer.Generation() != r.gen {
+					break
+				}
 				select {
 				case fn = <-r.work:
 					fn(r.peer)
