@@ -391,6 +391,24 @@ type LoadPoint struct {
 	LoadPerSecond float64     `json:"load_znodes_per_second"`
 }
 
+// makeWorkDir is the servers' data directory: dir (created if missing), or
+// a new temporary one; cleanup removes it unless keep.
+func makeWorkDir(dir, tempPrefix string, keep bool) (abs string, cleanup func(), err error) {
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", tempPrefix); err != nil {
+			return "", nil, err
+		}
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", nil, err
+	}
+	cleanup = func() {}
+	if !keep {
+		cleanup = func() { os.RemoveAll(dir) }
+	}
+	abs, _ = filepath.Abs(dir)
+	return abs, cleanup, nil
+}
+
 // Compare runs the comparison and writes its files to cfg.OutDir.
 func Compare(ctx context.Context, cfg CompareConfig) (*CompareReport, error) {
 	if err := cfg.validate(); err != nil {
@@ -403,19 +421,11 @@ func Compare(ctx context.Context, cfg CompareConfig) (*CompareReport, error) {
 	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
 		return nil, err
 	}
-	workDir := cfg.WorkDir
-	if workDir == "" {
-		var err error
-		if workDir, err = os.MkdirTemp("", "zkd-bench-"); err != nil {
-			return nil, err
-		}
-	} else if err := os.MkdirAll(workDir, 0o755); err != nil {
+	workDir, cleanup, err := makeWorkDir(cfg.WorkDir, "zkd-bench-", cfg.KeepWorkDir)
+	if err != nil {
 		return nil, err
 	}
-	if !cfg.KeepWorkDir {
-		defer os.RemoveAll(workDir)
-	}
-	workDir, _ = filepath.Abs(workDir)
+	defer cleanup()
 
 	javaBin := cfg.ZooKeeper.Argv("")[0]
 	var pinning *CPUPinning

@@ -253,25 +253,9 @@ func (s *rawSession) close() {
 
 // openRawSessions opens n sessions, at most parallel at a time.
 func openRawSessions(ctx context.Context, endpoint string, n, parallel int, timeout time.Duration) ([]*rawSession, error) {
-	out := make([]*rawSession, n)
-	errs := make([]error, n)
-	sem := make(chan struct{}, parallel)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			out[i], errs[i] = dialRawSession(ctx, endpoint, timeout, sessionEstablishTimeout)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		closeRawSessions(out)
-		return nil, err
-	}
-	return out, nil
+	return openParallel(n, parallel, func(int) (*rawSession, error) {
+		return dialRawSession(ctx, endpoint, timeout, sessionEstablishTimeout)
+	}, closeRawSessions)
 }
 
 func closeRawSessions(sessions []*rawSession) {

@@ -325,19 +325,11 @@ func Scale(ctx context.Context, cfg ScaleConfig) (*ScaleReport, error) {
 	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
 		return nil, err
 	}
-	workDir := cfg.WorkDir
-	if workDir == "" {
-		var err error
-		if workDir, err = os.MkdirTemp("", "zkd-bench-scale-"); err != nil {
-			return nil, err
-		}
-	} else if err := os.MkdirAll(workDir, 0o755); err != nil {
+	workDir, cleanup, err := makeWorkDir(cfg.WorkDir, "zkd-bench-scale-", cfg.KeepWorkDir)
+	if err != nil {
 		return nil, err
 	}
-	if !cfg.KeepWorkDir {
-		defer os.RemoveAll(workDir)
-	}
-	workDir, _ = filepath.Abs(workDir)
+	defer cleanup()
 
 	sizes := slices.Clone(cfg.Znodes)
 	slices.Sort(sizes)

@@ -153,9 +153,17 @@ func openSession(ctx context.Context, endpoints []string, timeout, establishWith
 // hit by a connection storm that has nothing to do with the workload;
 // session i starts on endpoint i mod len(endpoints).
 func openSessions(ctx context.Context, endpoints []string, n int, timeout time.Duration) ([]*zk.Conn, error) {
-	conns := make([]*zk.Conn, n)
+	return openParallel(n, 8, func(i int) (*zk.Conn, error) {
+		return openSession(ctx, rotate(endpoints, i), timeout, sessionEstablishTimeout)
+	}, closeSessions)
+}
+
+// openParallel opens n sessions, at most parallel at a time; when any
+// fails, the ones opened are closed and the errors returned.
+func openParallel[T any](n, parallel int, open func(i int) (T, error), closeAll func([]T)) ([]T, error) {
+	out := make([]T, n)
 	errs := make([]error, n)
-	sem := make(chan struct{}, 8)
+	sem := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
@@ -163,15 +171,15 @@ func openSessions(ctx context.Context, endpoints []string, n int, timeout time.D
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			conns[i], errs[i] = openSession(ctx, rotate(endpoints, i), timeout, sessionEstablishTimeout)
+			out[i], errs[i] = open(i)
 		}()
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		closeSessions(conns)
+		closeAll(out)
 		return nil, err
 	}
-	return conns, nil
+	return out, nil
 }
 
 func closeSessions(conns []*zk.Conn) {

@@ -174,7 +174,11 @@ func (c *cluster) kill(id int) {
 
 // mode is what srvr says: leader, follower, observer, standalone, or ""
 // when the server does not answer or is not serving.
-func mode(addr string) string {
+func mode(addr string) string { return srvrField(addr, "Mode: ") }
+
+// srvrField is the rest of the first line of a server's srvr answer that
+// starts with prefix, or "" when there is none or no answer.
+func srvrField(addr, prefix string) string {
 	nc, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return ""
@@ -184,8 +188,8 @@ func mode(addr string) string {
 	nc.Write([]byte("srvr"))
 	sc := bufio.NewScanner(nc)
 	for sc.Scan() {
-		if m, ok := strings.CutPrefix(sc.Text(), "Mode: "); ok {
-			return m
+		if v, ok := strings.CutPrefix(sc.Text(), prefix); ok {
+			return v
 		}
 	}
 	return ""

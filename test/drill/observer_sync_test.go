@@ -1,9 +1,7 @@
 package drill
 
 import (
-	"bufio"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,7 +42,7 @@ func observerWithoutSync(t *testing.T, apacheObserver bool) {
 	if modes[3] != "observer" {
 		t.Fatalf("modes %v: server 3 must observe", modes)
 	}
-	if v := versionOf(c.nodes[2].client); strings.Contains(v, "zkd") == apacheObserver {
+	if v := srvrField(c.nodes[2].client, "Zookeeper version: "); strings.Contains(v, "zkd") == apacheObserver {
 		t.Fatalf("server 3 runs %q; the Apache observer was wanted: %v", v, apacheObserver)
 	}
 	cl := connect(t, c.nodes[0].client)
@@ -95,22 +93,4 @@ func txnLogs(t *testing.T, dir string) []string {
 		return nil
 	})
 	return logs
-}
-
-// versionOf is the "Zookeeper version" line of a server's srvr answer.
-func versionOf(addr string) string {
-	nc, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return ""
-	}
-	defer nc.Close()
-	nc.SetDeadline(time.Now().Add(2 * time.Second))
-	nc.Write([]byte("srvr"))
-	sc := bufio.NewScanner(nc)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "Zookeeper version: "); ok {
-			return v
-		}
-	}
-	return ""
 }
