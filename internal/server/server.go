@@ -96,6 +96,9 @@ type Server struct {
 	// ensemble of one (ens.standalone).
 	ens        *replicated
 	driverDone chan struct{}
+	// launched is set by Start; Close of a server never started stops
+	// its replica itself.
+	launched atomic.Bool
 	// outstanding counts writes submitted and not yet applied.
 	inPipeline atomic.Int64
 	// applied is the last applied zxid (set under applyMu).
@@ -267,6 +270,7 @@ func New(opts Options) (*Server, error) {
 
 // Start runs the pipeline and background tasks; Serve accepts connections.
 func (s *Server) Start() {
+	s.launched.Store(true)
 	go s.applyLoop()
 	if s.snap != nil {
 		s.wg.Add(1)
@@ -321,6 +325,13 @@ func (s *Server) Close() error {
 			c.close()
 		}
 		s.connMu.Unlock()
+		if !s.launched.Load() {
+			// Opened but never started (the client port could not be
+			// bound, say): no loop runs that would stop the replica.
+			s.ens.rep.Close()
+			close(s.driverDone)
+			close(s.applyDone)
+		}
 		<-s.driverDone
 		<-s.applyDone
 		s.wg.Wait()
