@@ -13,12 +13,14 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
 
 func main() {
-	if err := rootCommand().Execute(); err != nil {
+	if err := commandFor(os.Args[1:]).Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "zkd:", err)
 		os.Exit(exitCode(err))
 	}
@@ -39,8 +41,33 @@ func exitCode(err error) int {
 	return 1
 }
 
+// toolNames are the names (and aliases) of rootCommand's subcommands other
+// than serve, cobra's help and completion included; TestToolNames keeps
+// the list true.
+var toolNames = []string{"status", "drill", "roll", "version", "bench", "log", "snapshot", "purge",
+	"help", "completion"}
+
+// commandFor is the command tree for args. A server (no arguments, serve,
+// or a zoo.cfg path) gets a root with serve alone: the tools' command
+// trees touch their code and allocate their flags, about 0.7 MiB of
+// resident memory a server would carry for nothing (docs/benchmarks.md).
+func commandFor(args []string) *cobra.Command {
+	if len(args) > 0 && (strings.HasPrefix(args[0], "-") || slices.Contains(toolNames, args[0])) {
+		return rootCommand()
+	}
+	return newRoot(serveCommand())
+}
+
+// rootCommand is the whole command tree.
 func rootCommand() *cobra.Command {
-	serve := serveCommand()
+	root := newRoot(serveCommand())
+	root.AddCommand(append([]*cobra.Command{statusCommand(), drillCommand(), rollCommand(), versionCommand(), benchCommand()}, toolCommands()...)...)
+	return root
+}
+
+// newRoot is the root command with serve under it: it runs a server on
+// the embedded default config or on the zoo.cfg path it is given.
+func newRoot(serve *cobra.Command) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "zkd [zoo.cfg]",
 		Short:         "zkd: a ZooKeeper-compatible coordination service",
@@ -56,6 +83,6 @@ func rootCommand() *cobra.Command {
 			return runServe(serveFlags{config: path})
 		},
 	}
-	root.AddCommand(append([]*cobra.Command{serve, statusCommand(), drillCommand(), rollCommand(), versionCommand(), benchCommand()}, toolCommands()...)...)
+	root.AddCommand(serve)
 	return root
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -145,3 +146,33 @@ func TestServeProcess(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestToolNames: commandFor sends every subcommand but serve to the whole
+// tree, and a zoo.cfg path or serve to the server's root.
+func TestToolNames(t *testing.T) {
+	root := rootCommand()
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	var names []string
+	for _, c := range root.Commands() {
+		if c.Name() != "serve" {
+			names = append(names, c.Name())
+			names = append(names, c.Aliases...)
+		}
+	}
+	slices.Sort(names)
+	want := slices.Sorted(slices.Values(toolNames))
+	if !slices.Equal(names, want) {
+		t.Fatalf("rootCommand's subcommands besides serve are %q; toolNames lists %q", names, want)
+	}
+	for _, args := range [][]string{nil, {"serve", "--config", "zoo.cfg"}, {"zoo.cfg"}} {
+		if c := commandFor(args); len(c.Commands()) != 1 {
+			t.Errorf("commandFor(%q) has %d subcommands; want serve alone", args, len(c.Commands()))
+		}
+	}
+	for _, args := range [][]string{{"--help"}, {"status"}, {"bench", "compare"}, {"help", "serve"}} {
+		if c := commandFor(args); len(c.Commands()) != len(rootCommand().Commands()) {
+			t.Errorf("commandFor(%q) has %d subcommands; want the whole tree", args, len(c.Commands()))
+		}
+	}
+}
