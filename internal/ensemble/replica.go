@@ -631,7 +631,9 @@ func (r *Replica) send(m zab.Message) {
 			r.log.Error("ensemble: serializing a snapshot for a learner failed", "sid", m.To, "err", err)
 			return
 		}
-		out.pkt.Zxid, out.tail = zxid, appendSnapStream(nil, db)
+		// The tree is at the leader's last commit; a new leader's SNAP
+		// carries makeZxid(epoch, 0) past it, as Apache's does.
+		out.pkt.Zxid, out.tail = max(zxid, m.Zxid), appendSnapStream(nil, db)
 	}
 	c := r.conns[m.To]
 	if c == nil {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -70,6 +71,29 @@ func (a *applied) apply(es []zab.Entry) {
 	}
 }
 
+// snapshot is the applied txns, one a line, as a leader's Snapshot; the
+// zxid of the last is in its own line first.
+func (a *applied) snapshot() (int64, []byte, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var last uint64
+	if n := len(a.txns); n > 0 {
+		fmt.Sscanf(a.txns[n-1], "%x:", &last)
+	}
+	return int64(last), []byte(strings.Join(a.txns, "\n")), nil
+}
+
+// install replaces the applied txns with a leader's snapshot.
+func (a *applied) install(_ int64, db []byte) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.txns = nil
+	if len(db) > 0 {
+		a.txns = strings.Split(string(db), "\n")
+	}
+	return nil
+}
+
 func (a *applied) get() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -112,7 +136,8 @@ func startReplica(t *testing.T, id int64, members map[int64]Member, voters []int
 		Peer: zab.PeerConfig{Config: zab.Config{ID: id, LastZxid: last, CurrentEpoch: l.current, AcceptedEpoch: l.accepted, CurrentEpochTmp: -1},
 			Voters: voters, History: append([]zab.Entry(nil), l.entries...),
 			TickTime: 4, InitLimit: 10, SyncLimit: 5, FinalizeWait: 4, MaxNotificationInterval: 100},
-		Members: members, Log: l, Apply: out.apply, Tick: 50 * time.Millisecond, Logger: testLogger(t),
+		Members: members, Log: l, Apply: out.apply, Snapshot: out.snapshot, Install: out.install,
+		Tick: 50 * time.Millisecond, Logger: testLogger(t),
 	})
 	if err != nil {
 		t.Fatal(err)

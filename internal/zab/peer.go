@@ -805,25 +805,37 @@ func (p *Peer) syncLearner(h *learnerHandler) {
 	peerLast := h.lastZxid
 	var from int64 // the learner has every committed entry up to this one
 	snap := false
+	// lastProcessed is Apache's leader's lastProcessedZxid: its last
+	// commit, and from the moment a quorum acked NEWLEADER at least
+	// makeZxid(epoch, 0) (Leader.startZkServer sets it). A learner
+	// exactly there needs nothing; a SNAP carries it.
+	lastProcessed := p.committed
+	if l.running {
+		lastProcessed = max(lastProcessed, MakeZxid(l.epoch, 0))
+	}
 	switch {
-	case peerLast == p.committed:
+	case peerLast == lastProcessed:
 		p.send(Message{Type: MsgDiff, To: h.sid, Zxid: p.committed})
 		from = p.committed
 	case peerLast > p.committed:
 		// It holds txns never committed: cut it back to the commit point.
 		p.send(Message{Type: MsgTrunc, To: h.sid, Zxid: p.committed})
 		from = p.committed
-	case peerLast >= p.histBase && (peerLast == p.histBase || p.hasEntry(peerLast)):
+	case peerLast >= p.histBase && (peerLast == p.histBase && peerLast > 0 || p.hasEntry(peerLast)):
+		// Within the history (Apache's committed log, or its txn log for
+		// the entry just before). An empty learner is never diffed from
+		// zxid 0 once the leader has lastProcessed past it: Apache's
+		// txn-log sync needs a logged txn at or before the learner's.
 		p.send(Message{Type: MsgDiff, To: h.sid, Zxid: p.committed})
 		from = peerLast
-	case peerLast >= p.histBase && EpochOf(p.entryBefore(peerLast)) == EpochOf(peerLast):
+	case peerLast > p.histBase && EpochOf(p.entryBefore(peerLast)) == EpochOf(peerLast):
 		// It holds a txn this leader never had: truncate it to the entry
 		// before, within that epoch (a TRUNC never crosses an epoch).
 		from = p.entryBefore(peerLast)
 		p.send(Message{Type: MsgTrunc, To: h.sid, Zxid: from})
 	default:
 		// Too far behind, or diverged across an epoch.
-		p.send(Message{Type: MsgSnap, To: h.sid, Zxid: p.committed})
+		p.send(Message{Type: MsgSnap, To: h.sid, Zxid: lastProcessed})
 		from = p.committed
 		snap = true
 	}
