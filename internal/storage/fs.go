@@ -130,6 +130,18 @@ func (OSFS) Stat(name string) (fs.FileInfo, error) { return os.Stat(name) }
 
 type osFile struct{ f *os.File }
 
+// StartWriteback starts writing [off, off+n) back, waiting for it when
+// wait is set (see startWriteback).
+func (o *osFile) StartWriteback(off, n int64, wait bool) error {
+	return startWriteback(o.f, off, n, wait)
+}
+
+// writebacker is a File that can start its writeback early; OSFS's files
+// can.
+type writebacker interface {
+	StartWriteback(off, n int64, wait bool) error
+}
+
 // seekData is lseek(SEEK_DATA): the offset of the first data at or after
 // off, skipping holes.
 const seekData = 3

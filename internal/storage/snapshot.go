@@ -154,21 +154,47 @@ func WriteSnapshot(fsys FS, dataDir string, snap Snapshot, writeTree func(e *jut
 	return info, nil
 }
 
-// countingWriter counts the bytes that reach the file.
+// writebackEvery is how much of a snapshot is written between two
+// writeback calls (RocksDB's bytes_per_sync idea). Without them a large
+// snapshot's dirty pages pile up in the page cache and reach the disk
+// all at once, at the fsync or when the kernel's dirty limits are hit;
+// a transaction log fdatasync in that window waits behind hundreds of
+// megabytes (measured: 139 ms writes during a 190 MiB snapshot).
+const writebackEvery = 8 << 20
+
+// countingWriter counts the bytes that reach the file and, on files that
+// can, starts their writeback every writebackEvery bytes: the chunk just
+// written is started, and the chunk before it waited for, so at most two
+// chunks are dirty or in flight at a time.
 type countingWriter struct {
-	w io.Writer
-	n int64
+	w    io.Writer
+	n    int64
+	wb   writebacker // nil: no early writeback
+	mark int64       // bytes up to here have had their writeback started
+	prev int64       // where the chunk ending at mark began
 }
 
 func (c *countingWriter) Write(b []byte) (int, error) {
 	n, err := c.w.Write(b)
 	c.n += int64(n)
+	if err == nil && c.wb != nil && c.n-c.mark >= writebackEvery {
+		if c.mark > 0 {
+			// Wait for the previous chunk: the disk keeps up, or the
+			// snapshot waits for it, not the log.
+			err = c.wb.StartWriteback(c.prev, c.mark-c.prev, true)
+		}
+		if err == nil {
+			err = c.wb.StartWriteback(c.mark, c.n-c.mark, false)
+		}
+		c.prev, c.mark = c.mark, c.n
+	}
 	return n, err
 }
 
 // writeSnapshotTo streams the snapshot into f and returns its size.
 func writeSnapshotTo(f File, snap Snapshot, writeTree func(e *jute.Encoder, flush func([]byte) error) error, compression string) (int64, error) {
 	cw := &countingWriter{w: f}
+	cw.wb, _ = f.(writebacker)
 	w := &snapshotWriter{enc: jute.NewEncoder(make([]byte, 0, 64<<10)), sum: adler32.New(), bw: bufio.NewWriterSize(cw, 256<<10)}
 	w.out, w.comp = compressor(w.bw, compression)
 	e := w.enc
