@@ -49,7 +49,7 @@ var toolNames = []string{"status", "drill", "roll", "version", "bench", "log", "
 
 // commandFor is the command tree for args. A server (no arguments, serve,
 // or a zoo.cfg path) gets a root with serve alone: the tools' command
-// trees touch their code and allocate their flags, about 0.7 MiB of
+// trees touch their code and allocate their flags, about 0.2 MiB of
 // resident memory a server would carry for nothing (docs/benchmarks.md).
 func commandFor(args []string) *cobra.Command {
 	if len(args) > 0 && (strings.HasPrefix(args[0], "-") || slices.Contains(toolNames, args[0])) {
