@@ -216,11 +216,13 @@ func apacheTails(apaches []*launch.Process) string {
 func TestApacheFollowsReplicaLeader(t *testing.T) {
 	servers, members, text, apaches := startMixedEnsemble(t, 3, "localSessionsEnabled=true\nlocalSessionsUpgradingEnabled=true\n")
 	l := &memLog{accepted: -1, current: -1}
+	applyTree, snapshot := treeState(t)
 	out := &applied{}
+	apply := func(es []zab.Entry) { out.apply(es); applyTree(es) }
 	r, err := Start(Config{
 		Peer: zab.PeerConfig{Config: zab.Config{ID: 3, CurrentEpoch: -1, AcceptedEpoch: -1, CurrentEpochTmp: -1},
 			Voters: []int64{1, 2, 3}, TickTime: 10, InitLimit: 20, SyncLimit: 10, FinalizeWait: 4, MaxNotificationInterval: 200},
-		Members: members, QuorumConfig: text, Log: l, Apply: out.apply, Tick: 50 * time.Millisecond, Logger: testLogger(t),
+		Members: members, QuorumConfig: text, Log: l, Apply: apply, Snapshot: snapshot, Tick: 50 * time.Millisecond, Logger: testLogger(t),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -277,23 +279,7 @@ func TestApacheFollowerTakesReplicaSnapshot(t *testing.T) {
 	if err := apaches[1].Stop(); err != nil {
 		t.Logf("stopping Apache's server 2: %v", err)
 	}
-	state := tree.New()
-	apply := func(es []zab.Entry) {
-		for _, e := range es {
-			tx, err := txn.Unmarshal(e.Data, jute.DefaultMaxBuffer)
-			if err != nil {
-				t.Errorf("zkd applies an undecodable txn 0x%x: %v", uint64(e.Zxid), err)
-				continue
-			}
-			state.Apply(tx)
-		}
-	}
-	snapshot := func() (int64, []byte, error) { // on the driver, like apply
-		e := jute.NewEncoder(nil)
-		e.Int(0) // no sessions
-		state.Serialize(e)
-		return state.LastZxid(), e.Bytes(), nil
-	}
+	apply, snapshot := treeState(t)
 	r, err := Start(Config{
 		Peer: zab.PeerConfig{Config: zab.Config{ID: 3, CurrentEpoch: -1, AcceptedEpoch: -1, CurrentEpochTmp: -1},
 			Voters: []int64{1, 2, 3}, TickTime: 10, InitLimit: 20, SyncLimit: 10, FinalizeWait: 4, MaxNotificationInterval: 200,
@@ -363,4 +349,27 @@ func createTxn(cxid int, path string, data []byte) func(zxid int64) []byte {
 			Body:   &txn.Create{Path: path, Data: data, ACL: []proto.ACL{{Perms: proto.PermAll, ID: proto.ID{Scheme: "world", ID: "anyone"}}}, ParentCVersion: -1},
 		})
 	}
+}
+
+// treeState is a zkd tree fed by Apply, with the Snapshot that streams it
+// to a learner as a leader's SNAP does (on the driver, like Apply).
+func treeState(t *testing.T) (apply func([]zab.Entry), snapshot func() (int64, []byte, error)) {
+	state := tree.New()
+	apply = func(es []zab.Entry) {
+		for _, e := range es {
+			tx, err := txn.Unmarshal(e.Data, jute.DefaultMaxBuffer)
+			if err != nil {
+				t.Errorf("zkd applies an undecodable txn 0x%x: %v", uint64(e.Zxid), err)
+				continue
+			}
+			state.Apply(tx)
+		}
+	}
+	snapshot = func() (int64, []byte, error) {
+		e := jute.NewEncoder(nil)
+		e.Int(0) // no sessions
+		state.Serialize(e)
+		return state.LastZxid(), e.Bytes(), nil
+	}
+	return apply, snapshot
 }

@@ -23,11 +23,14 @@ import (
 func TestApacheFollowerCountsCorruptedDigest(t *testing.T) {
 	servers, members, text, apaches := startMixedEnsemble(t, 3, "localSessionsEnabled=true\nlocalSessionsUpgradingEnabled=true\n")
 	l := &memLog{accepted: -1, current: -1}
+	// An Apache learner that syncs after the quorum gets SNAP, and loads it.
+	applyTree, snapshot := treeState(t)
 	out := &applied{}
+	apply := func(es []zab.Entry) { out.apply(es); applyTree(es) }
 	r, err := Start(Config{
 		Peer: zab.PeerConfig{Config: zab.Config{ID: 3, CurrentEpoch: -1, AcceptedEpoch: -1, CurrentEpochTmp: -1},
 			Voters: []int64{1, 2, 3}, TickTime: 10, InitLimit: 20, SyncLimit: 10, FinalizeWait: 4, MaxNotificationInterval: 200},
-		Members: members, QuorumConfig: text, Log: l, Apply: out.apply, Tick: 50 * time.Millisecond, Logger: testLogger(t),
+		Members: members, QuorumConfig: text, Log: l, Apply: apply, Snapshot: snapshot, Tick: 50 * time.Millisecond, Logger: testLogger(t),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -622,13 +622,24 @@ func (r *Replica) send(m zab.Message) {
 		out.pkt.Data = quorum.EncodeTouches(r.cfg.Host.PendingTouches())
 	}
 	if m.Type == zab.MsgSnap {
+		// A learner that cannot have its SNAP must not get the NEWLEADER
+		// behind it (an Apache learner exits on it): its connection goes.
+		dropLearner := func() {
+			if c := r.conns[m.To]; c != nil {
+				c.close()
+				delete(r.conns, m.To)
+				r.learnerGone(m.To)
+			}
+		}
 		if r.cfg.Snapshot == nil {
 			r.log.Error("ensemble: a learner needs a snapshot and this server cannot serialize one", "sid", m.To)
+			dropLearner()
 			return
 		}
 		zxid, db, err := r.cfg.Snapshot()
 		if err != nil {
 			r.log.Error("ensemble: serializing a snapshot for a learner failed", "sid", m.To, "err", err)
+			dropLearner()
 			return
 		}
 		// The tree is at the leader's last commit; a new leader's SNAP

@@ -5,11 +5,11 @@ import (
 	"log/slog"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/zkd/zkd/internal/jute"
 	"github.com/zkd/zkd/internal/launch"
 	"github.com/zkd/zkd/internal/zab"
 )
@@ -71,8 +71,9 @@ func (a *applied) apply(es []zab.Entry) {
 	}
 }
 
-// snapshot is the applied txns, one a line, as a leader's Snapshot; the
-// zxid of the last is in its own line first.
+// snapshot is the applied txns as a leader's Snapshot streams a
+// database: no sessions, no ACLs, a znode /tNNNNNN per txn holding its
+// text, then the path "/" that ends the tree; zxid is the last txn's.
 func (a *applied) snapshot() (int64, []byte, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -80,18 +81,46 @@ func (a *applied) snapshot() (int64, []byte, error) {
 	if n := len(a.txns); n > 0 {
 		fmt.Sscanf(a.txns[n-1], "%x:", &last)
 	}
-	return int64(last), []byte(strings.Join(a.txns, "\n")), nil
+	e := jute.NewEncoder(nil)
+	e.Int(0) // sessions
+	e.Int(0) // ACL cache
+	for i, tx := range a.txns {
+		e.String(fmt.Sprintf("/t%06d", i))
+		e.Buffer([]byte(tx))
+		e.Long(-1)
+		for range 60 / 4 {
+			e.Int(0) // StatPersisted
+		}
+	}
+	e.String("/")
+	return int64(last), e.Bytes(), nil
 }
 
-// install replaces the applied txns with a leader's snapshot.
+// install replaces the applied txns with what snapshot streamed.
 func (a *applied) install(_ int64, db []byte) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.txns = nil
-	if len(db) > 0 {
-		a.txns = strings.Split(string(db), "\n")
+	if len(db) == 0 {
+		return nil
 	}
-	return nil
+	d := jute.NewDecoder(db, jute.DefaultMaxBuffer)
+	d.Int()
+	d.Int()
+	for {
+		path := d.String()
+		if d.Err() != nil {
+			return d.Err()
+		}
+		if path == "/" {
+			return nil
+		}
+		a.txns = append(a.txns, string(d.Buffer()))
+		d.Long()
+		for range 60 / 4 {
+			d.Int()
+		}
+	}
 }
 
 func (a *applied) get() []string {
