@@ -2,6 +2,7 @@ package ensemble
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,6 +43,21 @@ func TestApacheFollowerCountsCorruptedDigest(t *testing.T) {
 			t.Fatalf("zkd did not lead: %+v\n%s", st, apacheTails(apaches))
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// Both followers synced before the first txn: one that syncs later
+	// gets a SNAP past the corrupted txn and never applies it.
+	for _, id := range []int64{1, 2} {
+		addr := launch.Loopback(servers[id].client)
+		for {
+			srvr, _ := launch.FourLetterWord(addr, "srvr", 2*time.Second)
+			if strings.Contains(srvr, "Mode: follower") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("Apache's server %d does not follow zkd:\n%s", id, apacheTails(apaches))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 	// The tree as the proposals leave it: each txn carries its digest.
 	tr := tree.New()
