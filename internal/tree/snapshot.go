@@ -130,14 +130,24 @@ func (s *serializer) node(n *Node, depth int) {
 			id = entry.id
 		}
 	}
-	if s.cached != nil && id != openACLID && !s.cached[id] && n.Stat.Czxid > s.startZxid {
-		// Created during the walk with an ACL list the cache section,
-		// written first, does not hold: Apache could not resolve it, and
-		// the replay of its create would meet it and keep it so. Left out
-		// with its subtree (created later still), the replay creates them
-		// all. A znode older than the walk with a new list got it from a
-		// setACL, whose replay sets it again.
-		return
+	if s.cached != nil && id != openACLID && !s.cached[id] {
+		if n.Stat.Czxid > s.startZxid {
+			// Created during the walk with an ACL list the cache section,
+			// written first, does not hold: Apache could not resolve it,
+			// and the replay of its create would meet it and keep it so.
+			// Left out with its subtree (created later still), the replay
+			// creates them all.
+			return
+		}
+		// Older than the walk, with a list a setACL gave it during the
+		// walk: that setACL's replay sets the list again. Until then it
+		// is written open (-1), not with zkd's id for the list: a loader
+		// hands out new ids from the largest one in the cache section as
+		// it replays, so zkd's id may name another list by the time the
+		// setACL comes, whose removeUsage would then release that list
+		// from under the znodes holding it (Apache answered them with
+		// MarshallingError, "Failed to fetch acls").
+		id = openACLID
 	}
 	e := s.e
 	e.Int(int32(len(s.path)))
