@@ -178,13 +178,19 @@ func (c *countingWriter) Write(b []byte) (int, error) {
 	n, err := c.w.Write(b)
 	c.n += int64(n)
 	if err == nil && c.wb != nil && c.n-c.mark >= writebackEvery {
+		var werr error
 		if c.mark > 0 {
 			// Wait for the previous chunk: the disk keeps up, or the
 			// snapshot waits for it, not the log.
-			err = c.wb.StartWriteback(c.prev, c.mark-c.prev, true)
+			werr = c.wb.StartWriteback(c.prev, c.mark-c.prev, true)
 		}
-		if err == nil {
-			err = c.wb.StartWriteback(c.mark, c.n-c.mark, false)
+		if werr == nil {
+			werr = c.wb.StartWriteback(c.mark, c.n-c.mark, false)
+		}
+		if werr != nil {
+			// Only advice (a file system may refuse it): the snapshot
+			// goes on without it, and its fsync reports real I/O errors.
+			c.wb = nil
 		}
 		c.prev, c.mark = c.mark, c.n
 	}

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,11 +17,28 @@ type writebackCall struct {
 type recordingWriteback struct {
 	bytes.Buffer
 	calls []writebackCall
+	fail  error
 }
 
 func (r *recordingWriteback) StartWriteback(off, n int64, wait bool) error {
 	r.calls = append(r.calls, writebackCall{off, n, wait})
-	return nil
+	return r.fail
+}
+
+// TestSnapshotWritebackRefusedIsNoError: a file system that refuses
+// sync_file_range costs the snapshot nothing but the early writeback.
+func TestSnapshotWritebackRefusedIsNoError(t *testing.T) {
+	f := &recordingWriteback{fail: errors.New("EINVAL")}
+	cw := &countingWriter{w: f, wb: f}
+	piece := bytes.Repeat([]byte{7}, 1<<20)
+	for range 20 {
+		if _, err := cw.Write(piece); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+	}
+	if len(f.calls) != 1 || f.Len() != 20<<20 {
+		t.Fatalf("%d writeback calls, %d bytes written; want 1 call, then none, and every byte", len(f.calls), f.Len())
+	}
 }
 
 // TestSnapshotWritebackChunks: a snapshot's writer starts the writeback of

@@ -332,3 +332,70 @@ func TestLateLearnerGetsInflightProposalsAfterNewLeader(t *testing.T) {
 		t.Fatalf("to the late learner: %v\nwant %v", to1, want)
 	}
 }
+
+// TestSyncAsApacheChooses: a leader picks a learner's sync against
+// Apache's lastProcessedZxid (test/drill TestSnapToEmptyLearner runs it
+// against Apache). Before a quorum acked NEWLEADER that is the last
+// commit; after, at least makeZxid(epoch, 0). An empty learner is never
+// diffed from zxid 0 while the leader holds txns: it gets SNAP, carrying
+// that zxid. One exactly at the last commit gets an empty DIFF.
+func TestSyncAsApacheChooses(t *testing.T) {
+	last := MakeZxid(1, 2)
+	history := []Entry{{Zxid: MakeZxid(1, 1)}, {Zxid: last}}
+	p, err := NewPeer(PeerConfig{Config: Config{ID: 3, LastZxid: last, CurrentEpoch: 1, AcceptedEpoch: 1, CurrentEpochTmp: -1},
+		Voters: []int64{1, 2, 3, 4}, History: history, TickTime: 4, InitLimit: 5, SyncLimit: 3, FinalizeWait: 2, MaxNotificationInterval: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, from := range []int64{1, 2} {
+		p.StepNotification(Notification{From: from, To: 3, State: Looking, Vote: Vote{Leader: 3, Zxid: last, PeerEpoch: 1},
+			ElectionEpoch: 1, Version: NotificationVersion})
+	}
+	for range 3 {
+		p.Tick()
+	}
+	if p.Role() != Leading {
+		t.Fatalf("peer is %s, want LEADING", p.Role())
+	}
+	drain(p)
+	learner := func(from int64, m Message) {
+		t.Helper()
+		m.From, m.To = from, 3
+		if err := p.Step(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hex := func(z int64) string { return fmt.Sprintf("0x%x", uint64(z)) }
+	syncs := func() map[int64]string {
+		out := map[int64]string{}
+		for _, m := range drain(p).Messages {
+			if m.Type == MsgDiff || m.Type == MsgTrunc || m.Type == MsgSnap {
+				out[m.To] = m.Type.String() + " " + hex(m.Zxid)
+			}
+		}
+		return out
+	}
+	// Before NEWLEADER's quorum (3 of 4): server 2 at the last commit,
+	// server 1 empty.
+	learner(2, Message{Type: MsgFollowerInfo, Zxid: MakeZxid(1, 0)})
+	learner(1, Message{Type: MsgFollowerInfo, Zxid: MakeZxid(1, 0)})
+	learner(2, Message{Type: MsgAckEpoch, Zxid: last, Epoch: 1})
+	learner(1, Message{Type: MsgAckEpoch, Zxid: 0, Epoch: 1})
+	sent := syncs()
+	got := sent[2] + ", " + sent[1]
+	if want := "DIFF " + hex(last) + ", SNAP " + hex(last); got != want {
+		t.Fatalf("before the quorum: %s; want %s", got, want)
+	}
+	learner(2, Message{Type: MsgAck, Zxid: MakeZxid(2, 0)})
+	learner(1, Message{Type: MsgAck, Zxid: MakeZxid(2, 0)})
+	drain(p)
+	if !p.Serving() {
+		t.Fatal("the leader does not serve after its quorum acked NEWLEADER")
+	}
+	// After it: an empty server 4 gets SNAP at makeZxid(2, 0).
+	learner(4, Message{Type: MsgFollowerInfo, Zxid: MakeZxid(1, 0)})
+	learner(4, Message{Type: MsgAckEpoch, Zxid: 0, Epoch: 1})
+	if got, want := syncs()[4], "SNAP "+hex(MakeZxid(2, 0)); got != want {
+		t.Fatalf("after the quorum: %s; want %s", got, want)
+	}
+}
