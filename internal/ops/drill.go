@@ -261,7 +261,10 @@ func Drill(ctx context.Context, o DrillOptions) (*DrillReport, error) {
 				lastOld[ob.Server.Name] = ob
 			}
 			if !killAt.IsZero() && goneAt.IsZero() && ob.Server.Name == leader.Server.Name && !(ob.Serving && ob.Mode == ModeLeader && ob.Epoch() == leader.Epoch()) {
-				goneAt = ob.At
+				// Seen gone by the end of the poll, not at its start: a
+				// write issued while the poll ran may still have been
+				// answered by the old leader.
+				goneAt = time.Now()
 			}
 			if newLeader == nil && ob.Serving && ob.Mode == ModeLeader && ob.Epoch() > leader.Epoch() {
 				newLeader, electedAt = &ob, ob.At
