@@ -19,12 +19,12 @@ import (
 	"github.com/zkd/zkd/internal/launch"
 )
 
-// idleRSSLimit guards a standalone zkd's resident memory at idle with the
-// AdminServer and the Prometheus endpoint on. Issue 11's target is 12 MiB;
-// since the ensemble, the operator commands and the status page joined the
-// binary it idles at 12.3 MiB (9.8 MiB of it the binary's own pages), so
-// the guard sits at 12.5 MiB until that is won back (docs/benchmarks.md).
-const idleRSSLimit = 12<<20 + 512<<10
+// idleRSSLimit is issue 11's target for a standalone zkd's resident memory
+// at idle with the AdminServer and the Prometheus endpoint on, and it holds
+// for a server that has been scraped too. It is met because serve releases
+// the binary's start-up pages (startpages_linux.go): before that the binary's
+// own pages alone were 9.8 of 12.2 MiB (docs/benchmarks.md).
+const idleRSSLimit = 12 << 20
 
 // freePort is a loopback port free now.
 func freePort(t *testing.T) int {
@@ -109,10 +109,14 @@ func TestIdleRSSWithAdminAndMetrics(t *testing.T) {
 	}
 
 	time.Sleep(2 * time.Second)
+	scraped := statusKB(t, p.Pid(), "VmRSS") << 10
 	t.Logf("VmRSS 2 s after one AdminServer command and one scrape: %.1f MiB (RssAnon %d kB, RssFile %d kB)",
-		float64(statusKB(t, p.Pid(), "VmRSS"))/(1<<10), statusKB(t, p.Pid(), "RssAnon"), statusKB(t, p.Pid(), "RssFile"))
+		float64(scraped)/(1<<20), statusKB(t, p.Pid(), "RssAnon"), statusKB(t, p.Pid(), "RssFile"))
 	if idle >= idleRSSLimit {
-		t.Fatalf("idle VmRSS %.1f MiB, want under %.1f MiB", float64(idle)/(1<<20), float64(idleRSSLimit)/(1<<20))
+		t.Errorf("idle VmRSS %.1f MiB, want under %.1f MiB", float64(idle)/(1<<20), float64(idleRSSLimit)/(1<<20))
+	}
+	if scraped >= idleRSSLimit {
+		t.Errorf("VmRSS after a scrape %.1f MiB, want under %.1f MiB", float64(scraped)/(1<<20), float64(idleRSSLimit)/(1<<20))
 	}
 }
 

@@ -179,6 +179,14 @@ func runServe(f serveFlags) error {
 	log.Info("zkd serving", "version", server.Version, "mode", srv.Mode(), "client_addr", l.Addr().String(),
 		"dataDir", cfg.DataDir, "dataLogDir", cfg.DataLogDir, "config", describeConfig(cfg))
 
+	// Start-up is over: what it alone touched of the binary need not stay
+	// resident (startpages_linux.go).
+	if n, err := releaseStartupPages(); err != nil {
+		log.Warn("could not release the binary's start-up pages (they stay resident)", "err", err)
+	} else {
+		log.Debug("released the binary's start-up pages", "mapped_bytes", n)
+	}
+
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	serveErr := make(chan error, 1)
