@@ -76,8 +76,8 @@ type DrillReport struct {
 	// that saw the new leader (Poll is its resolution).
 	Elected *Seconds `json:"elected_after_s,omitempty"`
 	// WritesBack is the time from the stop command's start to the
-	// acknowledgement of the first write issued after a poll saw the old
-	// leader gone (before that, it may still have answered).
+	// acknowledgement of the first write issued after a poll that saw the
+	// old leader gone had ended (before that, it may still have answered).
 	WritesBack *Seconds `json:"writes_acknowledged_after_s,omitempty"`
 	// LongestGap is the longest time between two acknowledgements.
 	LongestGap Seconds `json:"longest_write_gap_s"`
