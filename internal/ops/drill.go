@@ -52,9 +52,11 @@ type Member struct {
 	Zxid  string `json:"zxid"`
 	zxid  int64
 	// For candidates: how long before the stop the zxid was read, and how
-	// many of the drill's writes may have been committed after that read
-	// (finished after it, issued before the stop). Other clients' writes
-	// are not counted.
+	// many of the drill's writes may have been logged or committed without
+	// that read showing them: issued before the stop and not acknowledged
+	// before the read (srvr shows the last txn applied; a proposal logged
+	// but not yet committed when the leader died counts in the election).
+	// Other clients' writes are not counted.
 	SeenBeforeStop *Seconds `json:"seen_before_stop_s,omitempty"`
 	WritesAfter    int      `json:"writes_after_seen,omitempty"`
 }
@@ -344,7 +346,7 @@ func Drill(ctx context.Context, o DrillOptions) (*DrillReport, error) {
 		m := member(ob)
 		m.SeenBeforeStop = secondsPtr(killAt.Sub(ob.At))
 		for _, wr := range writes {
-			if wr.Issued.Before(killAt) && wr.Done.After(ob.At) {
+			if wr.Issued.Before(killAt) && !(wr.Outcome == Acked && wr.Done.Before(ob.At)) {
 				m.WritesAfter++
 			}
 		}
@@ -409,9 +411,9 @@ func why(cands []Member, winner *Member, stopped string, poll time.Duration) str
 			}
 		}
 		// The zxids were read while writes went on: a server read earlier
-		// may have caught up by up to the writes committed after its read.
+		// may have logged up to the writes not yet acknowledged at its read.
 		if w.Name != "" && w.Epoch == top.Epoch && w.zxid+int64(w.WritesAfter) >= top.zxid && w.MyID > top.MyID {
-			return fmt.Sprintf("%s won: the zxids seen differ by %d, no more than the drill's writes that may have been committed after %s's read (%d), so %s and %s most likely had the same history at the stop, and then the higher myid wins: %d > %d (%s; %s)",
+			return fmt.Sprintf("%s won: the zxids seen differ by %d, no more than the drill's writes not yet acknowledged at %s's read (%d), so %s and %s most likely had the same history at the stop, and then the higher myid wins: %d > %d (%s; %s)",
 				winner.Name, top.zxid-w.zxid, w.Name, w.WritesAfter, w.Name, top.Name, w.MyID, top.MyID, rule, seen)
 		}
 		return fmt.Sprintf("%s won, though %s looked ahead by the zxids %s; those were read up to %v before the election, srvr shows the last transaction processed while the election compares the last one logged, and either can move the order (%s)",

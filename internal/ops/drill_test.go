@@ -243,7 +243,7 @@ func TestWhyWithinTheWritesAfterTheReads(t *testing.T) {
 	zk1 := Member{Name: "zk1", MyID: 1, Epoch: 1, Zxid: "0x100000037", zxid: 1<<32 | 0x37}
 	zk2 := Member{Name: "zk2", MyID: 2, Epoch: 1, Zxid: "0x100000036", zxid: 1<<32 | 0x36, WritesAfter: 2}
 	got := why([]Member{zk1, zk2}, &zk2, "zk3", 50*time.Millisecond)
-	if want := "zk2 won: the zxids seen differ by 1, no more than the drill's writes that may have been committed after zk2's read (2), so zk2 and zk1 most likely had the same history at the stop, and then the higher myid wins: 2 > 1"; !strings.HasPrefix(got, want) {
+	if want := "zk2 won: the zxids seen differ by 1, no more than the drill's writes not yet acknowledged at zk2's read (2), so zk2 and zk1 most likely had the same history at the stop, and then the higher myid wins: 2 > 1"; !strings.HasPrefix(got, want) {
 		t.Errorf("why:\n%s\nwant it to start with\n%s", got, want)
 	}
 	zk2.WritesAfter = 0
