@@ -53,8 +53,8 @@ type Member struct {
 	zxid  int64
 	// For candidates: how long before the stop the zxid was read, and how
 	// many of the drill's writes may have been logged or committed without
-	// that read showing them: issued before the stop and not acknowledged
-	// before the read (srvr shows the last txn applied; a proposal logged
+	// that read showing them: issued before the stop and acknowledged after
+	// the read or left in doubt (srvr shows the last txn applied; a proposal logged
 	// but not yet committed when the leader died counts in the election).
 	// Other clients' writes are not counted.
 	SeenBeforeStop *Seconds `json:"seen_before_stop_s,omitempty"`
@@ -346,7 +346,8 @@ func Drill(ctx context.Context, o DrillOptions) (*DrillReport, error) {
 		m := member(ob)
 		m.SeenBeforeStop = secondsPtr(killAt.Sub(ob.At))
 		for _, wr := range writes {
-			if wr.Issued.Before(killAt) && !(wr.Outcome == Acked && wr.Done.Before(ob.At)) {
+			// A refused write never made a txn; an in-doubt one may have.
+			if wr.Issued.Before(killAt) && (wr.Outcome == InDoubt || wr.Outcome == Acked && !wr.Done.Before(ob.At)) {
 				m.WritesAfter++
 			}
 		}

@@ -1,7 +1,6 @@
 package drill
 
 import (
-	"fmt"
 	"net"
 	"path/filepath"
 	"regexp"
@@ -100,5 +99,5 @@ func blackHole(t *testing.T, addr string) {
 		}
 		t.Cleanup(func() { nc.Close() })
 	}
-	t.Fatal(fmt.Sprintf("%s still accepts after 16 connections: not a black hole", addr))
+	t.Fatalf("%s still accepts after 16 connections: not a black hole", addr)
 }
