@@ -640,10 +640,17 @@ func TestZkdRecoversApacheCrashes(t *testing.T) {
 			for _, p := range []*proc{zkd, apache} {
 				for _, line := range complaints(p) {
 					// Reading passes over it, then the repair moves it aside.
-					if strings.Contains(line, "snapshot failed to load; trying the previous one") ||
-						strings.Contains(line, "moving a snapshot that fails to load aside") {
+					switch {
+					case strings.Contains(line, "snapshot failed to load; trying the previous one") ||
+						strings.Contains(line, "moving a snapshot that fails to load aside"):
 						t.Logf("%s: %s", p.kind, line)
-					} else {
+					case p.kind == kindApache && strings.Contains(line, "Digests are not matching"):
+						// Apache's own check of a fuzzy snapshot's digest
+						// (ZOOKEEPER-3150) fires on some of its own crash
+						// dirs when an older snapshot is replayed; the tree
+						// it serves is still compared above.
+						t.Logf("%s: %s", p.kind, line)
+					default:
 						t.Errorf("%s logged while recovering: %s", p.kind, line)
 					}
 				}
