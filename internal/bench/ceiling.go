@@ -61,19 +61,38 @@ type Ceiling struct {
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
 	done  bool
+	log   *ceilingLog // with a log directory: writes are fdatasynced before their replies
 }
 
 // ListenCeiling listens on addr; getData replies carry valueSize bytes,
 // as the benchmark's own values are (a get costs its reply's bytes).
 func ListenCeiling(addr string, valueSize int) (*Ceiling, error) {
+	return ListenDurableCeiling(addr, valueSize, "")
+}
+
+// ListenDurableCeiling is ListenCeiling with, when logDir is not empty,
+// every write request (create, delete, setData, closeSession) appended to
+// a log in logDir and fdatasynced before its reply leaves (see ceilingLog):
+// the limit for a server that acknowledges only durable writes.
+func ListenDurableCeiling(addr string, valueSize int, logDir string) (*Ceiling, error) {
 	if valueSize < 0 || valueSize > 0xfffff {
 		return nil, fmt.Errorf("%w: value size %d", ErrCeilingConfig, valueSize)
 	}
+	var log *ceilingLog
+	if logDir != "" {
+		var err error
+		if log, err = openCeilingLog(logDir); err != nil {
+			return nil, err
+		}
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
+		if log != nil {
+			log.close()
+		}
 		return nil, err
 	}
-	c := &Ceiling{ln: ln, value: payload(valueSize, 3), conns: map[net.Conn]struct{}{}}
+	c := &Ceiling{ln: ln, value: payload(valueSize, 3), conns: map[net.Conn]struct{}{}, log: log}
 	// A Stat that reads as a plain persistent znode holding the value.
 	s := c.stat[:]
 	binary.BigEndian.PutUint64(s[0:], 1)                          // czxid
@@ -103,7 +122,23 @@ func (c *Ceiling) Close() error {
 	c.mu.Unlock()
 	err := c.ln.Close()
 	c.wg.Wait()
+	if c.log != nil {
+		if _, _, lerr := c.log.close(); err == nil {
+			err = lerr
+		}
+	}
 	return err
+}
+
+// Synced is what the log has done so far: fdatasyncs and the write
+// records they covered (zero without a log).
+func (c *Ceiling) Synced() (syncs, records int64) {
+	if c.log == nil {
+		return 0, 0
+	}
+	c.log.mu.Lock()
+	defer c.log.mu.Unlock()
+	return c.log.syncs, c.log.records
 }
 
 func (c *Ceiling) accept() {
@@ -141,6 +176,9 @@ type ceilingConn struct {
 	reply []byte // the current reply, reused
 	zxid  int64  // counts this connection's writes, so replies' zxids grow
 	seq   int64  // the sequence number of the next sequential create
+	// logged is the log's length after this connection's last write not
+	// yet known durable; replies are flushed only once it is.
+	logged int64
 }
 
 func (c *Ceiling) serve(nc net.Conn) {
@@ -166,6 +204,12 @@ func (c *Ceiling) serve(nc net.Conn) {
 		// Flush once the requests already read are answered: a client with
 		// several requests in flight gets their replies in one write.
 		if closing || cc.r.Buffered() == 0 {
+			if cc.logged > 0 {
+				if err := c.log.waitDurable(cc.logged); err != nil {
+					return
+				}
+				cc.logged = 0
+			}
 			if err := cc.w.Flush(); err != nil || closing {
 				return
 			}
@@ -242,6 +286,12 @@ func (c *Ceiling) answer(cc *ceilingConn, frame []byte) (closing bool, err error
 		return false, d.err
 	}
 	code := proto.Code(0)
+	if c.log != nil {
+		switch op {
+		case proto.OpCreate, proto.OpDelete, proto.OpSetData, proto.OpCloseSession:
+			cc.logged = c.log.append(frame)
+		}
+	}
 	b := cc.reply[:0]
 	b = appendInt32(b, 0) // length, set below
 	b = appendInt32(b, xid)
@@ -298,6 +348,14 @@ func (c *Ceiling) answer(cc *ceilingConn, frame []byte) (closing bool, err error
 	binary.BigEndian.PutUint64(b[8:], uint64(cc.zxid))
 	binary.BigEndian.PutUint32(b[16:], uint32(int32(code)))
 	cc.reply = b
+	if cc.logged > 0 && cc.w.Available() < len(b) {
+		// The buffer would flush by itself: not before the writes whose
+		// replies it holds are durable.
+		if err := c.log.waitDurable(cc.logged); err != nil {
+			return false, err
+		}
+		cc.logged = 0
+	}
 	_, err = cc.w.Write(b)
 	return closing, err
 }
@@ -349,13 +407,15 @@ func appendInt64(b []byte, v int64) []byte { return binary.BigEndian.AppendUint6
 
 // ceilingAddr is where `zkd bench ceiling --config zoo.cfg` listens: the
 // file's clientPortAddress and clientPort, as the servers it stands beside
-// read them (no address: every interface, as Apache binds).
-func ceilingAddr(zooCfg string) (string, error) {
+// read them (no address: every interface, as Apache binds). logDir is
+// where a durable ceiling logs: dataLogDir, or else dataDir, as the
+// servers put their transaction logs.
+func ceilingAddr(zooCfg string) (addr, logDir string, err error) {
 	data, err := os.ReadFile(zooCfg)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	var host, port string
+	var host, port, dataDir, dataLogDir string
 	for _, line := range strings.Split(string(data), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -370,10 +430,18 @@ func ceilingAddr(zooCfg string) (string, error) {
 			port = strings.TrimSpace(value)
 		case "clientPortAddress":
 			host = strings.TrimSpace(value)
+		case "dataDir":
+			dataDir = strings.TrimSpace(value)
+		case "dataLogDir":
+			dataLogDir = strings.TrimSpace(value)
 		}
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return "", fmt.Errorf("%w: %s has no valid clientPort (%q)", ErrCeilingConfig, zooCfg, port)
+		return "", "", fmt.Errorf("%w: %s has no valid clientPort (%q)", ErrCeilingConfig, zooCfg, port)
 	}
-	return net.JoinHostPort(host, port), nil
+	logDir = dataLogDir
+	if logDir == "" {
+		logDir = dataDir
+	}
+	return net.JoinHostPort(host, port), logDir, nil
 }

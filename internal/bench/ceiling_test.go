@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"hash/crc32"
 	"io"
 	"net"
 	"os"
@@ -27,6 +28,7 @@ const (
 	testCeilingPort        = 29001
 	testCeilingRawPort     = 29002
 	testCeilingCommandPort = 29003
+	testCeilingDurablePort = 29004
 	testCeilingComparePort = 29010 // and the next two
 )
 
@@ -382,4 +384,136 @@ func FuzzCeilingRequest(f *testing.F) {
 			t.Fatalf("reply xid %d to request xid %d", xid, want)
 		}
 	})
+}
+
+// setDataRequest is a SetDataRequest frame body: path, data, version -1.
+func setDataRequest(xid int32, path string, data []byte) []byte {
+	b := appendInt32(nil, int32(len(path)))
+	b = append(b, path...)
+	b = appendInt32(b, int32(len(data)))
+	b = append(b, data...)
+	return request(xid, 5, appendInt32(b, -1)...)
+}
+
+// TestDurableCeilingRepliesAfterTheSync: with --durable a write's reply
+// leaves only once an fdatasync covering its log record has returned (the
+// sync is held here, and the reply must wait for it), a read on another
+// connection is not held by it, the log holds the request with its
+// checksum, and a failed sync answers nothing and closes the connection.
+func TestDurableCeilingRepliesAfterTheSync(t *testing.T) {
+	dir := t.TempDir()
+	c, err := ListenDurableCeiling(net.JoinHostPort("127.0.0.1", strconv.Itoa(testCeilingDurablePort)), 8, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	gate := make(chan error)
+	entered := make(chan struct{}, 16)
+	c.log.sync = func(f *os.File) error {
+		entered <- struct{}{}
+		if err := <-gate; err != nil {
+			return err
+		}
+		return datasync(f)
+	}
+
+	w := dialRaw(t, c)
+	w.connect(10_000)
+	set := setDataRequest(1, "/zkbench/k", []byte("value-1"))
+	w.send(set)
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the write started no sync")
+	}
+	w.nc.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if n, err := w.nc.Read(make([]byte, 64)); err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the write's reply came while its sync was held: read %d, %v", n, err)
+	}
+	// Another connection's read is answered meanwhile.
+	r := dialRaw(t, c)
+	r.connect(10_000)
+	r.send(request(-2, 11))
+	if xid, _, code := header(t, r.recv()); xid != -2 || code != 0 {
+		t.Errorf("ping during a held sync: xid %d err %d", xid, code)
+	}
+	gate <- nil
+	w.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if xid, zxid, code := header(t, w.recv()); xid != 1 || code != 0 || zxid == 0 {
+		t.Errorf("setData reply after the sync: xid %d zxid %d err %d", xid, zxid, code)
+	}
+	if syncs, records := c.Synced(); syncs != 1 || records != 1 {
+		t.Errorf("Synced() = %d syncs, %d records; want 1 and 1", syncs, records)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "ceiling.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) != ceilingLogPrealloc {
+		t.Errorf("log file of %d bytes, want one preallocation block of %d", len(data), ceilingLogPrealloc)
+	}
+	n := binary.BigEndian.Uint32(data)
+	if int(n) != len(set) || !bytes.Equal(data[8:8+n], set) || binary.BigEndian.Uint32(data[4:]) != crc32.Checksum(set, castagnoli) {
+		t.Errorf("log record %x, want length, CRC-32C and the request %x", data[:min(len(data), 8+len(set))], set)
+	}
+
+	// A failed sync: no reply, the connection ends.
+	w.send(setDataRequest(2, "/zkbench/k", []byte("value-2")))
+	<-entered
+	gate <- errors.New("injected: sync failed")
+	if n, err := w.nc.Read(make([]byte, 64)); err != io.EOF {
+		t.Errorf("after a failed sync: read %d bytes, %v; want the connection closed and nothing answered", n, err)
+	}
+}
+
+func TestCeilingCommandDurableFlags(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "zoo.cfg")
+	if err := os.WriteFile(cfg, []byte(zooCfg(dir, strconv.Itoa(testCeilingCommandPort))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"ceiling", "--log-dir", dir},
+		{"ceiling", "--durable", "--listen", "127.0.0.1:0"},
+	} {
+		cmd := Command()
+		cmd.SetArgs(args)
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		if err := cmd.Execute(); !errors.Is(err, ErrCeilingConfig) {
+			t.Errorf("%q: %v, want ErrCeilingConfig", args, err)
+		}
+	}
+
+	// With --config it logs to the zoo.cfg's dataDir.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := Command()
+	var errOut bytes.Buffer
+	cmd.SetArgs([]string{"ceiling", "--config", cfg, "--durable"})
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(&errOut)
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	conn, err := openSession(ctx, []string{net.JoinHostPort("127.0.0.1", strconv.Itoa(testCeilingCommandPort))}, 10*time.Second, 10*time.Second)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	for i := range 3 {
+		if _, err := conn.Set("/zkbench/k", []byte{byte(i)}, -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn.Close()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("ceiling ended with %v", err)
+	}
+	// Three sets and the closeSession.
+	if !strings.Contains(errOut.String(), "ceiling: 4 writes logged in ") {
+		t.Errorf("the durable ceiling's closing line is missing:\n%s", errOut.String())
+	}
+	if st, err := os.Stat(filepath.Join(dir, "ceiling.log")); err != nil || st.Size() == 0 {
+		t.Errorf("no log in the zoo.cfg's dataDir: %v", err)
+	}
 }

@@ -55,7 +55,8 @@ type CompareConfig struct {
 	// Ceiling, when its Argv is set, runs `zkd bench ceiling` in the same
 	// alternation as the two servers (throughput runs only: it has no
 	// start-up, memory or data to measure), so that every row shows the
-	// limit of the machine and client beside them.
+	// limit of the machine and client beside them (DurableCeilingSpec: the
+	// limit of a server that fdatasyncs writes before acknowledging them).
 	Ceiling ServerSpec
 
 	Workloads   []Workload
@@ -303,8 +304,11 @@ type CompareSettings struct {
 	ZooCfg          string `json:"zoo_cfg"`
 	// Pinning is set when the client and the servers ran on separate CPUs.
 	Pinning *CPUPinning `json:"pinning,omitempty"`
-	// Ceiling is set when `zkd bench ceiling` ran beside the servers.
-	Ceiling bool `json:"ceiling,omitempty"`
+	// Ceiling is set when `zkd bench ceiling` ran beside the servers;
+	// CeilingDurable when it ran with --durable (writes fdatasynced before
+	// their replies), so that its figures are the limit of a durable server.
+	Ceiling        bool `json:"ceiling,omitempty"`
+	CeilingDurable bool `json:"ceiling_durable,omitempty"`
 }
 
 // CPUPinning says which CPUs the load generator and the servers ran on.
@@ -475,6 +479,7 @@ func Compare(ctx context.Context, cfg CompareConfig) (*CompareReport, error) {
 	}}
 	if cfg.ceiling() {
 		c.report.Settings.Ceiling = true
+		c.report.Settings.CeilingDurable = cfg.Ceiling.Name == durableCeilingName
 		c.report.Commands[roleCeiling] = cfg.Ceiling.argv(false, "<zoo.cfg>")
 	}
 	if cfg.Memory {

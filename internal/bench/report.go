@@ -13,6 +13,8 @@ func (r *CompareReport) roleLabel(role string) string {
 	switch {
 	case role == roleZooKeeper:
 		return "ZooKeeper"
+	case role == roleCeiling && r.Settings.CeilingDurable:
+		return "limit (fixed replies, writes fdatasynced)"
 	case role == roleCeiling:
 		return "limit (fixed replies)"
 	case r.SelfTest:
@@ -80,9 +82,15 @@ func (r *CompareReport) hasCeiling() bool {
 // writeThroughputWithCeiling renders the throughput table with the limit
 // beside the two servers, and each server's fraction of it.
 func (r *CompareReport) writeThroughputWithCeiling(b *strings.Builder, zkdL, zkL string) {
-	b.WriteString("The limit is `zkd bench ceiling`: a server that answers every request with fixed replies and keeps nothing, " +
-		"run in the same alternation, so that no server could show more on this machine with this client. " +
-		"Median of the repeats, min–max in brackets; every ratio is taken run by run within a repeat.\n\n")
+	if r.Settings.CeilingDurable {
+		b.WriteString("The limit is `zkd bench ceiling --durable`: a server that answers every request with fixed replies and keeps nothing " +
+			"but a log of its writes, each write fdatasynced (group commit, in its dataDir) before its reply, " +
+			"run in the same alternation, so that no server that acknowledges only durable writes could show more on this machine with this client and disk. ")
+	} else {
+		b.WriteString("The limit is `zkd bench ceiling`: a server that answers every request with fixed replies and keeps nothing, " +
+			"run in the same alternation, so that no server could show more on this machine with this client. ")
+	}
+	b.WriteString("Median of the repeats, min–max in brackets; every ratio is taken run by run within a repeat.\n\n")
 	fmt.Fprintf(b, "| workload | clients | %s ops/s | %s ops/s | limit ops/s | ops/s %s ÷ %s | %s ÷ limit | %s ÷ limit | %s p99 ms | %s p99 ms | limit p99 ms |\n",
 		zkdL, zkL, "zkd", "ZooKeeper", zkdL, zkL, zkdL, zkL)
 	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")

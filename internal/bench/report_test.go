@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -95,5 +96,22 @@ func TestMarkdownShowsTheCeiling(t *testing.T) {
 	// Without the ceiling the tables keep their two-server form.
 	if md := markdownReport().Markdown(); strings.Contains(md, "limit") {
 		t.Errorf("a report without the ceiling mentions a limit:\n%s", md)
+	}
+}
+
+// TestMarkdownNamesTheDurableCeiling: a report whose ceiling ran with
+// --durable says so, since its limit is then a durable server's.
+func TestMarkdownNamesTheDurableCeiling(t *testing.T) {
+	r := withCeiling(markdownReport())
+	if md := r.Markdown(); strings.Contains(md, "--durable") {
+		t.Errorf("a plain ceiling's report calls it durable:\n%s", md)
+	}
+	r.Settings.CeilingDurable = true
+	if md := r.Markdown(); !strings.Contains(md, "`zkd bench ceiling --durable`") || !strings.Contains(md, "fdatasynced") {
+		t.Errorf("a durable ceiling's report does not say so:\n%s", md)
+	}
+	spec := DurableCeilingSpec("/bin/zkd", 256)
+	if argv := spec.Argv("zoo.cfg"); !slices.Contains(argv, "--durable") || !slices.Contains(argv, "ceiling") || spec.Name != durableCeilingName {
+		t.Errorf("DurableCeilingSpec runs %q as %q", argv, spec.Name)
 	}
 }

@@ -90,6 +90,20 @@ func CeilingSpec(bin string, valueSize int) ServerSpec {
 	}
 }
 
+// durableCeilingName names the durable ceiling's spec, which reports read
+// to say which limit they show.
+const durableCeilingName = "ceiling-durable"
+
+// DurableCeilingSpec is CeilingSpec with --durable: writes are logged to the
+// zoo.cfg's dataDir and fdatasynced before their replies.
+func DurableCeilingSpec(bin string, valueSize int) ServerSpec {
+	s := CeilingSpec(bin, valueSize)
+	s.Name = durableCeilingName
+	plain := s.Argv
+	s.Argv = func(zooCfg string) []string { return append(plain(zooCfg), "--durable") }
+	return s
+}
+
 // DiscoverApache finds java and the ZooKeeper class path. An explicit
 // classpath is used as given; otherwise Debian's environment file decides
 // (/etc/zookeeper/conf/environment, what the package's own scripts use).
