@@ -29,7 +29,7 @@ const (
 	testCeilingRawPort     = 29002
 	testCeilingCommandPort = 29003
 	testCeilingDurablePort = 29004
-	testCeilingComparePort = 29010 // and the next two
+	testCeilingComparePort = 29010 // and the next three
 )
 
 func startCeiling(t *testing.T, port, valueSize int) *Ceiling {
@@ -282,7 +282,7 @@ func TestCompareCeilingCommand(t *testing.T) {
 	}
 	out := t.TempDir()
 	began := time.Now()
-	runBenchCommand(t, "compare", "--ceiling", "--zkd-bin", bin, "--workloads", "set,get", "--clients", "4",
+	runBenchCommand(t, "compare", "--durable-ceiling", "--zkd-bin", bin, "--workloads", "set,get", "--clients", "4",
 		"--duration", "1s", "--warmup", "0s", "--repeats", "1", "--startup-repeats", "1", "--prepopulate", "50",
 		"--out", out, "--work-dir", t.TempDir(), "--port-base", strconv.Itoa(testCeilingComparePort), "--quiet")
 	t.Logf("compare --ceiling took %v", time.Since(began).Round(time.Second))
@@ -297,20 +297,22 @@ func TestCompareCeilingCommand(t *testing.T) {
 	if err := dec.Decode(&report); err != nil {
 		t.Fatalf("compare.json: %v", err)
 	}
-	if !report.Settings.Ceiling || !slices.Contains(report.Commands[roleCeiling], "ceiling") {
-		t.Errorf("settings %+v and commands %q do not name the ceiling", report.Settings, report.Commands)
+	if !report.Settings.Ceiling || !slices.Contains(report.Commands[roleCeiling], "ceiling") ||
+		!report.Settings.DurableCeiling || !slices.Contains(report.Commands[roleDurableCeiling], "--durable") {
+		t.Errorf("settings %+v and commands %q do not name both ceilings", report.Settings, report.Commands)
 	}
-	if len(report.Runs) != 3*2 {
-		t.Errorf("%d runs, want 3 systems × 2 workloads", len(report.Runs))
+	if len(report.Runs) != 4*2 {
+		t.Errorf("%d runs, want 4 systems × 2 workloads", len(report.Runs))
 	}
 	if len(report.Throughput) != 2 {
 		t.Fatalf("%d throughput rows, want 2", len(report.Throughput))
 	}
 	for _, row := range report.Throughput {
-		if row.Ceiling == nil || row.ZkdOfCeiling == nil || row.ZooKeeperOfCeiling == nil {
+		if row.Ceiling == nil || row.ZkdOfCeiling == nil || row.ZooKeeperOfCeiling == nil ||
+			row.DurableCeiling == nil || row.ZkdOfDurableCeiling == nil || row.ZooKeeperOfDurableCeiling == nil {
 			t.Fatalf("%s: no ceiling figures: %+v", row.Workload, row)
 		}
-		for role, f := range map[string]SystemFigures{roleZkd: row.Zkd, roleZooKeeper: row.ZooKeeper, roleCeiling: *row.Ceiling} {
+		for role, f := range map[string]SystemFigures{roleZkd: row.Zkd, roleZooKeeper: row.ZooKeeper, roleCeiling: *row.Ceiling, roleDurableCeiling: *row.DurableCeiling} {
 			if f.OpsPerSecond.N != 1 || f.OpsPerSecond.Min <= 0 || f.Errors != 0 || f.ClientCPUUSPerOp.N != 1 {
 				t.Errorf("%s %s: ops/s %+v, %d errors, client CPU %+v", role, row.Workload, f.OpsPerSecond, f.Errors, f.ClientCPUUSPerOp)
 			}
@@ -318,14 +320,15 @@ func TestCompareCeilingCommand(t *testing.T) {
 		if row.ZkdOfCeiling.N != 1 || row.ZkdOfCeiling.Median <= 0 || row.ZooKeeperOfCeiling.Median <= 0 {
 			t.Errorf("%s: fractions of the limit %+v, %+v", row.Workload, *row.ZkdOfCeiling, *row.ZooKeeperOfCeiling)
 		}
-		t.Logf("%s at 4 clients: zkd %.0f, ZooKeeper %.0f, limit %.0f ops/s (zkd %.0f %% of the limit)", row.Workload,
-			row.Zkd.OpsPerSecond.Median, row.ZooKeeper.OpsPerSecond.Median, row.Ceiling.OpsPerSecond.Median, 100*row.ZkdOfCeiling.Median)
+		t.Logf("%s at 4 clients: zkd %.0f, ZooKeeper %.0f, limit %.0f, durable limit %.0f ops/s (zkd %.0f %% of the limit, %.0f %% of the durable one)", row.Workload,
+			row.Zkd.OpsPerSecond.Median, row.ZooKeeper.OpsPerSecond.Median, row.Ceiling.OpsPerSecond.Median, row.DurableCeiling.OpsPerSecond.Median,
+			100*row.ZkdOfCeiling.Median, 100*row.ZkdOfDurableCeiling.Median)
 	}
 	summary, err := os.ReadFile(filepath.Join(out, "summary.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| zkd ops/s | ZooKeeper ops/s | limit ops/s |", "| zkd ÷ limit |", "| set | 4 |", "| get | 4 |", "limit µs"} {
+	for _, want := range []string{"| zkd ops/s | ZooKeeper ops/s | limit ops/s |", "| zkd ÷ limit |", "| set | 4 |", "| get | 4 |", "limit µs", "| zkd ÷ durable limit |", "durable limit µs"} {
 		if !bytes.Contains(summary, []byte(want)) {
 			t.Errorf("summary.md lacks %q:\n%s", want, summary)
 		}
@@ -334,10 +337,10 @@ func TestCompareCeilingCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lines := bytes.Count(svg, []byte("<polyline")); lines != 3*2 {
-		t.Errorf("throughput.svg has %d series lines, want 3 per workload", lines)
+	if lines := bytes.Count(svg, []byte("<polyline")); lines != 4*2 {
+		t.Errorf("throughput.svg has %d series lines, want 4 per workload", lines)
 	}
-	for port := testCeilingComparePort; port < testCeilingComparePort+3; port++ {
+	for port := testCeilingComparePort; port < testCeilingComparePort+4; port++ {
 		if c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second); err == nil {
 			c.Close()
 			t.Errorf("something still listens on port %d after the comparison", port)

@@ -25,6 +25,9 @@ const (
 	roleZkd       = "zkd"
 	roleZooKeeper = "zookeeper"
 	roleCeiling   = "ceiling"
+	// roleDurableCeiling is the ceiling with --durable: the limit of a
+	// server that fdatasyncs every write before acknowledging it.
+	roleDurableCeiling = "ceiling-durable"
 )
 
 // CompareSchema names the layout of compare.json.
@@ -55,9 +58,12 @@ type CompareConfig struct {
 	// Ceiling, when its Argv is set, runs `zkd bench ceiling` in the same
 	// alternation as the two servers (throughput runs only: it has no
 	// start-up, memory or data to measure), so that every row shows the
-	// limit of the machine and client beside them (DurableCeilingSpec: the
-	// limit of a server that fdatasyncs writes before acknowledging them).
+	// limit of the machine and client beside them.
 	Ceiling ServerSpec
+	// DurableCeiling, when its Argv is set (DurableCeilingSpec), runs the
+	// ceiling with --durable beside the plain one: the limit of a server
+	// that fdatasyncs every write before acknowledging it. It needs Ceiling.
+	DurableCeiling ServerSpec
 
 	Workloads   []Workload
 	Clients     []int
@@ -189,6 +195,8 @@ func (c CompareConfig) validate() error {
 		return fmt.Errorf("%w: duration must be positive", ErrCompareConfig)
 	case c.Ensemble < 1 || (c.Ensemble > 1 && c.Ensemble%2 == 0):
 		return fmt.Errorf("%w: ensemble of %d servers (want 1 for standalone servers, or an odd count)", ErrCompareConfig, c.Ensemble)
+	case c.durableCeiling() && !c.ceiling():
+		return fmt.Errorf("%w: the durable ceiling runs beside the plain one; set both", ErrCompareConfig)
 	case c.Ensemble > 1 && c.ceiling():
 		return fmt.Errorf("%w: the ceiling stands beside standalone servers; not with an ensemble", ErrCompareConfig)
 	case c.Ensemble > 1 && c.Memory:
@@ -220,17 +228,26 @@ func (c CompareConfig) portSpan() int {
 	switch {
 	case c.Ensemble > 1:
 		return 6 * c.Ensemble
+	case c.durableCeiling():
+		return 4
 	case c.ceiling():
 		return 3
 	}
 	return 2
 }
 
-func (c CompareConfig) ceiling() bool { return c.Ceiling.Argv != nil }
+func (c CompareConfig) ceiling() bool        { return c.Ceiling.Argv != nil }
+func (c CompareConfig) durableCeiling() bool { return c.DurableCeiling.Argv != nil }
+
+// isCeiling says whether role is one of the fixed-reply servers.
+func isCeiling(role string) bool { return role == roleCeiling || role == roleDurableCeiling }
 
 // roles are the systems measured, in the order of a run's first round.
 func (c CompareConfig) roles() []string {
-	if c.ceiling() {
+	switch {
+	case c.durableCeiling():
+		return []string{roleZkd, roleZooKeeper, roleCeiling, roleDurableCeiling}
+	case c.ceiling():
 		return []string{roleZkd, roleZooKeeper, roleCeiling}
 	}
 	return []string{roleZkd, roleZooKeeper}
@@ -305,10 +322,10 @@ type CompareSettings struct {
 	// Pinning is set when the client and the servers ran on separate CPUs.
 	Pinning *CPUPinning `json:"pinning,omitempty"`
 	// Ceiling is set when `zkd bench ceiling` ran beside the servers;
-	// CeilingDurable when it ran with --durable (writes fdatasynced before
-	// their replies), so that its figures are the limit of a durable server.
+	// DurableCeiling when `zkd bench ceiling --durable` (writes fdatasynced
+	// before their replies) ran beside it too.
 	Ceiling        bool `json:"ceiling,omitempty"`
-	CeilingDurable bool `json:"ceiling_durable,omitempty"`
+	DurableCeiling bool `json:"durable_ceiling,omitempty"`
 }
 
 // CPUPinning says which CPUs the load generator and the servers ran on.
@@ -356,6 +373,11 @@ type ThroughputRow struct {
 	Ceiling            *SystemFigures `json:"ceiling,omitempty"`
 	ZkdOfCeiling       *Spread        `json:"zkd_of_ceiling,omitempty"`
 	ZooKeeperOfCeiling *Spread        `json:"zookeeper_of_ceiling,omitempty"`
+	// DurableCeiling and the fractions of it are the same for the durable
+	// ceiling, when it ran.
+	DurableCeiling            *SystemFigures `json:"durable_ceiling,omitempty"`
+	ZkdOfDurableCeiling       *Spread        `json:"zkd_of_durable_ceiling,omitempty"`
+	ZooKeeperOfDurableCeiling *Spread        `json:"zookeeper_of_durable_ceiling,omitempty"`
 }
 
 // StartupReport is the time from exec to the first acknowledged write on an
@@ -453,6 +475,11 @@ func Compare(ctx context.Context, cfg CompareConfig) (*CompareReport, error) {
 				return nil, err
 			}
 		}
+		if cfg.durableCeiling() {
+			if cfg.DurableCeiling, err = pinnedSpec(cfg.DurableCeiling, servers); err != nil {
+				return nil, err
+			}
+		}
 		if err := pinProcess(client); err != nil {
 			return nil, err
 		}
@@ -479,7 +506,10 @@ func Compare(ctx context.Context, cfg CompareConfig) (*CompareReport, error) {
 	}}
 	if cfg.ceiling() {
 		c.report.Settings.Ceiling = true
-		c.report.Settings.CeilingDurable = cfg.Ceiling.Name == durableCeilingName
+	}
+	if cfg.durableCeiling() {
+		c.report.Settings.DurableCeiling = true
+		c.report.Commands[roleDurableCeiling] = cfg.DurableCeiling.argv(false, "<zoo.cfg>")
 		c.report.Commands[roleCeiling] = cfg.Ceiling.argv(false, "<zoo.cfg>")
 	}
 	if cfg.Memory {
@@ -525,6 +555,8 @@ func (c *comparison) spec(role string) ServerSpec {
 		return c.cfg.Zkd
 	case roleCeiling:
 		return c.cfg.Ceiling
+	case roleDurableCeiling:
+		return c.cfg.DurableCeiling
 	}
 	return c.cfg.ZooKeeper
 }
@@ -535,6 +567,8 @@ func (c *comparison) port(role string) int {
 		return c.cfg.PortBase + 1
 	case roleCeiling:
 		return c.cfg.PortBase + 2
+	case roleDurableCeiling:
+		return c.cfg.PortBase + 3
 	}
 	return c.cfg.PortBase
 }
@@ -605,7 +639,7 @@ func (c *comparison) launch(ctx context.Context, role, dirName string) (*cluster
 		_ = cl.stop()
 		return nil, 0, fmt.Errorf("%s: %w", role, err)
 	}
-	if _, ok := c.report.Versions[role]; !ok && role != roleCeiling { // the ceiling answers no srvr
+	if _, ok := c.report.Versions[role]; !ok && !isCeiling(role) { // the ceiling answers no srvr
 		c.report.Versions[role] = serverVersion(ctx, cl.members[0].endpoint())
 	}
 	return cl, ready, nil
@@ -772,6 +806,12 @@ func summarizeThroughput(runs []RunRecord, workloads []Workload, clients []int, 
 				zkdOf := spreadOf(ratios(ops[roleZkd], ops[roleCeiling]))
 				zkOf := spreadOf(ratios(ops[roleZooKeeper], ops[roleCeiling]))
 				row.Ceiling, row.ZkdOfCeiling, row.ZooKeeperOfCeiling = &limit, &zkdOf, &zkOf
+			}
+			if slices.Contains(roles, roleDurableCeiling) {
+				limit := figures(roleDurableCeiling)
+				zkdOf := spreadOf(ratios(ops[roleZkd], ops[roleDurableCeiling]))
+				zkOf := spreadOf(ratios(ops[roleZooKeeper], ops[roleDurableCeiling]))
+				row.DurableCeiling, row.ZkdOfDurableCeiling, row.ZooKeeperOfDurableCeiling = &limit, &zkdOf, &zkOf
 			}
 			rows = append(rows, row)
 		}

@@ -67,10 +67,12 @@ throughput run is also run against "zkd bench ceiling" (a server that answers
 with fixed replies and keeps nothing, started from the same zkd binary on
 --port-base+2), in the same alternation, so that the tables and the plot show
 the limit of this machine and client beside both servers, each server's
-fraction of it, and its CPU per request; standalone only. With
---ceiling-durable the ceiling also logs every write to its dataDir and
-fdatasyncs it before the reply: the limit of a server that acknowledges only
-durable writes, the disk's share of the distance to the plain limit. --short is the CI setting:
+fraction of it, and its CPU per request; standalone only.
+--durable-ceiling runs, beside that one, "zkd bench ceiling --durable" on
+--port-base+3, which also logs every write to its dataDir and fdatasyncs it
+before the reply: the limit of a server that acknowledges only durable
+writes, so that the disk's share of the distance to the plain limit shows.
+--short is the CI setting:
 about a minute in all (with --ensemble: one 1 s run per workload at 16
 clients, one start, one failover round). --selftest runs Apache on both
 sides to check the harness itself: every ratio should then be near 1.`,
@@ -160,11 +162,10 @@ sides to check the harness itself: every ratio should then be near 1.`,
 				// The same binary's `bench ceiling`, in a self-test too: the
 				// limit does not depend on which server is measured.
 				cfg.Ceiling = CeilingSpec(zkdBin, cfg.ValueSize)
-				if durableCeiling {
-					cfg.Ceiling = DurableCeilingSpec(zkdBin, cfg.ValueSize)
-				}
-			} else if durableCeiling {
-				return fmt.Errorf("%w: --ceiling-durable says how the ceiling runs; add --ceiling", ErrCompareConfig)
+			}
+			if durableCeiling {
+				cfg.Ceiling = CeilingSpec(zkdBin, cfg.ValueSize)
+				cfg.DurableCeiling = DurableCeilingSpec(zkdBin, cfg.ValueSize)
 			}
 			if !quiet {
 				cfg.Log = cmd.ErrOrStderr()
@@ -184,7 +185,7 @@ sides to check the harness itself: every ratio should then be near 1.`,
 	f := cmd.Flags()
 	f.StringVar(&zkdBin, "zkd-bin", "", "zkd binary, started as: zkd serve --config zoo.cfg (default: this executable)")
 	f.BoolVar(&selftest, "selftest", false, "run Apache ZooKeeper in zkd's place too, to check the harness")
-	f.BoolVar(&durableCeiling, "ceiling-durable", false, "with --ceiling: run it with --durable (every write fdatasynced before its reply), the limit of a durable server")
+	f.BoolVar(&durableCeiling, "durable-ceiling", false, "--ceiling, and beside it zkd bench ceiling --durable (every write fdatasynced before its reply) on --port-base+3: the limit of a durable server")
 	f.BoolVar(&ceiling, "ceiling", false, "run zkd bench ceiling (fixed replies, keeps nothing) in the same alternation, on --port-base+2: the limit of this machine and client beside both servers")
 	f.StringVar(&java, "java", "java", "java executable for Apache ZooKeeper")
 	f.StringVar(&classpath, "zk-classpath", "", "class path of Apache ZooKeeper (default: CLASSPATH from "+launch.DebianEnvironment+")")

@@ -13,8 +13,8 @@ func (r *CompareReport) roleLabel(role string) string {
 	switch {
 	case role == roleZooKeeper:
 		return "ZooKeeper"
-	case role == roleCeiling && r.Settings.CeilingDurable:
-		return "limit (fixed replies, writes fdatasynced)"
+	case role == roleDurableCeiling:
+		return "durable limit (fixed replies, writes fdatasynced)"
 	case role == roleCeiling:
 		return "limit (fixed replies)"
 	case r.SelfTest:
@@ -42,10 +42,15 @@ func (r *CompareReport) writeCPUTable(b *strings.Builder, zkdL, zkL string) {
 	b.WriteString("CPU time (user + system, all threads) per acknowledged request during the timed phase, median of the repeats: " +
 		server + ", from /proc/<pid>/stat (10 ms ticks), and the load generator's, from getrusage.\n\n")
 	limit := r.hasCeiling()
-	if limit {
+	durable := limit && r.Settings.DurableCeiling
+	switch {
+	case durable:
+		fmt.Fprintf(b, "| workload | clients | %s µs | %s µs | limit µs | %s ÷ %s | client µs, %s run | client µs, %s run | client µs, limit run | durable limit µs | client µs, durable limit run |\n", zkdL, zkL, "zkd", "ZooKeeper", zkdL, zkL)
+		b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	case limit:
 		fmt.Fprintf(b, "| workload | clients | %s µs | %s µs | limit µs | %s ÷ %s | client µs, %s run | client µs, %s run | client µs, limit run |\n", zkdL, zkL, "zkd", "ZooKeeper", zkdL, zkL)
 		b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
-	} else {
+	default:
 		fmt.Fprintf(b, "| workload | clients | %s µs | %s µs | %s ÷ %s | client µs, %s run | client µs, %s run |\n", zkdL, zkL, "zkd", "ZooKeeper", zkdL, zkL)
 		b.WriteString("|---|--:|--:|--:|--:|--:|--:|\n")
 	}
@@ -60,8 +65,16 @@ func (r *CompareReport) writeCPUTable(b *strings.Builder, zkdL, zkL string) {
 			if row.Ceiling != nil {
 				c = *row.Ceiling
 			}
-			fmt.Fprintf(b, "| %s | %d | %.1f | %.1f | %.1f | %s | %.1f | %.1f | %.1f |\n", r.workloadLabel(row.Workload), row.Clients,
+			fmt.Fprintf(b, "| %s | %d | %.1f | %.1f | %.1f | %s | %.1f | %.1f | %.1f |", r.workloadLabel(row.Workload), row.Clients,
 				z, k, c.ServerCPUUSPerOp.Median, ratio, row.Zkd.ClientCPUUSPerOp.Median, row.ZooKeeper.ClientCPUUSPerOp.Median, c.ClientCPUUSPerOp.Median)
+			if durable {
+				var d SystemFigures
+				if row.DurableCeiling != nil {
+					d = *row.DurableCeiling
+				}
+				fmt.Fprintf(b, " %.1f | %.1f |", d.ServerCPUUSPerOp.Median, d.ClientCPUUSPerOp.Median)
+			}
+			b.WriteString("\n")
 			continue
 		}
 		fmt.Fprintf(b, "| %s | %d | %.1f | %.1f | %s | %.1f | %.1f |\n", r.workloadLabel(row.Workload), row.Clients,
@@ -82,30 +95,47 @@ func (r *CompareReport) hasCeiling() bool {
 // writeThroughputWithCeiling renders the throughput table with the limit
 // beside the two servers, and each server's fraction of it.
 func (r *CompareReport) writeThroughputWithCeiling(b *strings.Builder, zkdL, zkL string) {
-	if r.Settings.CeilingDurable {
-		b.WriteString("The limit is `zkd bench ceiling --durable`: a server that answers every request with fixed replies and keeps nothing " +
-			"but a log of its writes, each write fdatasynced (group commit, in its dataDir) before its reply, " +
-			"run in the same alternation, so that no server that acknowledges only durable writes could show more on this machine with this client and disk. ")
-	} else {
-		b.WriteString("The limit is `zkd bench ceiling`: a server that answers every request with fixed replies and keeps nothing, " +
-			"run in the same alternation, so that no server could show more on this machine with this client. ")
+	b.WriteString("The limit is `zkd bench ceiling`: a server that answers every request with fixed replies and keeps nothing, " +
+		"run in the same alternation, so that no server could show more on this machine with this client. ")
+	durable := r.Settings.DurableCeiling
+	if durable {
+		b.WriteString("The durable limit is `zkd bench ceiling --durable`, the same server keeping a log of its writes, " +
+			"each fdatasynced (group commit, in its dataDir) before its reply: no server that acknowledges only durable writes " +
+			"could show more on this machine with this client and disk. ")
 	}
 	b.WriteString("Median of the repeats, min–max in brackets; every ratio is taken run by run within a repeat.\n\n")
-	fmt.Fprintf(b, "| workload | clients | %s ops/s | %s ops/s | limit ops/s | ops/s %s ÷ %s | %s ÷ limit | %s ÷ limit | %s p99 ms | %s p99 ms | limit p99 ms |\n",
+	fmt.Fprintf(b, "| workload | clients | %s ops/s | %s ops/s | limit ops/s | ops/s %s ÷ %s | %s ÷ limit | %s ÷ limit | %s p99 ms | %s p99 ms | limit p99 ms |",
 		zkdL, zkL, "zkd", "ZooKeeper", zkdL, zkL, zkdL, zkL)
-	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	if durable {
+		fmt.Fprintf(b, " durable limit ops/s | %s ÷ durable limit | %s ÷ durable limit | durable limit p99 ms |", zkdL, zkL)
+	}
+	b.WriteString("\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	if durable {
+		b.WriteString("--:|--:|--:|--:|")
+	}
+	b.WriteString("\n")
 	for _, row := range r.Throughput {
 		var c SystemFigures
 		var zkdOf, zkOf Spread
 		if row.Ceiling != nil {
 			c, zkdOf, zkOf = *row.Ceiling, *row.ZkdOfCeiling, *row.ZooKeeperOfCeiling
 		}
-		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |",
 			r.workloadLabel(row.Workload), row.Clients,
 			spreadText(row.Zkd.OpsPerSecond, thousands), spreadText(row.ZooKeeper.OpsPerSecond, thousands), spreadText(c.OpsPerSecond, thousands),
 			spreadText(row.Ratio, twoDecimals), spreadText(zkdOf, percent), spreadText(zkOf, percent),
 			spreadText(scaled(row.Zkd.P99US, 0.001), threeDecimals), spreadText(scaled(row.ZooKeeper.P99US, 0.001), threeDecimals),
 			spreadText(scaled(c.P99US, 0.001), threeDecimals))
+		if durable {
+			var d SystemFigures
+			var zkdOfD, zkOfD Spread
+			if row.DurableCeiling != nil {
+				d, zkdOfD, zkOfD = *row.DurableCeiling, *row.ZkdOfDurableCeiling, *row.ZooKeeperOfDurableCeiling
+			}
+			fmt.Fprintf(b, " %s | %s | %s | %s |", spreadText(d.OpsPerSecond, thousands), spreadText(zkdOfD, percent),
+				spreadText(zkOfD, percent), spreadText(scaled(d.P99US, 0.001), threeDecimals))
+		}
+		b.WriteString("\n")
 	}
 }
 

@@ -99,19 +99,33 @@ func TestMarkdownShowsTheCeiling(t *testing.T) {
 	}
 }
 
-// TestMarkdownNamesTheDurableCeiling: a report whose ceiling ran with
-// --durable says so, since its limit is then a durable server's.
-func TestMarkdownNamesTheDurableCeiling(t *testing.T) {
-	r := withCeiling(markdownReport())
-	if md := r.Markdown(); strings.Contains(md, "--durable") {
-		t.Errorf("a plain ceiling's report calls it durable:\n%s", md)
+// TestMarkdownShowsTheDurableCeiling: with the durable ceiling beside the
+// plain one, both tables gain its columns after the plain limit's, and the
+// text says what it is.
+func TestMarkdownShowsTheDurableCeiling(t *testing.T) {
+	r := withDurableCeiling(withCeiling(markdownReport()))
+	for i := range r.Throughput {
+		r.Throughput[i].Zkd.ClientCPUUSPerOp = Spread{Median: 10, N: 3}
+		r.Throughput[i].DurableCeiling.ServerCPUUSPerOp = Spread{Median: 7, N: 3}
+		r.Throughput[i].DurableCeiling.ClientCPUUSPerOp = Spread{Median: 8, N: 3}
 	}
-	r.Settings.CeilingDurable = true
-	if md := r.Markdown(); !strings.Contains(md, "`zkd bench ceiling --durable`") || !strings.Contains(md, "fdatasynced") {
-		t.Errorf("a durable ceiling's report does not say so:\n%s", md)
+	md := r.Markdown()
+	for _, want := range []string{
+		"`zkd bench ceiling --durable`",
+		"| limit p99 ms | durable limit ops/s | zkd ÷ durable limit | ZooKeeper ÷ durable limit | durable limit p99 ms |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n",
+		"| 0.100 (0.100–0.100) | 4,000 (3,800–4,200) | 80 % (75 %–85 %) | 40 % (38 %–42 %) | 0.200 (0.200–0.200) |\n",
+		"| durable limit µs | client µs, durable limit run |",
+		" 7.0 | 8.0 |\n",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("summary lacks %q:\n%s", want, md)
+		}
+	}
+	if md := withCeiling(markdownReport()).Markdown(); strings.Contains(md, "durable limit") {
+		t.Errorf("a report without the durable ceiling mentions it:\n%s", md)
 	}
 	spec := DurableCeilingSpec("/bin/zkd", 256)
-	if argv := spec.Argv("zoo.cfg"); !slices.Contains(argv, "--durable") || !slices.Contains(argv, "ceiling") || spec.Name != durableCeilingName {
+	if argv := spec.Argv("zoo.cfg"); !slices.Contains(argv, "--durable") || !slices.Contains(argv, "ceiling") || spec.Name != roleDurableCeiling {
 		t.Errorf("DurableCeilingSpec runs %q as %q", argv, spec.Name)
 	}
 }

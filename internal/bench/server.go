@@ -90,15 +90,11 @@ func CeilingSpec(bin string, valueSize int) ServerSpec {
 	}
 }
 
-// durableCeilingName names the durable ceiling's spec, which reports read
-// to say which limit they show.
-const durableCeilingName = "ceiling-durable"
-
 // DurableCeilingSpec is CeilingSpec with --durable: writes are logged to the
 // zoo.cfg's dataDir and fdatasynced before their replies.
 func DurableCeilingSpec(bin string, valueSize int) ServerSpec {
 	s := CeilingSpec(bin, valueSize)
-	s.Name = durableCeilingName
+	s.Name = roleDurableCeiling
 	plain := s.Argv
 	s.Argv = func(zooCfg string) []string { return append(plain(zooCfg), "--durable") }
 	return s

@@ -24,6 +24,8 @@ const (
 	zkdColor       = "#1f77b4"
 	zooKeeperColor = "#ff7f0e"
 	ceilingColor   = "#555555"
+	// durableCeilingColor draws the durable limit, dashed with squares.
+	durableCeilingColor = "#9467bd"
 )
 
 // chartPoint is one x position of a series: the median and its spread.
@@ -59,6 +61,7 @@ func (r *CompareReport) ThroughputSVG() []byte {
 		zkdSeries := chartSeries{label: r.roleLabel(roleZkd), color: zkdColor}
 		zkSeries := chartSeries{label: r.roleLabel(roleZooKeeper), color: zooKeeperColor, square: true}
 		limitSeries := chartSeries{label: r.roleLabel(roleCeiling), color: ceilingColor, dashed: true}
+		durableSeries := chartSeries{label: r.roleLabel(roleDurableCeiling), color: durableCeilingColor, dashed: true, square: true}
 		for _, row := range r.Throughput {
 			if row.Workload != w {
 				continue
@@ -69,10 +72,16 @@ func (r *CompareReport) ThroughputSVG() []byte {
 			if row.Ceiling != nil {
 				limitSeries.points = append(limitSeries.points, point(x, row.Ceiling.OpsPerSecond))
 			}
+			if row.DurableCeiling != nil {
+				durableSeries.points = append(durableSeries.points, point(x, row.DurableCeiling.OpsPerSecond))
+			}
 		}
 		series := []chartSeries{zkdSeries, zkSeries}
 		if withCeiling {
 			series = append(series, limitSeries)
+		}
+		if r.Settings.DurableCeiling {
+			series = append(series, durableSeries)
 		}
 		charts = append(charts, lineChart{
 			title:  r.workloadLabel(w),
@@ -87,6 +96,9 @@ func (r *CompareReport) ThroughputSVG() []byte {
 	}
 	if withCeiling {
 		legend = append(legend, chartSeries{label: r.roleLabel(roleCeiling), color: ceilingColor, dashed: true})
+	}
+	if r.Settings.DurableCeiling {
+		legend = append(legend, chartSeries{label: r.roleLabel(roleDurableCeiling), color: durableCeilingColor, dashed: true, square: true})
 	}
 	title := "Throughput against concurrent clients"
 	if r.SelfTest {

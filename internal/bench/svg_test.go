@@ -174,6 +174,21 @@ func withCeiling(r *CompareReport) *CompareReport {
 	return r
 }
 
+// withDurableCeiling gives the report a durable limit at twice
+// ZooKeeper's throughput.
+func withDurableCeiling(r *CompareReport) *CompareReport {
+	r.Settings.DurableCeiling = true
+	for i := range r.Throughput {
+		row := &r.Throughput[i]
+		k := row.ZooKeeper.OpsPerSecond.Median
+		row.DurableCeiling = &SystemFigures{OpsPerSecond: Spread{Median: 2 * k, Min: 1.9 * k, Max: 2.1 * k, N: 3},
+			P99US: Spread{Median: 200, Min: 200, Max: 200, N: 3}}
+		row.ZkdOfDurableCeiling = &Spread{Median: 0.8, Min: 0.75, Max: 0.85, N: 3}
+		row.ZooKeeperOfDurableCeiling = &Spread{Median: 0.4, Min: 0.38, Max: 0.42, N: 3}
+	}
+	return r
+}
+
 func TestThroughputSVGDrawsTheCeiling(t *testing.T) {
 	els := parseSVG(t, withCeiling(chartReport()).ThroughputSVG())
 	var lines []svgElement
@@ -209,5 +224,36 @@ func TestThroughputSVGDrawsTheCeiling(t *testing.T) {
 	root := parseSVG(t, one.ThroughputSVG())[0]
 	if w, _ := strconv.ParseFloat(root.attrs["width"], 64); w < 3*190 {
 		t.Errorf("one panel with three legend entries is %v wide", w)
+	}
+}
+
+// TestThroughputSVGDrawsTheDurableCeiling: the durable limit is a fourth
+// series, dashed, between the plain limit and zkd here.
+func TestThroughputSVGDrawsTheDurableCeiling(t *testing.T) {
+	var lines []svgElement
+	var texts []string
+	for _, e := range parseSVG(t, withDurableCeiling(withCeiling(chartReport())).ThroughputSVG()) {
+		if e.name == "polyline" {
+			lines = append(lines, e)
+		}
+		if e.name == "text" {
+			texts = append(texts, strings.TrimSpace(e.text))
+		}
+	}
+	if len(lines) != 8 {
+		t.Fatalf("got %d series lines, want 2 workloads × 4", len(lines))
+	}
+	durable, limit := lines[3], lines[2]
+	if durable.attrs["data-label"] != "durable limit (fixed replies, writes fdatasynced)" || durable.attrs["stroke-dasharray"] == "" {
+		t.Fatalf("fourth series %+v, want the dashed durable limit", durable.attrs)
+	}
+	if !containsString(texts, "durable limit (fixed replies, writes fdatasynced)") {
+		t.Errorf("no legend entry for the durable limit; texts: %q", texts)
+	}
+	dp, lp := points(t, durable), points(t, limit)
+	for i := range dp {
+		if dp[i][1] <= lp[i][1] {
+			t.Errorf("point %d: durable limit (2× ZooKeeper) y=%v not below the limit (3×) y=%v", i, dp[i][1], lp[i][1])
+		}
 	}
 }
