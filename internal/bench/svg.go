@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Chart geometry, in SVG user units (pixels at 100%).
@@ -24,7 +25,7 @@ const (
 	zkdColor       = "#1f77b4"
 	zooKeeperColor = "#ff7f0e"
 	ceilingColor   = "#555555"
-	// durableCeilingColor draws the durable limit, dashed with squares.
+	// durableCeilingColor draws the durable limit, dashed like the limit.
 	durableCeilingColor = "#9467bd"
 )
 
@@ -61,7 +62,7 @@ func (r *CompareReport) ThroughputSVG() []byte {
 		zkdSeries := chartSeries{label: r.roleLabel(roleZkd), color: zkdColor}
 		zkSeries := chartSeries{label: r.roleLabel(roleZooKeeper), color: zooKeeperColor, square: true}
 		limitSeries := chartSeries{label: r.roleLabel(roleCeiling), color: ceilingColor, dashed: true}
-		durableSeries := chartSeries{label: r.roleLabel(roleDurableCeiling), color: durableCeilingColor, dashed: true, square: true}
+		durableSeries := chartSeries{label: r.roleLabel(roleDurableCeiling), color: durableCeilingColor, dashed: true}
 		for _, row := range r.Throughput {
 			if row.Workload != w {
 				continue
@@ -98,7 +99,7 @@ func (r *CompareReport) ThroughputSVG() []byte {
 		legend = append(legend, chartSeries{label: r.roleLabel(roleCeiling), color: ceilingColor, dashed: true})
 	}
 	if r.Settings.DurableCeiling {
-		legend = append(legend, chartSeries{label: r.roleLabel(roleDurableCeiling), color: durableCeilingColor, dashed: true, square: true})
+		legend = append(legend, chartSeries{label: r.roleLabel(roleDurableCeiling), color: durableCeilingColor, dashed: true})
 	}
 	title := "Throughput against concurrent clients"
 	if r.SelfTest {
@@ -110,10 +111,16 @@ func (r *CompareReport) ThroughputSVG() []byte {
 func renderCharts(title string, legend []chartSeries, charts []lineChart) []byte {
 	cols := min(panelColumns, max(1, len(charts)))
 	rows := (len(charts) + cols - 1) / cols
-	const legendEntry = 190.0
-	// Wide enough for the legend too: one panel is narrower than three
-	// entries.
-	width := max(float64(cols)*panelWidth, legendEntry*float64(len(legend))+40)
+	// Each legend entry is as wide as its label needs (about 6.6 px a
+	// character at 12 px, after the line and marker, and a gap); the
+	// picture is wide enough for the legend too.
+	entryWidths := make([]float64, len(legend))
+	legendWidth := 0.0
+	for i, s := range legend {
+		entryWidths[i] = max(150, 36+6.6*float64(utf8.RuneCountInString(s.label))+30)
+		legendWidth += entryWidths[i]
+	}
+	width := max(float64(cols)*panelWidth, legendWidth+40)
 	height := headerHeight + float64(rows)*panelHeight
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%g" height="%g" viewBox="0 0 %g %g" font-family="%s" font-size="12">`+"\n",
@@ -121,9 +128,11 @@ func renderCharts(title string, legend []chartSeries, charts []lineChart) []byte
 	fmt.Fprintf(&b, `<rect width="%g" height="%g" fill="#ffffff"/>`+"\n", width, height)
 	fmt.Fprintf(&b, `<text x="%g" y="24" text-anchor="middle" font-size="16" font-weight="bold">%s</text>`+"\n", width/2, xmlEscape(title))
 	// Legend, centred under the title.
-	lx := width/2 - legendEntry*float64(len(legend))/2
+	x := width/2 - legendWidth/2
 	for i, s := range legend {
-		x := lx + float64(i)*legendEntry
+		if i > 0 {
+			x += entryWidths[i-1]
+		}
 		fmt.Fprintf(&b, `<line x1="%g" y1="42" x2="%g" y2="42" stroke="%s" stroke-width="2"%s/>`+"\n", x, x+28, s.color, s.dash())
 		writeMarker(&b, s, x+14, 42)
 		fmt.Fprintf(&b, `<text x="%g" y="46">%s</text>`+"\n", x+36, xmlEscape(s.label))

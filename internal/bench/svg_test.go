@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func chartReport() *CompareReport {
@@ -221,9 +222,25 @@ func TestThroughputSVGDrawsTheCeiling(t *testing.T) {
 	// One panel is narrower than three legend entries: the picture widens.
 	one := withCeiling(chartReport())
 	one.Settings.Workloads = []Workload{WorkloadGet}
-	root := parseSVG(t, one.ThroughputSVG())[0]
-	if w, _ := strconv.ParseFloat(root.attrs["width"], 64); w < 3*190 {
-		t.Errorf("one panel with three legend entries is %v wide", w)
+	checkLegendFits(t, one.ThroughputSVG())
+}
+
+// checkLegendFits: the picture is wider than one panel when the legend
+// needs it, and the last legend label ends inside it (6.6 px a character
+// at 12 px, as the legend is laid out).
+func checkLegendFits(t *testing.T, svg []byte) {
+	t.Helper()
+	els := parseSVG(t, svg)
+	w, _ := strconv.ParseFloat(els[0].attrs["width"], 64)
+	var last svgElement
+	for _, e := range els {
+		if e.name == "text" && e.attrs["y"] == "46" {
+			last = e
+		}
+	}
+	x, _ := strconv.ParseFloat(last.attrs["x"], 64)
+	if end := x + 6.6*float64(utf8.RuneCountInString(strings.TrimSpace(last.text))); end > w || w <= panelWidth {
+		t.Errorf("legend ends at %v in a picture %v wide (one panel: %v)", end, w, panelWidth)
 	}
 }
 
@@ -250,6 +267,9 @@ func TestThroughputSVGDrawsTheDurableCeiling(t *testing.T) {
 	if !containsString(texts, "durable limit (fixed replies, writes fdatasynced)") {
 		t.Errorf("no legend entry for the durable limit; texts: %q", texts)
 	}
+	one := withDurableCeiling(withCeiling(chartReport()))
+	one.Settings.Workloads = []Workload{WorkloadGet}
+	checkLegendFits(t, one.ThroughputSVG())
 	dp, lp := points(t, durable), points(t, limit)
 	for i := range dp {
 		if dp[i][1] <= lp[i][1] {
