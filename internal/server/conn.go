@@ -37,10 +37,11 @@ type conn struct {
 
 	outMu    sync.Mutex
 	out      [][]byte
+	spare    [][]byte   // the writer's last batch, reused for the next queue (guarded by outMu)
 	outBytes int        // bytes in out (guarded by outMu)
 	drained  *sync.Cond // on outMu: out shrank, or the connection closed
 	writing  bool       // a goroutine is writing to the socket (guarded by outMu)
-	outReady chan struct{}
+	writerUp bool       // a writer goroutine runs (guarded by outMu)
 	closed   bool
 	closeCh  chan struct{}
 
@@ -78,7 +79,6 @@ func (s *Server) accept(nc net.Conn) {
 		ip:       host,
 		remote:   nc.RemoteAddr().String(),
 		br:       bufio.NewReaderSize(nc, 64*1024),
-		outReady: make(chan struct{}, 1),
 		closeCh:  make(chan struct{}),
 		ids:      []proto.ID{ipID(host)},
 	}
@@ -87,7 +87,6 @@ func (s *Server) accept(nc net.Conn) {
 	s.conns[c] = struct{}{}
 	s.connsByIP[host]++
 	s.connMu.Unlock()
-	go c.writeLoop()
 	go c.readLoop()
 }
 
@@ -133,6 +132,9 @@ func (c *conn) cleanup() {
 
 var errFrameLength = errors.New("server: frame length out of bounds")
 
+// minFrameBuffer is the smallest request buffer a connection allocates.
+const minFrameBuffer = 256
+
 // frameLengthError is errFrameLength with the length the client announced.
 type frameLengthError struct{ n int32 }
 
@@ -161,7 +163,9 @@ func (c *conn) readBody(n int32, buf []byte) ([]byte, error) {
 		return nil, frameLengthError{n}
 	}
 	if cap(buf) < int(n) {
-		buf = make([]byte, n)
+		// Grown by doubling from a small start: an idle session's pings
+		// need a few bytes, not a page.
+		buf = make([]byte, n, max(int(n), 2*cap(buf), minFrameBuffer))
 	}
 	buf = buf[:n]
 	if _, err := io.ReadFull(c.br, buf); err != nil {
@@ -192,7 +196,7 @@ func (c *conn) readLoop() {
 		return
 	}
 	c.nc.SetReadDeadline(time.Time{})
-	buf := make([]byte, 0, 4096)
+	var buf []byte
 	for {
 		frame, err := c.readFrame(buf)
 		if err != nil {
@@ -211,7 +215,7 @@ func (c *conn) readLoop() {
 		if cap(frame) <= 64*1024 {
 			buf = frame[:0]
 		} else {
-			buf = make([]byte, 0, 4096)
+			buf = nil
 		}
 	}
 }
@@ -381,10 +385,17 @@ func (c *conn) enqueue(frame []byte) {
 	}
 }
 
+// wakeWriter starts a writer when frames wait and nobody writes. A writer
+// runs only while there is something to write, so an idle connection costs
+// one goroutine (its reader), not two. One writer at a time, taking the
+// queue in order, keeps replies in order.
 func (c *conn) wakeWriter() {
-	select {
-	case c.outReady <- struct{}{}:
-	default:
+	c.outMu.Lock()
+	start := !c.writerUp && !c.writing && !c.closed && len(c.out) > 0
+	c.writerUp = c.writerUp || start
+	c.outMu.Unlock()
+	if start {
+		go c.writeLoop()
 	}
 }
 
@@ -410,22 +421,20 @@ func (c *conn) queue(frame []byte) bool {
 	return true
 }
 
-// writeLoop writes queued frames in batches, one writev per batch.
+// writeLoop writes queued frames in batches, one writev per batch, until
+// the queue is empty; it ends there (wakeWriter starts the next).
 func (c *conn) writeLoop() {
-	var batch [][]byte
 	for {
-		select {
-		case <-c.outReady:
-		case <-c.closeCh:
+		c.outMu.Lock()
+		if c.writing || len(c.out) == 0 || c.closed {
+			// Nothing to write, or the reader is writing directly: its
+			// wroteSignal starts a writer if frames queued meanwhile.
+			c.writerUp = false
+			c.outMu.Unlock()
 			return
 		}
-		c.outMu.Lock()
-		if c.writing || len(c.out) == 0 {
-			// The reader is writing directly; it signals when it is done.
-			c.outMu.Unlock()
-			continue
-		}
-		batch, c.out = c.out, batch[:0]
+		batch := c.out
+		c.out, c.spare = c.spare[:0], nil
 		c.writing = true
 		c.outMu.Unlock()
 		written := 0
@@ -450,30 +459,24 @@ func (c *conn) writeLoop() {
 			c.close()
 			return
 		}
-		for i := range batch {
-			batch[i] = nil
-		}
+		clear(batch)
 		c.outMu.Lock()
 		c.outBytes -= written
+		c.writing = false
+		c.spare = batch[:0]
+		c.drained.Broadcast()
 		c.outMu.Unlock()
-		c.wroteSignal()
 	}
 }
 
-// wroteSignal ends a write and wakes the writer if frames queued meanwhile,
-// and a reader waiting for the queue to drain.
+// wroteSignal ends the reader's direct write: it wakes a reader waiting for
+// the queue to drain, and starts a writer if frames queued meanwhile.
 func (c *conn) wroteSignal() {
 	c.outMu.Lock()
 	c.writing = false
-	more := len(c.out) > 0
 	c.drained.Broadcast()
 	c.outMu.Unlock()
-	if more {
-		select {
-		case c.outReady <- struct{}{}:
-		default:
-		}
-	}
+	c.wakeWriter()
 }
 
 // waitDrained holds the reader while more than readPauseBytes wait to be
