@@ -74,13 +74,13 @@ func (s *Server) accept(nc net.Conn) {
 	default:
 	}
 	c := &conn{
-		s:        s,
-		nc:       nc,
-		ip:       host,
-		remote:   nc.RemoteAddr().String(),
-		br:       bufio.NewReaderSize(nc, 64*1024),
-		closeCh:  make(chan struct{}),
-		ids:      []proto.ID{ipID(host)},
+		s:       s,
+		nc:      nc,
+		ip:      host,
+		remote:  nc.RemoteAddr().String(),
+		br:      bufio.NewReaderSize(nc, 64*1024),
+		closeCh: make(chan struct{}),
+		ids:     []proto.ID{ipID(host)},
 	}
 	c.drained = sync.NewCond(&c.outMu)
 	c.stats.init()
