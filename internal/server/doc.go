@@ -12,8 +12,10 @@
 // Goroutines:
 //   - each connection has a reader, which decodes requests, answers reads
 //     with nothing ahead of them at once, and submits writes to the
-//     driver's bounded queue; and a writer, which flushes queued replies
-//     and notifications in batches;
+//     driver's bounded queue; and, only while replies wait, a writer,
+//     which flushes queued replies and notifications in batches and ends
+//     when the queue is empty (one at a time, so replies keep their order;
+//     an idle connection costs one goroutine);
 //   - the replica's driver is the only goroutine that touches zab and
 //     prep (every method of replicated runs there): it prepares writes
 //     against the tree plus the changes still in flight (ZooKeeper's
