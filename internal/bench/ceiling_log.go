@@ -62,6 +62,11 @@ func openCeilingLog(dir string) (*ceilingLog, error) {
 func (l *ceilingLog) append(frame []byte) int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.err != nil {
+		// After a failed sync nothing is made durable again: the write is
+		// not kept, and its wait fails.
+		return l.durable + 1
+	}
 	l.buf = binary.BigEndian.AppendUint32(l.buf, uint32(len(frame)))
 	l.buf = binary.BigEndian.AppendUint32(l.buf, crc32.Checksum(frame, castagnoli))
 	l.buf = append(l.buf, frame...)
@@ -75,7 +80,10 @@ func (l *ceilingLog) append(frame []byte) int64 {
 func (l *ceilingLog) waitDurable(end int64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for l.durable < end && l.err == nil {
+	for l.durable < end {
+		if l.err != nil {
+			return l.err
+		}
 		if l.syncing {
 			l.synced.Wait()
 			continue
@@ -96,7 +104,7 @@ func (l *ceilingLog) waitDurable(end int64) error {
 		}
 		l.synced.Broadcast()
 	}
-	return l.err
+	return nil
 }
 
 // writeAndSync runs with no lock held; only the goroutine that set syncing

@@ -520,3 +520,21 @@ func TestCeilingCommandDurableFlags(t *testing.T) {
 		t.Errorf("no log in the zoo.cfg's dataDir: %v", err)
 	}
 }
+
+// TestCompareCommandsNameEveryRole: the report's commands carry every
+// system that runs, the plain ceiling with or without the durable one.
+func TestCompareCommandsNameEveryRole(t *testing.T) {
+	cfg := DefaultCompareConfig()
+	cfg.Zkd, cfg.ZooKeeper = ZkdSpec("/bin/zkd"), ZkdSpec("/bin/zk")
+	if got := cfg.commands(); len(got) != 2 || got[roleZkd] == nil || got[roleZooKeeper] == nil {
+		t.Errorf("two servers: commands %q", got)
+	}
+	cfg.Ceiling = CeilingSpec("/bin/zkd", 256)
+	if got := cfg.commands(); len(got) != 3 || !slices.Contains(got[roleCeiling], "ceiling") || slices.Contains(got[roleCeiling], "--durable") {
+		t.Errorf("with the ceiling: commands %q", got)
+	}
+	cfg.DurableCeiling = DurableCeilingSpec("/bin/zkd", 256)
+	if got := cfg.commands(); len(got) != 4 || !slices.Contains(got[roleDurableCeiling], "--durable") || slices.Contains(got[roleCeiling], "--durable") {
+		t.Errorf("with both ceilings: commands %q", got)
+	}
+}

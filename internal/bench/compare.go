@@ -27,7 +27,7 @@ const (
 	roleCeiling   = "ceiling"
 	// roleDurableCeiling is the ceiling with --durable: the limit of a
 	// server that fdatasyncs every write before acknowledging it.
-	roleDurableCeiling = "ceiling-durable"
+	roleDurableCeiling = "durable-ceiling"
 )
 
 // CompareSchema names the layout of compare.json.
@@ -234,6 +234,16 @@ func (c CompareConfig) portSpan() int {
 		return 3
 	}
 	return 2
+}
+
+// commands is how each role measured is started, for the report.
+func (c CompareConfig) commands() map[string][]string {
+	cmds := map[string][]string{}
+	for _, role := range c.roles() {
+		spec := map[string]ServerSpec{roleZkd: c.Zkd, roleZooKeeper: c.ZooKeeper, roleCeiling: c.Ceiling, roleDurableCeiling: c.DurableCeiling}[role]
+		cmds[role] = spec.argv(c.Ensemble > 1 && !isCeiling(role), "<zoo.cfg>")
+	}
+	return cmds
 }
 
 func (c CompareConfig) ceiling() bool        { return c.Ceiling.Argv != nil }
@@ -498,20 +508,11 @@ func Compare(ctx context.Context, cfg CompareConfig) (*CompareReport, error) {
 			Prepopulate: cfg.Prepopulate, StartupRepeats: cfg.StartupRepeats,
 			ZooCfg: zooCfg("<dataDir>", "<port>"), Pinning: pinning,
 		},
-		Commands: map[string][]string{
-			roleZkd:       cfg.Zkd.argv(cfg.Ensemble > 1, "<zoo.cfg>"),
-			roleZooKeeper: cfg.ZooKeeper.argv(cfg.Ensemble > 1, "<zoo.cfg>"),
-		},
+		Commands: cfg.commands(),
 		Versions: map[string]string{},
 	}}
-	if cfg.ceiling() {
-		c.report.Settings.Ceiling = true
-	}
-	if cfg.durableCeiling() {
-		c.report.Settings.DurableCeiling = true
-		c.report.Commands[roleDurableCeiling] = cfg.DurableCeiling.argv(false, "<zoo.cfg>")
-		c.report.Commands[roleCeiling] = cfg.Ceiling.argv(false, "<zoo.cfg>")
-	}
+	c.report.Settings.Ceiling = cfg.ceiling()
+	c.report.Settings.DurableCeiling = cfg.durableCeiling()
 	if cfg.Memory {
 		c.report.Settings.MemoryNodes = cfg.MemoryNodes
 		c.report.Settings.MemoryValueSize = cfg.MemoryValueSize
@@ -703,7 +704,7 @@ func (c *comparison) throughputPhase(ctx context.Context, servers map[string]*cl
 			if err != nil {
 				return fmt.Errorf("%s warm-up: %w", role, err)
 			}
-			c.logf("warm-up   %-9s %9.0f ops/s (not reported)", role, res.OpsPerSecond)
+			c.logf("warm-up   %-15s %9.0f ops/s (not reported)", role, res.OpsPerSecond)
 		}
 	}
 	total := c.cfg.Repeats * len(c.cfg.Workloads) * len(c.cfg.Clients) * len(c.cfg.roles())
@@ -719,7 +720,7 @@ func (c *comparison) throughputPhase(ctx context.Context, servers map[string]*cl
 						return fmt.Errorf("%s %s with %d clients: %w", role, w, clients, err)
 					}
 					done++
-					c.logf("[%d/%d] %-12s clients=%-3d repeat=%d %-9s %9.0f ops/s  p99 %7.3f ms  errors %d  CPU/op server %.1f µs client %.1f µs",
+					c.logf("[%d/%d] %-12s clients=%-3d repeat=%d %-15s %9.0f ops/s  p99 %7.3f ms  errors %d  CPU/op server %.1f µs client %.1f µs",
 						done, total, w, clients, r+1, role, res.OpsPerSecond, res.Latency.P99US/1000, res.Errors,
 						perOpUS(cpu.server, res.Ops), perOpUS(cpu.client, res.Ops))
 					c.report.Runs = append(c.report.Runs, RunRecord{System: role, Repeat: r, Result: res,
