@@ -66,16 +66,7 @@ func TestThroughputSVGDrawsBothSeriesPerWorkload(t *testing.T) {
 	if els[0].name != "svg" || els[0].attrs["viewBox"] == "" {
 		t.Fatalf("root element %+v, want an svg with a viewBox", els[0])
 	}
-	var lines []svgElement
-	var texts []string
-	for _, e := range els {
-		if e.name == "polyline" {
-			lines = append(lines, e)
-		}
-		if e.name == "text" {
-			texts = append(texts, strings.TrimSpace(e.text))
-		}
-	}
+	lines, texts := seriesAndTexts(els)
 	if len(lines) != 4 {
 		t.Fatalf("got %d series lines, want 2 workloads × 2 servers", len(lines))
 	}
@@ -175,6 +166,19 @@ func withCeiling(r *CompareReport) *CompareReport {
 	return r
 }
 
+// seriesAndTexts are a picture's series lines and its texts, in order.
+func seriesAndTexts(els []svgElement) (lines []svgElement, texts []string) {
+	for _, e := range els {
+		if e.name == "polyline" {
+			lines = append(lines, e)
+		}
+		if e.name == "text" {
+			texts = append(texts, strings.TrimSpace(e.text))
+		}
+	}
+	return lines, texts
+}
+
 // withDurableCeiling gives the report a durable limit at twice
 // ZooKeeper's throughput.
 func withDurableCeiling(r *CompareReport) *CompareReport {
@@ -192,16 +196,7 @@ func withDurableCeiling(r *CompareReport) *CompareReport {
 
 func TestThroughputSVGDrawsTheCeiling(t *testing.T) {
 	els := parseSVG(t, withCeiling(chartReport()).ThroughputSVG())
-	var lines []svgElement
-	var texts []string
-	for _, e := range els {
-		if e.name == "polyline" {
-			lines = append(lines, e)
-		}
-		if e.name == "text" {
-			texts = append(texts, strings.TrimSpace(e.text))
-		}
-	}
+	lines, texts := seriesAndTexts(els)
 	if len(lines) != 6 {
 		t.Fatalf("got %d series lines, want 2 workloads × 3 (zkd, ZooKeeper, the limit)", len(lines))
 	}
@@ -247,16 +242,7 @@ func checkLegendFits(t *testing.T, svg []byte) {
 // TestThroughputSVGDrawsTheDurableCeiling: the durable limit is a fourth
 // series, dashed, between the plain limit and zkd here.
 func TestThroughputSVGDrawsTheDurableCeiling(t *testing.T) {
-	var lines []svgElement
-	var texts []string
-	for _, e := range parseSVG(t, withDurableCeiling(withCeiling(chartReport())).ThroughputSVG()) {
-		if e.name == "polyline" {
-			lines = append(lines, e)
-		}
-		if e.name == "text" {
-			texts = append(texts, strings.TrimSpace(e.text))
-		}
-	}
+	lines, texts := seriesAndTexts(parseSVG(t, withDurableCeiling(withCeiling(chartReport())).ThroughputSVG()))
 	if len(lines) != 8 {
 		t.Fatalf("got %d series lines, want 2 workloads × 4", len(lines))
 	}
