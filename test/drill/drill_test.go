@@ -273,6 +273,10 @@ type writer struct {
 	acked []string
 	fails int
 	last  time.Time // the last acknowledgement
+	// issued is when each write was sent: issued[i] for every attempt,
+	// ok[i] whether it was acknowledged.
+	issued []time.Time
+	ok     []bool
 	stop  chan struct{}
 	done  chan struct{}
 }
@@ -288,8 +292,11 @@ func startWriter(t *testing.T, addrs []string) *writer {
 			default:
 			}
 			path := fmt.Sprintf("/w-%06d", i)
+			sent := time.Now()
 			_, err := w.conn.Create(path, []byte(path), 0, zk.WorldACL(zk.PermAll))
 			w.mu.Lock()
+			w.issued = append(w.issued, sent)
+			w.ok = append(w.ok, err == nil)
 			if err == nil {
 				w.acked = append(w.acked, path)
 				w.last = time.Now()
@@ -305,6 +312,22 @@ func startWriter(t *testing.T, addrs []string) *writer {
 		}
 	}()
 	return w
+}
+
+// sentSince counts the writes sent at or after t, and of those the ones
+// acknowledged.
+func (w *writer) sentSince(t time.Time) (sent, acked int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i, at := range w.issued {
+		if !at.Before(t) {
+			sent++
+			if w.ok[i] {
+				acked++
+			}
+		}
+	}
+	return sent, acked
 }
 
 func (w *writer) ackedCount() int {
@@ -463,11 +486,17 @@ func TestDrillQuorumLoss(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	before := w.ackedCount()
+	// A write sent before the survivor stopped serving may still be
+	// acknowledged after: it was committed while the quorum stood (seen in
+	// a loaded CI run: its reply counted a moment after srvr said "not
+	// serving"). Every write sent after that has no quorum to commit it.
+	lost := time.Now()
 	time.Sleep(2 * time.Second)
-	if got := w.ackedCount(); got != before {
-		t.Errorf("%d writes acknowledged without a quorum", got-before)
+	sent, acked := w.sentSince(lost)
+	if acked > 0 {
+		t.Errorf("of %d writes sent without a quorum %d were acknowledged", sent, acked)
 	}
+	t.Logf("without a quorum: %d writes sent and answered (all refused), %d acknowledged in all", sent, w.ackedCount())
 	c.start(down[0])
 	c.waitRoles(30 * time.Second)
 	w.waitAcks(t, 50, 30*time.Second)
