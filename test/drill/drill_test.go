@@ -277,8 +277,8 @@ type writer struct {
 	// ok[i] whether it was acknowledged.
 	issued []time.Time
 	ok     []bool
-	stop  chan struct{}
-	done  chan struct{}
+	stop   chan struct{}
+	done   chan struct{}
 }
 
 func startWriter(t *testing.T, addrs []string) *writer {
