@@ -123,7 +123,7 @@ func (c *Ceiling) Close() error {
 	err := c.ln.Close()
 	c.wg.Wait()
 	if c.log != nil {
-		if _, _, lerr := c.log.close(); err == nil {
+		if lerr := c.log.close(); err == nil {
 			err = lerr
 		}
 	}
@@ -136,9 +136,7 @@ func (c *Ceiling) Synced() (syncs, records int64) {
 	if c.log == nil {
 		return 0, 0
 	}
-	c.log.mu.Lock()
-	defer c.log.mu.Unlock()
-	return c.log.syncs, c.log.records
+	return c.log.counts()
 }
 
 func (c *Ceiling) accept() {

@@ -128,7 +128,7 @@ func (l *ceilingLog) writeAndSync(batch []byte, end int64) error {
 }
 
 // close waits for a running sync and closes the file.
-func (l *ceilingLog) close() (syncs, records int64, err error) {
+func (l *ceilingLog) close() error {
 	l.mu.Lock()
 	for l.syncing {
 		l.synced.Wait()
@@ -136,8 +136,14 @@ func (l *ceilingLog) close() (syncs, records int64, err error) {
 	if l.err == nil {
 		l.err = os.ErrClosed
 	}
-	syncs, records = l.syncs, l.records
 	l.synced.Broadcast()
 	l.mu.Unlock()
-	return syncs, records, l.f.Close()
+	return l.f.Close()
+}
+
+// counts are the fdatasyncs run and the write records appended.
+func (l *ceilingLog) counts() (syncs, records int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.syncs, l.records
 }

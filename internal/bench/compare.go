@@ -236,12 +236,24 @@ func (c CompareConfig) portSpan() int {
 	return 2
 }
 
+// spec is how role's server starts.
+func (c CompareConfig) spec(role string) ServerSpec {
+	switch role {
+	case roleZkd:
+		return c.Zkd
+	case roleCeiling:
+		return c.Ceiling
+	case roleDurableCeiling:
+		return c.DurableCeiling
+	}
+	return c.ZooKeeper
+}
+
 // commands is how each role measured is started, for the report.
 func (c CompareConfig) commands() map[string][]string {
 	cmds := map[string][]string{}
 	for _, role := range c.roles() {
-		spec := map[string]ServerSpec{roleZkd: c.Zkd, roleZooKeeper: c.ZooKeeper, roleCeiling: c.Ceiling, roleDurableCeiling: c.DurableCeiling}[role]
-		cmds[role] = spec.argv(c.Ensemble > 1 && !isCeiling(role), "<zoo.cfg>")
+		cmds[role] = c.spec(role).argv(c.Ensemble > 1 && !isCeiling(role), "<zoo.cfg>")
 	}
 	return cmds
 }
@@ -550,17 +562,7 @@ type comparison struct {
 	report  *CompareReport
 }
 
-func (c *comparison) spec(role string) ServerSpec {
-	switch role {
-	case roleZkd:
-		return c.cfg.Zkd
-	case roleCeiling:
-		return c.cfg.Ceiling
-	case roleDurableCeiling:
-		return c.cfg.DurableCeiling
-	}
-	return c.cfg.ZooKeeper
-}
+func (c *comparison) spec(role string) ServerSpec { return c.cfg.spec(role) }
 
 func (c *comparison) port(role string) int {
 	switch role {
@@ -802,18 +804,18 @@ func summarizeThroughput(runs []RunRecord, workloads []Workload, clients []int, 
 				Ratio:     spreadOf(ratios(ops[roleZkd], ops[roleZooKeeper])),
 				P99Ratio:  spreadOf(ratios(p99[roleZkd], p99[roleZooKeeper])),
 			}
-			if slices.Contains(roles, roleCeiling) {
-				limit := figures(roleCeiling)
-				zkdOf := spreadOf(ratios(ops[roleZkd], ops[roleCeiling]))
-				zkOf := spreadOf(ratios(ops[roleZooKeeper], ops[roleCeiling]))
-				row.Ceiling, row.ZkdOfCeiling, row.ZooKeeperOfCeiling = &limit, &zkdOf, &zkOf
+			// A limit's figures and each server's fraction of it, when it ran.
+			limit := func(role string) (*SystemFigures, *Spread, *Spread) {
+				if !slices.Contains(roles, role) {
+					return nil, nil, nil
+				}
+				f := figures(role)
+				zkdOf := spreadOf(ratios(ops[roleZkd], ops[role]))
+				zkOf := spreadOf(ratios(ops[roleZooKeeper], ops[role]))
+				return &f, &zkdOf, &zkOf
 			}
-			if slices.Contains(roles, roleDurableCeiling) {
-				limit := figures(roleDurableCeiling)
-				zkdOf := spreadOf(ratios(ops[roleZkd], ops[roleDurableCeiling]))
-				zkOf := spreadOf(ratios(ops[roleZooKeeper], ops[roleDurableCeiling]))
-				row.DurableCeiling, row.ZkdOfDurableCeiling, row.ZooKeeperOfDurableCeiling = &limit, &zkdOf, &zkOf
-			}
+			row.Ceiling, row.ZkdOfCeiling, row.ZooKeeperOfCeiling = limit(roleCeiling)
+			row.DurableCeiling, row.ZkdOfDurableCeiling, row.ZooKeeperOfDurableCeiling = limit(roleDurableCeiling)
 			rows = append(rows, row)
 		}
 	}

@@ -381,26 +381,24 @@ func (c *conn) authIDs() []proto.ID {
 // nor notifications, is closed.
 func (c *conn) enqueue(frame []byte) {
 	if c.queue(frame) {
-		c.wakeWriter()
-	}
-}
-
-// wakeWriter starts a writer when frames wait and nobody writes. A writer
-// runs only while there is something to write, so an idle connection costs
-// one goroutine (its reader), not two. One writer at a time, taking the
-// queue in order, keeps replies in order.
-func (c *conn) wakeWriter() {
-	c.outMu.Lock()
-	start := !c.writerUp && !c.writing && !c.closed && len(c.out) > 0
-	c.writerUp = c.writerUp || start
-	c.outMu.Unlock()
-	if start {
 		go c.writeLoop()
 	}
 }
 
-// queue appends a frame to the connection's queue; false when the
-// connection is closed, or closed now for a queue past maxQueuedBytes.
+// needWriterLocked says, with outMu held, whether the caller must start a
+// writer (go c.writeLoop()): frames wait and nobody writes. A writer runs
+// only while there is something to write, so an idle connection costs one
+// goroutine (its reader), not two. One writer at a time, taking the queue
+// in order, keeps replies in order.
+func (c *conn) needWriterLocked() bool {
+	start := !c.writerUp && !c.writing && !c.closed && len(c.out) > 0
+	c.writerUp = c.writerUp || start
+	return start
+}
+
+// queue appends a frame to the connection's queue; true when the caller
+// must start a writer for it (false too when the connection is closed, or
+// closed now for a queue past maxQueuedBytes).
 func (c *conn) queue(frame []byte) bool {
 	c.outMu.Lock()
 	if c.closed {
@@ -417,12 +415,13 @@ func (c *conn) queue(frame []byte) bool {
 	}
 	c.out = append(c.out, frame)
 	c.outBytes += len(frame)
+	start := c.needWriterLocked()
 	c.outMu.Unlock()
-	return true
+	return start
 }
 
 // writeLoop writes queued frames in batches, one writev per batch, until
-// the queue is empty; it ends there (wakeWriter starts the next).
+// the queue is empty; it ends there (queue or wroteSignal starts the next).
 func (c *conn) writeLoop() {
 	for {
 		c.outMu.Lock()
@@ -475,8 +474,11 @@ func (c *conn) wroteSignal() {
 	c.outMu.Lock()
 	c.writing = false
 	c.drained.Broadcast()
+	start := c.needWriterLocked()
 	c.outMu.Unlock()
-	c.wakeWriter()
+	if start {
+		go c.writeLoop()
+	}
 }
 
 // waitDrained holds the reader while more than readPauseBytes wait to be

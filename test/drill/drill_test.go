@@ -273,12 +273,16 @@ type writer struct {
 	acked []string
 	fails int
 	last  time.Time // the last acknowledgement
-	// issued is when each write was sent: issued[i] for every attempt,
-	// ok[i] whether it was acknowledged.
-	issued []time.Time
-	ok     []bool
-	stop   chan struct{}
-	done   chan struct{}
+	sends []send    // every write attempted, in order
+	stop  chan struct{}
+	done  chan struct{}
+}
+
+// send is one write the writer attempted: when it was sent, and whether it
+// was acknowledged.
+type send struct {
+	at    time.Time
+	acked bool
 }
 
 func startWriter(t *testing.T, addrs []string) *writer {
@@ -295,8 +299,7 @@ func startWriter(t *testing.T, addrs []string) *writer {
 			sent := time.Now()
 			_, err := w.conn.Create(path, []byte(path), 0, zk.WorldACL(zk.PermAll))
 			w.mu.Lock()
-			w.issued = append(w.issued, sent)
-			w.ok = append(w.ok, err == nil)
+			w.sends = append(w.sends, send{at: sent, acked: err == nil})
 			if err == nil {
 				w.acked = append(w.acked, path)
 				w.last = time.Now()
@@ -319,10 +322,10 @@ func startWriter(t *testing.T, addrs []string) *writer {
 func (w *writer) sentSince(t time.Time) (sent, acked int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for i, at := range w.issued {
-		if !at.Before(t) {
+	for _, s := range w.sends {
+		if !s.at.Before(t) {
 			sent++
-			if w.ok[i] {
+			if s.acked {
 				acked++
 			}
 		}
